@@ -1,0 +1,1 @@
+"""The fix workflow: requests, the repair graph, engines and the CLI."""

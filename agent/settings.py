@@ -1,0 +1,135 @@
+"""The one place that reads configuration: every variable, read once, validated at start."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from agent.exceptions import ConfigError
+from sandbox.config import DEFAULT_IMAGE, SandboxConfig
+
+_SIZE = re.compile(r"^\d+[bkmg]?$", re.IGNORECASE)
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Environment variables (and an optional .env file) mapped to typed fields."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Redis: REDIS_URL wins over REDIS_HOST/REDIS_PORT/REDIS_DB.
+    redis_url: str | None = None
+    redis_host: str = "127.0.0.1"
+    redis_port: int = Field(6379, ge=1, le=65535)
+    redis_db: int = Field(0, ge=0)
+
+    # Sandbox (names kept from the seed where they fit).
+    sandbox_image: str = DEFAULT_IMAGE
+    docker_timeout: float = Field(300.0, gt=0, le=24 * 3600)
+    docker_max_memory: str = "512m"
+    docker_max_cpu: float = Field(0.5, gt=0, le=64)
+    docker_max_pids: int = Field(256, ge=16, le=65536)
+    sandbox_tmpfs_size: str = "64m"
+    sandbox_workspace_size: str = "512m"
+    sandbox_output_cap: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    sandbox_setup_network: bool = False
+    sandbox_lifetime: float = Field(3600.0, gt=0)
+
+    # LLM (any OpenAI-compatible endpoint).
+    llm_model: str = "gpt-4o"
+    llm_temperature: float = Field(0.1, ge=0, le=2)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    llm_timeout: float = Field(60.0, gt=0)
+    llm_max_retries: int = Field(3, ge=0, le=10)
+    llm_token_budget: int = Field(200_000, ge=1000)
+    max_attempts: int = Field(3, ge=1, le=20)
+
+    # Repair workflow.
+    repair_time_budget: float = Field(120.0, gt=0)
+    repair_max_candidates: int = Field(3000, ge=1)
+    checkpoint_db: Path = Path(".fixbot/checkpoints.sqlite")
+    work_dir: Path = Path(".fixbot/work")
+
+    # Requests.
+    allowed_repos: CommaList = Field(default_factory=lambda: ["https://github.com/"])
+    allow_local_repos: bool = False
+    clone_timeout: float = Field(120.0, gt=0)
+    clone_max_mb: int = Field(500, ge=1)
+
+    # Slack.
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    approvers: CommaList = Field(default_factory=list)
+
+    api_port: int = Field(8000, ge=1, le=65535)
+
+    @field_validator("allowed_repos", "approvers", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("docker_max_memory", "sandbox_tmpfs_size", "sandbox_workspace_size")
+    @classmethod
+    def _docker_size(cls, value: str) -> str:
+        if not _SIZE.match(value.strip()):
+            raise ValueError("expected a size such as 512m or 1g")
+        return value.strip().lower()
+
+    @property
+    def redis_connection_url(self) -> str:
+        """The Redis URL to connect to."""
+        return self.redis_url or f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+    @property
+    def llm_configured(self) -> bool:
+        """True when an LLM endpoint can be called (a key, or a keyless local base URL)."""
+        return bool(self.openai_api_key and self.openai_api_key.get_secret_value()) or bool(
+            self.openai_base_url
+        )
+
+    def sandbox_config(self) -> SandboxConfig:
+        """The limits every sandbox container of this process runs under."""
+        return SandboxConfig(
+            image=self.sandbox_image,
+            timeout=self.docker_timeout,
+            memory=self.docker_max_memory,
+            cpus=self.docker_max_cpu,
+            pids=self.docker_max_pids,
+            tmpfs_size=self.sandbox_tmpfs_size,
+            workspace_size=self.sandbox_workspace_size,
+            output_cap=self.sandbox_output_cap,
+            lifetime=self.sandbox_lifetime,
+            setup_network=self.sandbox_setup_network,
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate settings; a bad value raises ConfigError with one clear line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first.get("loc") else "settings"
+        value = first.get("input")
+        shown = "" if name in _SECRET_NAMES or isinstance(value, dict) else f" (got {value!r})"
+        raise ConfigError(f"bad setting {name}: {first['msg']}{shown}") from None
+
+
+_SECRET_NAMES = {"OPENAI_API_KEY", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

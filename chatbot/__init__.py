@@ -1,0 +1,1 @@
+"""Everything that speaks Slack or HTTP. It never runs agent code and never imports docker."""

@@ -1,0 +1,1 @@
+"""Running untrusted code in hardened Docker containers. The only package that imports docker."""

@@ -1,0 +1,32 @@
+"""Limits and image choice for one sandbox, as plain data (filled from agent.settings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_IMAGE = "fixbot-sandbox:latest"
+LABEL_APP = "fixbot.app"
+LABEL_TASK = "fixbot.task"
+LABEL_DEADLINE = "fixbot.deadline"
+APP_NAME = "fixbot"
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Every limit a sandbox container runs under. Sizes use Docker's notation ("512m")."""
+
+    image: str = DEFAULT_IMAGE
+    timeout: float = 300.0  # default per exec, seconds
+    memory: str = "512m"  # memory and memory+swap (no swap)
+    cpus: float = 0.5
+    pids: int = 256
+    tmpfs_size: str = "64m"  # /tmp
+    workspace_size: str = "512m"  # the workspace volume (tmpfs-backed, size-capped)
+    nofile: int = 1024
+    fsize: int = 256 * 1024 * 1024  # largest file a process may write, bytes
+    output_cap: int = 64 * 1024  # bytes of stdout+stderr kept per exec (head and tail)
+    lifetime: float = 3600.0  # seconds until the reaper may remove the container
+    user: str = "1000:1000"
+    setup_network: bool = False  # whether the optional setup phase gets a network
+    log_max_size: str = "1m"
+    extra_env: dict[str, str] = field(default_factory=dict)  # never secrets; tests only
