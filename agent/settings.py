@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     repair_max_candidates: int = Field(3000, ge=1)
     checkpoint_db: Path = Path(".fixbot/checkpoints.sqlite")
     work_dir: Path = Path(".fixbot/work")
+    keep_workdir: bool = False  # keep checkouts after a task ends (debugging, resume tests)
 
     # Requests.
     allowed_repos: CommaList = Field(default_factory=lambda: ["https://github.com/"])

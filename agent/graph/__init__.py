@@ -1,0 +1,1 @@
+"""The repair workflow as a LangGraph state machine (build it with `build_graph(deps)`)."""

@@ -1,0 +1,44 @@
+"""`build_graph(deps)`: reproduce → localize → repair → review → test → (repair | finalize)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+
+from agent.graph import routing
+from agent.graph.deps import Deps
+from agent.graph.nodes.finalize import finalize
+from agent.graph.nodes.localize import localize
+from agent.graph.nodes.repair import repair
+from agent.graph.nodes.reproduce import reproduce
+from agent.graph.nodes.review import review
+from agent.graph.nodes.test import test
+from agent.graph.state import FixState
+
+Node = Callable[[dict[str, Any], Deps], Awaitable[dict[str, Any]]]
+
+
+def _bind(node: Node, deps: Deps) -> Callable[[FixState], Awaitable[dict[str, Any]]]:
+    async def bound(state: FixState) -> dict[str, Any]:
+        return await node(dict(state), deps)
+
+    bound.__name__ = node.__name__
+    return bound
+
+
+def build_graph(deps: Deps, checkpointer: Any = None) -> Any:
+    """Compile the workflow; pass a checkpointer to make every finished node durable."""
+    builder = StateGraph(FixState)
+    for name, node in (("reproduce", reproduce), ("localize", localize), ("repair", repair),
+                       ("review", review), ("test", test), ("finalize", finalize)):
+        builder.add_node(name, _bind(node, deps))
+    builder.add_edge(START, "reproduce")
+    builder.add_conditional_edges("reproduce", routing.after_reproduce)
+    builder.add_conditional_edges("localize", routing.after_localize)
+    builder.add_conditional_edges("repair", routing.after_repair)
+    builder.add_conditional_edges("review", routing.after_review)
+    builder.add_conditional_edges("test", routing.after_test)
+    builder.add_edge("finalize", END)
+    return builder.compile(checkpointer=checkpointer)

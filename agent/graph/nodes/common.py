@@ -1,0 +1,69 @@
+"""Helpers shared by nodes: reading sources from the host checkout, the per-task candidate pool."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from agent.graph.deps import Deps
+from agent.localize import Suspect
+from agent.repair.search import CandidatePool
+from agent.request import FixRequest
+from agent.testcmd import pytest_args
+
+MAX_SOURCE_BYTES = 512 * 1024
+_SKIP = {".git", "__pycache__", ".venv", "venv", "node_modules", ".tox", "build", "dist"}
+
+
+def request_of(state: dict[str, Any]) -> FixRequest:
+    """The task's validated request."""
+    return FixRequest.from_dict(state["request"])
+
+
+def pytest_args_of(state: dict[str, Any]) -> list[str] | None:
+    """Arguments for the in-sandbox runner, or None when the test command is not plain pytest."""
+    return pytest_args(request_of(state).test_command)
+
+
+def read_sources(workspace: str, paths: list[str] | None = None) -> dict[str, str]:
+    """Python sources of the pristine checkout (the given paths, or all of them), size-capped."""
+    root = Path(workspace)
+    if paths is None:
+        paths = []
+        for dirpath, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d not in _SKIP and not d.startswith("."))
+            rel_dir = os.path.relpath(dirpath, root)
+            paths += [os.path.normpath(os.path.join(rel_dir, f)) for f in sorted(files) if f.endswith(".py")]
+    sources: dict[str, str] = {}
+    for rel in paths:
+        path = root / rel
+        if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_SOURCE_BYTES:
+            try:
+                sources[rel] = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                continue
+    return sources
+
+
+def pool_of(state: dict[str, Any], deps: Deps) -> CandidatePool:
+    """The task's candidate pool, rebuilt deterministically from state after a resume."""
+    cache = deps.task_cache(state["task_id"])
+    if "pool" not in cache:
+        suspects = [Suspect(**{**s, "reasons": tuple(s.get("reasons", ()))}) for s in state.get("suspects", [])]
+        sources = read_sources(state["workspace"], sorted({s.path for s in suspects}))
+        cache["sources"] = sources
+        cache["pool"] = CandidatePool(sources, suspects, state.get("terms", []),
+                                      deps.settings.repair_max_candidates)
+    return cache["pool"]
+
+
+def sources_of(state: dict[str, Any], deps: Deps) -> dict[str, str]:
+    """The sources the pool was built from."""
+    pool_of(state, deps)
+    return deps.task_cache(state["task_id"])["sources"]
+
+
+def tail(text: str, limit: int = 6000) -> str:
+    """The end of a long output, marked when cut."""
+    return text if len(text) <= limit else f"[... {len(text) - limit} chars cut ...]\n" + text[-limit:]

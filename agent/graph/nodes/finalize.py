@@ -1,0 +1,50 @@
+"""finalize: the result record, and the sandbox released."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from agent.edits.diff import unified_diff
+from agent.graph.deps import Deps, add_time
+from agent.graph.nodes.common import pool_of, sources_of
+from agent.graph.nodes.test import changed_lines
+from agent.review import review_change
+
+
+async def finalize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
+    """Turn the proven candidate (if any) into final_patch, risk and a status."""
+    started = time.monotonic()
+    task_id = state["task_id"]
+    found = state.get("plausible")
+    update: dict[str, Any] = {}
+    if found:
+        pool, sources = pool_of(state, deps), sources_of(state, deps)
+        cand = pool[found["id"]]
+        old = sources[cand.path]
+        verdict = review_change(cand.path, old, cand.new_source, operator=cand.operator,
+                                lines_changed=changed_lines(old, cand.new_source))
+        update = {
+            "status": "fixed",
+            "message": f"found a patch that makes the tests pass: {cand.description}",
+            "final_patch": {"filename": cand.path, "diff": unified_diff({cand.path: old}, {cand.path: cand.new_source}),
+                            "explanation": explain(cand.description, state)},
+            "risk": {"level": verdict.risk, "reasons": list(verdict.risk_reasons)},
+        }
+    elif state.get("status") in (None, "running"):
+        update = {"status": "not_fixed", "message": state.get("message") or "no plausible patch found"}
+    await asyncio.to_thread(deps.sandboxes.release, task_id)
+    deps.task_cache(task_id).clear()
+    update["phase_times"] = add_time(state, "finalize", started)
+    final = {**state, **update}
+    deps.emit(task_id, "finished", status=final.get("status"), message=final.get("message", ""))
+    return update
+
+
+def explain(description: str, state: dict[str, Any]) -> str:
+    """Words for the patch: what changed and which failing tests it makes pass."""
+    failing = state.get("baseline", {}).get("failing", [])
+    names = ", ".join(f"`{n.split('::')[-1]}`" for n in failing[:3]) + (" and more" if len(failing) > 3 else "")
+    return (f"{description[0].upper()}{description[1:]}. With this change the failing test(s) {names} pass "
+            f"and every test that passed before still passes.")

@@ -1,0 +1,28 @@
+"""review: static checks before anything runs (applies, parses, no test file, risk)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from agent.graph.deps import Deps, add_time
+from agent.graph.nodes.common import pool_of, sources_of
+from agent.review import review_change
+
+
+async def review(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
+    """Keep the candidates that pass every static check; count why the others were rejected."""
+    started = time.monotonic()
+    pool = pool_of(state, deps)
+    sources = sources_of(state, deps)
+    rejected = dict(state.get("rejected") or {})
+    reviewed: list[int] = []
+    for cid in state.get("batch", []):
+        cand = pool[cid]
+        verdict = review_change(cand.path, sources.get(cand.path), cand.new_source, operator=cand.operator)
+        if verdict.ok:
+            reviewed.append(cid)
+        else:
+            key = verdict.reason.split(":")[0][:80]
+            rejected[key] = rejected.get(key, 0) + 1
+    return {"reviewed": reviewed, "rejected": rejected, "phase_times": add_time(state, "review", started)}

@@ -1,0 +1,94 @@
+"""test: validate the reviewed candidates in the sandbox, then prove the best with the real command."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import time
+from typing import Any
+
+from agent.graph.deps import Deps, add_time
+from agent.graph.nodes.common import pool_of, pytest_args_of, request_of, sources_of, tail
+from agent.repair.validate import validate_batch
+
+MAX_SURVIVORS = 12
+
+
+def candidate_timeout(baseline: dict[str, Any]) -> float:
+    """Per-candidate limit from the baseline: mutants that loop forever cost little."""
+    failing_time = sum(baseline.get("durations", {}).values())
+    return round(max(2.0, 10 * failing_time + 1.0), 2)
+
+
+def changed_lines(old: str, new: str) -> int:
+    """Lines added plus removed."""
+    return sum(1 for line in difflib.ndiff(old.splitlines(), new.splitlines()) if line[:1] in "+-")
+
+
+async def test(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
+    """Failing tests first for every candidate, the full suite for survivors, the real command last."""
+    started = time.monotonic()
+    task_id = state["task_id"]
+    pool = pool_of(state, deps)
+    sources = sources_of(state, deps)
+    baseline = state["baseline"]
+    reviewed = state.get("reviewed", [])
+    tried = state.get("candidates_tried", 0) + len(state.get("batch", []))
+    update: dict[str, Any] = {"candidates_tried": tried}
+    args = pytest_args_of(state)
+    if not reviewed or args is None:
+        # Without plain pytest there is no fast validator: each candidate is a full command run.
+        found = await _by_command(state, deps, reviewed) if reviewed else None
+        return {**update, "plausible": found, "phase_times": add_time(state, "test", started),
+                "test_results": state.get("test_results", []) + ([found["result"]] if found else [])}
+    box = await asyncio.to_thread(deps.sandboxes.get, task_id, state["workspace"])
+    per = candidate_timeout(baseline)
+    first = await asyncio.to_thread(validate_batch, box, pool.payload(reviewed), pytest_args=args,
+                                    tests=baseline["failing"], per_candidate_timeout=per, stop_early=True)
+    survivors = [cid for cid in reviewed if first[cid]["status"] == "pass"][:MAX_SURVIVORS]
+    deps.emit(task_id, "candidates", tried=tried, survivors=len(survivors), total=len(pool))
+    plausible: list[int] = []
+    if survivors:
+        full = await asyncio.to_thread(validate_batch, box, pool.payload(survivors), pytest_args=args,
+                                       tests=None, per_candidate_timeout=per * 3, stop_early=False)
+        plausible = [cid for cid in survivors if full[cid]["status"] == "pass"]
+    results = list(state.get("test_results", []))
+    found = None
+    for cid in sorted(plausible, key=lambda c: (changed_lines(sources[pool[c].path], pool[c].new_source),
+                                                 pool[c].cost, c)):
+        proof = await _prove(box, deps, state, cid)
+        results.append(proof["result"])
+        if proof["result"]["success"]:
+            found = proof
+            break
+    return {**update, "plausible": found, "test_results": results,
+            "phase_times": add_time(state, "test", started)}
+
+
+async def _prove(box: Any, deps: Deps, state: dict[str, Any], cid: int) -> dict[str, Any]:
+    """Run the user's exact test command with the candidate applied; restore the file after."""
+    pool, sources = pool_of(state, deps), sources_of(state, deps)
+    cand = pool[cid]
+    req = request_of(state)
+    attempt = len(state.get("test_results", [])) + 1
+    await asyncio.to_thread(box.put_files, {cand.path: cand.new_source})
+    try:
+        run = await asyncio.to_thread(box.exec, req.test_command, timeout=deps.settings.docker_timeout)
+    finally:
+        await asyncio.to_thread(box.put_files, {cand.path: sources[cand.path]})
+    output = tail((run.stdout or "") + ("\n" + run.stderr if run.stderr else ""), 4000)
+    deps.emit(state["task_id"], "proof", candidate=cand.description, success=run.exit_code == 0)
+    return {"id": cid, "path": cand.path, "description": cand.description, "operator": cand.operator,
+            "line": cand.line, "function": cand.function,
+            "result": {"attempt": attempt, "success": run.exit_code == 0 and not run.timed_out,
+                       "stdout": output, "candidate": cand.description}}
+
+
+async def _by_command(state: dict[str, Any], deps: Deps, reviewed: list[int]) -> dict[str, Any] | None:
+    """Slow path for non-pytest commands: run the command once per candidate, in rank order."""
+    for cid in reviewed:
+        box = await asyncio.to_thread(deps.sandboxes.get, state["task_id"], state["workspace"])
+        proof = await _prove(box, deps, state, cid)
+        if proof["result"]["success"]:
+            return proof
+    return None

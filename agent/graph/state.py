@@ -1,0 +1,34 @@
+"""The graph's state: plain JSON-able data only, so every checkpoint can be stored and resumed."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class FixState(TypedDict, total=False):
+    """One task's progress through the graph. Nodes return only the keys they change."""
+
+    task_id: str
+    request: dict[str, Any]  # FixRequest.to_dict()
+    workspace: str  # host directory holding the pristine checkout
+    engine: str  # "search" | "llm" | "auto"
+    started_at: float  # wall clock (time.time()) when the task began
+    status: str  # running | fixed | not_fixed | no_failure | error | budget_exhausted
+    message: str  # one line for the user when the task ends without a fix
+    baseline: dict[str, Any]  # exit_code, stdout, duration, failing, passing, timed_out
+    coverage_path: str  # host file with the runner's coverage JSON
+    suspects: list[dict[str, Any]]
+    terms: list[str]
+    cursor: int  # index of the next search candidate to consider
+    batch: list[int]  # candidate ids proposed by repair
+    reviewed: list[int]  # candidate ids that passed review
+    rejected: dict[str, int]  # review rejection reasons → count
+    candidates_tried: int
+    attempts: int
+    plausible: dict[str, Any] | None  # the proven candidate
+    test_results: list[dict[str, Any]]
+    phase_times: dict[str, float]
+    tokens: dict[str, int]
+    analysis: str
+    final_patch: dict[str, Any] | None
+    risk: dict[str, Any] | None

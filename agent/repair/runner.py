@@ -1,0 +1,399 @@
+"""In-sandbox test runner: per-test outcomes, per-test coverage, and fast candidate validation.
+
+This file is copied into the sandbox and run there by `python3 runner.py MODE SPEC OUT`;
+it uses only the standard library, pytest and (for `coverage`) coverage.py, and it never
+imports fixbot. Results are written as JSON to OUT, not to stdout, so the sandbox's output
+cap never truncates them.
+
+Modes:
+  outcomes  run pytest, record each test's outcome, duration and traceback frames
+  coverage  the same, plus which lines of the workspace each test executed
+  validate  run many candidate patches against selected tests. pytest collects once; each
+            candidate runs in a forked child that swaps the changed functions' code objects
+            in place (fast path) and falls back to "fresh" (fork from a pristine process,
+            re-import everything from the patched file) when a change is outside functions.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import select
+import signal
+import sys
+import time
+import types
+
+WORKSPACE = os.environ.get("FIXBOT_WORKSPACE", "/workspace")
+
+
+def _rel(path: str) -> str | None:
+    path = os.path.abspath(str(path))
+    if path.startswith(WORKSPACE + os.sep):
+        return path[len(WORKSPACE) + 1 :]
+    return None
+
+
+class Collector:
+    """A pytest plugin recording outcome, duration and traceback frames per test."""
+
+    def __init__(self, cov=None):
+        self.cov = cov
+        self.outcomes = {}
+        self.durations = {}
+        self.frames = {}
+        self.messages = {}
+        self.items = []
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        self.items = list(items)
+
+    def pytest_runtest_protocol(self, item, nextitem):
+        if self.cov is not None:
+            self.cov.switch_context(item.nodeid)
+
+    def pytest_runtest_logreport(self, report):
+        nodeid = report.nodeid
+        if report.when == "call" or report.outcome != "passed":
+            if report.outcome == "skipped" and report.when != "call":
+                self.outcomes.setdefault(nodeid, "skipped")
+            elif report.outcome != "passed" or nodeid not in self.outcomes:
+                self.outcomes[nodeid] = "passed" if report.outcome == "passed" else report.outcome
+        self.durations[nodeid] = self.durations.get(nodeid, 0.0) + report.duration
+        if report.failed and report.longrepr is not None:
+            self._record_failure(nodeid, report.longrepr)
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.outcomes[report.nodeid or "<collection>"] = "error"
+            self._record_failure(report.nodeid or "<collection>", report.longrepr)
+
+    def _record_failure(self, nodeid, longrepr):
+        frames = []
+        chain = getattr(longrepr, "chain", None) or []
+        for tb, _crash, _descr in chain:
+            for entry in getattr(tb, "reprentries", []):
+                loc = getattr(entry, "reprfileloc", None)
+                if loc is not None:
+                    rel = _rel(os.path.join(WORKSPACE, loc.path) if not os.path.isabs(loc.path) else loc.path)
+                    if rel:
+                        frames.append([rel, loc.lineno])
+        self.frames[nodeid] = frames
+        text = str(longrepr)
+        self.messages[nodeid] = text[-1500:]
+
+
+def _run_pytest(args, plugins):
+    import pytest
+
+    sys.dont_write_bytecode = True
+    return int(pytest.main(list(args), plugins=plugins))
+
+
+def mode_outcomes(spec):
+    collector = Collector()
+    start = time.monotonic()
+    code = _silenced(lambda: _run_pytest(spec["pytest_args"], [collector]))
+    return _report(collector, code, time.monotonic() - start)
+
+
+def mode_coverage(spec):
+    import coverage
+
+    cov = coverage.Coverage(data_file=None, source=[WORKSPACE], omit=spec.get("omit") or None)
+    collector = Collector(cov)
+    start = time.monotonic()
+    cov.start()
+    try:
+        code = _silenced(lambda: _run_pytest(spec["pytest_args"], [collector]))
+    finally:
+        cov.stop()
+    result = _report(collector, code, time.monotonic() - start)
+    data = cov.get_data()
+    failed = {n for n, o in collector.outcomes.items() if o in ("failed", "error")}
+    lines = {}
+    for filename in data.measured_files():
+        rel = _rel(filename)
+        if rel is None:
+            continue
+        per_line = {}
+        for lineno, contexts in (data.contexts_by_lineno(filename) or {}).items():
+            tests = [c for c in contexts if c]
+            if tests:
+                n_failed = sum(1 for c in tests if c in failed)
+                per_line[str(lineno)] = [n_failed, len(tests) - n_failed]
+        if per_line:
+            lines[rel] = per_line
+    result["lines"] = lines
+    return result
+
+
+def _report(collector, code, duration):
+    return {
+        "exit_code": code,
+        "duration": duration,
+        "outcomes": collector.outcomes,
+        "durations": collector.durations,
+        "frames": collector.frames,
+        "messages": collector.messages,
+    }
+
+
+def _silenced(fn):
+    """Run fn with fd 1 and 2 sent to /dev/null: the tests' own output is not our channel."""
+    saved = os.dup(1), os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    try:
+        return fn()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(devnull)
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _code_objects(code, out):
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            out[const.co_qualname] = const
+            _code_objects(const, out)
+    return out
+
+
+def _module_shape(code):
+    consts = tuple(c for c in code.co_consts if not isinstance(c, types.CodeType))
+    return code.co_code, code.co_names, repr(consts)
+
+
+class Validator:
+    """A pytest plugin that takes over the run loop to validate candidates."""
+
+    def __init__(self, spec, out):
+        self.spec = spec
+        self.out = out
+        self.items = []
+        self.functions = {}
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        wanted = self.spec.get("tests")
+        if wanted:
+            order = {n: i for i, n in enumerate(wanted)}
+            items[:] = sorted((it for it in items if it.nodeid in order), key=lambda it: order[it.nodeid])
+        self.items = list(items)
+
+    def pytest_runtestloop(self, session):
+        originals = {}
+        for cand in self.spec["candidates"]:
+            path = os.path.join(WORKSPACE, cand["path"])
+            if path not in originals:
+                with open(path, encoding="utf-8") as fh:
+                    originals[path] = fh.read()
+            result = self._one(session, cand, path, originals[path])
+            self.out.write(json.dumps(result) + "\n")
+            self.out.flush()
+        return True
+
+    def _live_functions(self, path):
+        if path not in self.functions:
+            found = {}
+            for obj in gc.get_objects():
+                if isinstance(obj, types.FunctionType) and obj.__code__.co_filename == path:
+                    found.setdefault(obj.__code__.co_qualname, []).append(obj)
+            self.functions[path] = found
+        return self.functions[path]
+
+    def _hot_plan(self, path, old_src, new_src):
+        """Which live functions get which new code; None when the change is not function-local."""
+        loaded = any(getattr(m, "__file__", None) == path for m in list(sys.modules.values()))
+        if not loaded:
+            return []  # the child imports the patched file itself
+        old_code = compile(old_src, path, "exec", dont_inherit=True)
+        new_code = compile(new_src, path, "exec", dont_inherit=True)
+        if _module_shape(old_code) != _module_shape(new_code):
+            return None
+        old_fns, new_fns = _code_objects(old_code, {}), _code_objects(new_code, {})
+        live = self._live_functions(path)
+        plan = []
+        for qualname, code in new_fns.items():
+            if "<locals>" in qualname or "<" in qualname:
+                continue
+            before = old_fns.get(qualname)
+            if before is not None and before.co_code == code.co_code and before.co_consts == code.co_consts \
+                    and before.co_names == code.co_names and before.co_varnames == code.co_varnames:
+                if before.co_firstlineno == code.co_firstlineno:
+                    continue
+            targets = live.get(qualname)
+            if not targets:
+                if before is None:
+                    continue
+                return None
+            plan.extend((fn, code) for fn in targets)
+        return plan
+
+    def _one(self, session, cand, path, original):
+        start = time.monotonic()
+        try:
+            plan = self._hot_plan(path, original, cand["source"])
+        except SyntaxError as exc:
+            return {"id": cand["id"], "status": "error", "error": f"syntax: {exc}", "duration": 0.0}
+        if plan is None:
+            return {"id": cand["id"], "status": "fallback", "duration": time.monotonic() - start}
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(cand["source"])
+        try:
+            status, failed, passed = self._fork(session, plan or [])
+        finally:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(original)
+        return {"id": cand["id"], "status": status, "failed": failed, "passed": passed,
+                "duration": round(time.monotonic() - start, 4)}
+
+    def _fork(self, session, plan):
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child
+            os.close(read_fd)
+            code = 3
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 1)
+                os.dup2(devnull, 2)
+                for fn, new in plan:
+                    fn.__code__ = new
+                failed, passed = [], 0
+                stop_early = bool(self.spec.get("stop_early"))
+                reports = []
+
+                class Catch:
+                    def pytest_runtest_logreport(self, report):
+                        reports.append(report)
+
+                session.config.pluginmanager.register(Catch(), "fixbot-catch")
+                for i, item in enumerate(self.items):
+                    nextitem = self.items[i + 1] if i + 1 < len(self.items) else None
+                    before = len(reports)
+                    item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+                    if any(r.failed for r in reports[before:]):
+                        failed.append(item.nodeid)
+                        if stop_early:
+                            break
+                    else:
+                        passed += 1
+                os.write(write_fd, json.dumps([failed, passed]).encode())
+                code = 0
+            except BaseException:  # noqa: BLE001 - any crash is a failed candidate
+                code = 4
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        state, payload = _wait_child(pid, read_fd, float(self.spec.get("timeout", 10)))
+        if state != "ok":
+            return state, [], 0
+        failed, passed = payload
+        return ("fail" if failed else "pass"), failed, passed
+
+
+def _wait_child(pid, read_fd, timeout):
+    """Collect a forked child's JSON answer; kill it at the deadline (mutants loop forever)."""
+    deadline = time.monotonic() + timeout
+    chunks = []
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return "timeout", None
+            ready, _, _ = select.select([read_fd], [], [], min(left, 0.5))
+            if ready:
+                chunk = os.read(read_fd, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    finally:
+        os.close(read_fd)
+    _, wstatus = os.waitpid(pid, 0)
+    if not chunks or not os.WIFEXITED(wstatus) or os.WEXITSTATUS(wstatus) != 0:
+        return "error", None
+    return "ok", json.loads(b"".join(chunks))
+
+
+def mode_fresh(spec, out_path):
+    """Each candidate in a child forked from a process that has imported only pytest."""
+    import pytest  # noqa: F401 - imported once here so every child starts warm
+
+    args = list(spec["pytest_args"]) + ["-p", "no:cacheprovider"] + list(spec.get("tests") or [])
+    if spec.get("stop_early"):
+        args.append("-x")
+    originals = {}
+    with open(out_path, "w", encoding="utf-8") as out:
+        for cand in spec["candidates"]:
+            path = os.path.join(WORKSPACE, cand["path"])
+            if path not in originals:
+                with open(path, encoding="utf-8") as fh:
+                    originals[path] = fh.read()
+            start = time.monotonic()
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(cand["source"])
+            try:
+                read_fd, write_fd = os.pipe()
+                pid = os.fork()
+                if pid == 0:
+                    os.close(read_fd)
+                    code = 3
+                    try:
+                        collector = Collector()
+                        _silenced(lambda c=collector: _run_pytest(args, [c]))
+                        failed = sorted(n for n, o in collector.outcomes.items() if o in ("failed", "error"))
+                        passed = sum(1 for o in collector.outcomes.values() if o == "passed")
+                        os.write(write_fd, json.dumps([failed, passed]).encode())
+                        code = 0
+                    finally:
+                        os._exit(code)
+                os.close(write_fd)
+                state, payload = _wait_child(pid, read_fd, float(spec.get("timeout", 10)))
+            finally:
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(originals[path])
+            failed, passed = payload if state == "ok" else ([], 0)
+            status = state if state != "ok" else ("fail" if failed else "pass")
+            out.write(json.dumps({"id": cand["id"], "status": status, "failed": failed, "passed": passed,
+                                  "duration": round(time.monotonic() - start, 4)}) + "\n")
+            out.flush()
+
+
+def mode_validate(spec, out_path):
+    with open(out_path, "w", encoding="utf-8") as out:
+        validator = Validator(spec, out)
+        args = list(spec["pytest_args"]) + ["-p", "no:cacheprovider"]
+        _silenced(lambda: _run_pytest(args, [validator]))
+    return None
+
+
+def main(argv):
+    mode, spec_path, out_path = argv[1], argv[2], argv[3]
+    with open(spec_path, encoding="utf-8") as fh:
+        spec = json.load(fh)
+    if mode == "validate":
+        mode_validate(spec, out_path)
+        return 0
+    if mode == "fresh":
+        mode_fresh(spec, out_path)
+        return 0
+    result = mode_outcomes(spec) if mode == "outcomes" else mode_coverage(spec)
+    with open(out_path, "w", encoding="utf-8") as fh:
+        json.dump(result, fh)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,55 @@
+"""The search engine's candidate list for one task: generated once, ranked, addressed by id."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from agent.repair.candidate import Candidate
+from agent.repair.mutate import generate_candidates
+
+from agent.localize import Suspect
+
+PER_FILE_LIMIT = 4000
+
+
+class CandidatePool:
+    """All candidates for a task, ranked by suspiciousness then simplicity; ids are list indices.
+
+    Generation is deterministic, so a resumed task rebuilds the same ids from its state.
+    """
+
+    def __init__(self, sources: Mapping[str, str], suspects: Sequence[Suspect], terms: Iterable[str],
+                 limit: int) -> None:
+        by_file: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        score_of: dict[tuple[str, int], float] = {}
+        for s in suspects:
+            if s.path in sources:
+                by_file[s.path].append((s.line, s.score))
+                score_of[(s.path, s.line)] = s.score
+        merged: list[tuple[float, float, int, Candidate]] = []
+        term_list = sorted(set(terms))
+        for path in sorted(by_file):
+            lines = sorted(by_file[path], key=lambda item: (-item[1], item[0]))
+            found = generate_candidates(path, sources[path], lines, issue_terms=term_list, limit=PER_FILE_LIMIT)
+            for order, cand in enumerate(found):
+                score = score_of.get((path, cand.line), _nearest(by_file[path], cand.line))
+                merged.append((-score, cand.cost, order, cand))
+        merged.sort(key=lambda item: (item[0], item[1], item[3].path, item[2]))
+        self.candidates: list[Candidate] = [item[3] for item in merged[:limit]]
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+    def __getitem__(self, index: int) -> Candidate:
+        return self.candidates[index]
+
+    def payload(self, ids: Iterable[int]) -> list[dict[str, Any]]:
+        """What the in-sandbox validator needs for these ids."""
+        return [{"id": i, "path": self.candidates[i].path, "source": self.candidates[i].new_source} for i in ids]
+
+
+def _nearest(lines: Sequence[tuple[int, float]], line: int) -> float:
+    """Score of an inserted/moved statement: that of the closest suspicious line."""
+    return max((score for ln, score in lines if abs(ln - line) <= 1), default=0.0)

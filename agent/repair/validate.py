@@ -1,0 +1,82 @@
+"""Running the in-sandbox runner: test outcomes, coverage, and batches of candidate patches."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any, Protocol
+
+from agent.exceptions import WorkflowError
+
+TOOLS = "/fixbot"
+
+
+class SandboxLike(Protocol):
+    """The part of sandbox.Sandbox the workflow uses (fakes live in tests)."""
+
+    def put_files(self, files: Any, *, base: str = ...) -> None: ...
+    def read_file(self, path: str, *, base: str = ...) -> bytes: ...
+    def exec(self, cmd: Any, *, timeout: float | None = None, workdir: str | None = None,
+             env: Any = None) -> Any: ...
+
+
+def runner_source() -> str:
+    """The runner script shipped with fixbot, copied into each sandbox."""
+    return resources.files("agent.repair").joinpath("runner.py").read_text(encoding="utf-8")
+
+
+def install_runner(sandbox: SandboxLike) -> None:
+    """Copy the runner into the sandbox's tools volume."""
+    sandbox.put_files({"runner.py": runner_source()}, base=TOOLS)
+
+
+def run_mode(sandbox: SandboxLike, mode: str, spec: dict[str, Any], *, timeout: float) -> tuple[Any, Any]:
+    """Run the runner in `mode`; return (exec result, parsed output or None)."""
+    sandbox.put_files({"spec.json": json.dumps(spec), "out.json": ""}, base=TOOLS)
+    result = sandbox.exec(
+        ["python3", f"{TOOLS}/runner.py", mode, f"{TOOLS}/spec.json", f"{TOOLS}/out.json"],
+        timeout=timeout,
+    )
+    raw = sandbox.read_file("out.json", base=TOOLS).decode("utf-8", "replace")
+    if not raw.strip():
+        return result, None
+    if mode in ("validate", "fresh"):
+        return result, [json.loads(line) for line in raw.splitlines() if line.strip()]
+    return result, json.loads(raw)
+
+
+def validate_batch(
+    sandbox: SandboxLike,
+    candidates: Sequence[dict[str, Any]],
+    *,
+    pytest_args: Sequence[str],
+    tests: Sequence[str] | None,
+    per_candidate_timeout: float,
+    stop_early: bool,
+) -> dict[int, dict[str, Any]]:
+    """Validate candidates ({id, path, source}); returns id → {status, failed, passed, duration}.
+
+    The fast path (one collection, a forked child per candidate) handles changes inside
+    functions; the rest are re-run with a fresh import per candidate.
+    """
+    results: dict[int, dict[str, Any]] = {}
+    pending = list(candidates)
+    for mode in ("validate", "fresh"):
+        if not pending:
+            break
+        spec = {"pytest_args": list(pytest_args), "tests": list(tests) if tests else None,
+                "candidates": pending, "timeout": per_candidate_timeout, "stop_early": stop_early}
+        budget = 30.0 + len(pending) * (per_candidate_timeout + (0.5 if mode == "validate" else 3.0))
+        result, rows = run_mode(sandbox, mode, spec, timeout=budget)
+        if rows is None:
+            raise WorkflowError(f"the validator produced no result (exit {result.exit_code}): "
+                                f"{(result.stderr or result.stdout)[-300:]}")
+        by_id = {row["id"]: row for row in rows}
+        for cand in pending:
+            row = by_id.get(cand["id"])
+            if row is None:  # the runner died part-way (e.g. the whole exec timed out)
+                row = {"status": "error", "failed": [], "passed": 0, "duration": 0.0}
+            results[cand["id"]] = row
+        pending = [c for c in pending if results[c["id"]]["status"] == "fallback"]
+    return results

@@ -1,0 +1,114 @@
+"""Running one fix task through the graph in this process, durably (SQLite checkpoints)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from agent.clone import fetch_repository
+from agent.events import EventSink, NullSink
+from agent.exceptions import WorkflowError
+from agent.graph.build import build_graph
+from agent.graph.deps import Deps
+from agent.request import FixRequest, validate_request
+from agent.sandboxes import SandboxPool
+from agent.settings import Settings
+
+RESULT_KEYS = ("status", "message", "analysis", "final_patch", "test_results", "risk", "candidates_tried",
+               "attempts", "phase_times", "tokens")
+
+
+def new_task_id() -> str:
+    """A short unique id, safe in paths, labels and branch names."""
+    return "fx-" + uuid.uuid4().hex[:12]
+
+
+def result_record(task_id: str, state: dict[str, Any]) -> dict[str, Any]:
+    """The task's result in the shape the CLI, the REST API and Slack share."""
+    record: dict[str, Any] = {"task_id": task_id}
+    for key in RESULT_KEYS:
+        record[key] = state.get(key)
+    record["test_results"] = record["test_results"] or []
+    record["candidates_tried"] = record["candidates_tried"] or 0
+    record["tokens"] = record["tokens"] or {"prompt": 0, "completion": 0, "total": 0}
+    baseline = state.get("baseline") or {}
+    record["baseline"] = {k: baseline.get(k) for k in ("exit_code", "failing", "passing", "duration", "timed_out")}
+    record["request"] = state.get("request")
+    record["elapsed"] = round(time.time() - state.get("started_at", time.time()), 3)
+    return record
+
+
+def task_dir(settings: Settings, task_id: str) -> Path:
+    """Host directory of one task (its checkout and coverage data)."""
+    return Path(settings.work_dir).expanduser().resolve() / task_id
+
+
+async def run_fix(
+    request: FixRequest,
+    settings: Settings,
+    *,
+    engine: str = "search",
+    task_id: str | None = None,
+    events: EventSink | None = None,
+    pool: SandboxPool | None = None,
+) -> dict[str, Any]:
+    """Validate, fetch the repository, run the graph to the end; return the result record."""
+    request = validate_request(request, settings)
+    task_id = task_id or new_task_id()
+    workdir = task_dir(settings, task_id)
+    workdir.mkdir(parents=True, exist_ok=True)
+    sink = events or NullSink()
+    sink.emit(task_id, "phase", {"phase": "clone", "text": "Fetching the repository"})
+    checkout = fetch_repository(request, workdir / "repo", timeout=settings.clone_timeout,
+                                max_mb=settings.clone_max_mb)
+    state = {"task_id": task_id, "request": request.to_dict(), "workspace": str(checkout), "engine": engine,
+             "started_at": time.time(), "status": "running", "phase_times": {}, "candidates_tried": 0,
+             "attempts": 0, "test_results": []}
+    try:
+        final = await _invoke(settings, task_id, state, sink, pool)
+    finally:
+        if not settings.keep_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return result_record(task_id, final)
+
+
+async def resume_fix(task_id: str, settings: Settings, *, events: EventSink | None = None,
+                     pool: SandboxPool | None = None) -> dict[str, Any]:
+    """Continue a task from its last finished node (after a crash or a kill)."""
+    if not task_dir(settings, task_id).is_dir():
+        raise WorkflowError(f"no task {task_id!r} in {settings.work_dir}")
+    from sandbox.reaper import reap
+
+    reap(task_exists=lambda other: other != task_id)  # the dead run's container, if any
+    final = await _invoke(settings, task_id, None, events or NullSink(), pool)
+    if not settings.keep_workdir:
+        shutil.rmtree(task_dir(settings, task_id), ignore_errors=True)
+    return result_record(task_id, final)
+
+
+async def _invoke(settings: Settings, task_id: str, state: dict[str, Any] | None, sink: EventSink,
+                  pool: SandboxPool | None) -> dict[str, Any]:
+    db = Path(settings.checkpoint_db).expanduser()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    own_pool = pool is None
+    pool = pool or SandboxPool(settings.sandbox_config())
+    deps = Deps(settings=settings, sandboxes=pool, events=sink)
+    config = {"configurable": {"thread_id": task_id}, "recursion_limit": 200}
+    try:
+        async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
+            graph = build_graph(deps, checkpointer=saver)
+            if state is None:
+                snapshot = await graph.aget_state(config)
+                if not snapshot.values:
+                    raise WorkflowError(f"task {task_id!r} has no checkpoint to resume from")
+                if not snapshot.next:
+                    return dict(snapshot.values)
+            return dict(await graph.ainvoke(state, config, durability="sync"))
+    finally:
+        if own_pool:
+            pool.close()
