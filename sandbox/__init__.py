@@ -1,1 +1,25 @@
 """Running untrusted code in hardened Docker containers. The only package that imports docker."""
+
+from sandbox.config import SandboxConfig
+from sandbox.exceptions import (
+    ContainerStartError,
+    DockerUnavailable,
+    ImageMissing,
+    SandboxError,
+    SandboxTimeout,
+    UnsafeArchive,
+)
+from sandbox.sandbox import ExecResult, Sandbox, run_once
+
+__all__ = [
+    "ContainerStartError",
+    "DockerUnavailable",
+    "ExecResult",
+    "ImageMissing",
+    "Sandbox",
+    "SandboxConfig",
+    "SandboxError",
+    "SandboxTimeout",
+    "UnsafeArchive",
+    "run_once",
+]

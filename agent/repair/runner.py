@@ -221,22 +221,21 @@ class Validator:
         if _module_shape(old_code) != _module_shape(new_code):
             return None
         old_fns, new_fns = _code_objects(old_code, {}), _code_objects(new_code, {})
+        if set(old_fns) != set(new_fns):
+            return None
         live = self._live_functions(path)
         plan = []
         for qualname, code in new_fns.items():
-            if "<locals>" in qualname or "<" in qualname:
+            before = old_fns[qualname]
+            if before == code:
                 continue
-            before = old_fns.get(qualname)
-            if before is not None and before.co_code == code.co_code and before.co_consts == code.co_consts \
-                    and before.co_names == code.co_names and before.co_varnames == code.co_varnames:
-                if before.co_firstlineno == code.co_firstlineno:
-                    continue
+            if "<locals>" in qualname:
+                continue  # rebuilt from its enclosing function's new code on each call
             targets = live.get(qualname)
-            if not targets:
-                if before is None:
-                    continue
-                return None
-            plan.extend((fn, code) for fn in targets)
+            if targets and not qualname.rsplit(".", 1)[-1].startswith("<"):
+                plan.extend((fn, code) for fn in targets)
+            elif _module_shape(before) != _module_shape(code):
+                return None  # a class body, lambda or unreachable function changed: re-import
         return plan
 
     def _one(self, session, cand, path, original):

@@ -1,0 +1,161 @@
+"""Tar archives in and out of a sandbox: built with the sandbox user's ownership, extracted safely."""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import tarfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from sandbox.exceptions import UnsafeArchive
+
+
+def safe_relpath(name: str) -> str:
+    """A normalised relative path, or UnsafeArchive for absolute paths and `..` escapes."""
+    if not name or "\x00" in name:
+        raise UnsafeArchive(f"refused archive entry {name!r}: empty or NUL in name")
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        raise UnsafeArchive(f"refused archive entry {name!r}: absolute path")
+    norm = posixpath.normpath(name.replace("\\", "/"))
+    if norm == ".." or norm.startswith("../"):
+        raise UnsafeArchive(f"refused archive entry {name!r}: it leaves the target directory")
+    return norm
+
+
+def _info(name: str, uid: int, gid: int, *, mode: int, kind: bytes = tarfile.REGTYPE) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.uid, info.gid, info.mode, info.type, info.mtime = uid, gid, mode, kind, 0
+    info.uname = info.gname = "sandbox"
+    return info
+
+
+def tar_directory(src: Path, *, uid: int, gid: int, exclude: Sequence[str] = (".git",)) -> bytes:
+    """Archive a host directory; links that point outside the tree are dropped, never followed."""
+    src = src.resolve()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.addfile(_info(".", uid, gid, mode=0o755, kind=tarfile.DIRTYPE))  # the target dir itself
+        for dirpath, dirs, files in os.walk(src):
+            dirs[:] = sorted(d for d in dirs if d not in exclude)
+            rel_dir = os.path.relpath(dirpath, src)
+            for name in dirs:
+                path = os.path.join(dirpath, name)
+                rel = posixpath.normpath(posixpath.join(rel_dir, name))
+                if os.path.islink(path):
+                    _add_link(tar, src, path, rel, uid, gid)
+                else:
+                    tar.addfile(_info(rel, uid, gid, mode=0o755, kind=tarfile.DIRTYPE))
+            for name in sorted(files):
+                if name in exclude:
+                    continue
+                path = os.path.join(dirpath, name)
+                rel = posixpath.normpath(posixpath.join(rel_dir, name))
+                if os.path.islink(path):
+                    _add_link(tar, src, path, rel, uid, gid)
+                elif os.path.isfile(path):
+                    st = os.stat(path)
+                    info = _info(rel, uid, gid, mode=0o755 if st.st_mode & 0o111 else 0o644)
+                    info.size = st.st_size
+                    with open(path, "rb") as fh:
+                        tar.addfile(info, fh)
+    return buf.getvalue()
+
+
+def _add_link(tar: tarfile.TarFile, root: Path, path: str, rel: str, uid: int, gid: int) -> None:
+    target = os.readlink(path)
+    resolved = os.path.realpath(os.path.join(os.path.dirname(path), target))
+    if os.path.isabs(target) or not (resolved == str(root) or resolved.startswith(str(root) + os.sep)):
+        return  # a link leaving the tree is not copied into the sandbox
+    info = _info(rel, uid, gid, mode=0o777, kind=tarfile.SYMTYPE)
+    info.linkname = target
+    tar.addfile(info)
+
+
+def tar_files(files: Mapping[str, bytes | str], *, uid: int, gid: int) -> bytes:
+    """Archive a few in-memory files (parent directories included) owned by uid:gid."""
+    buf = io.BytesIO()
+    dirs_done: set[str] = set()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.addfile(_info(".", uid, gid, mode=0o755, kind=tarfile.DIRTYPE))
+        for name, content in files.items():
+            rel = safe_relpath(name)
+            parent = posixpath.dirname(rel)
+            parts: list[str] = []
+            while parent and parent not in dirs_done:
+                parts.append(parent)
+                parent = posixpath.dirname(parent)
+            for d in reversed(parts):
+                tar.addfile(_info(d, uid, gid, mode=0o755, kind=tarfile.DIRTYPE))
+                dirs_done.add(d)
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            info = _info(rel, uid, gid, mode=0o644)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def check_members(members: Iterable[tarfile.TarInfo], *, strip: str | None = None) -> list[tarfile.TarInfo]:
+    """Validate every entry; links must resolve inside the tree; devices and fifos are refused."""
+    checked = []
+    for member in members:
+        name = member.name
+        if strip is not None:
+            if name == strip:
+                continue
+            if not name.startswith(strip + "/"):
+                raise UnsafeArchive(f"refused archive entry {name!r}: outside {strip!r}")
+            name = name[len(strip) + 1 :]
+        rel = safe_relpath(name)
+        if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+            raise UnsafeArchive(f"refused archive entry {name!r}: not a file, directory or link")
+        if member.issym() or member.islnk():
+            link = member.linkname
+            if member.islnk() and strip is not None and link.startswith(strip + "/"):
+                link = link[len(strip) + 1 :]
+            base = posixpath.dirname(rel) if member.issym() else ""
+            if posixpath.isabs(link) or posixpath.normpath(posixpath.join(base, link)).startswith(".."):
+                raise UnsafeArchive(f"refused archive entry {name!r}: link to {member.linkname!r} leaves the tree")
+        clone = tarfile.TarInfo(rel)
+        for attr in ("size", "mode", "type", "linkname", "mtime"):
+            setattr(clone, attr, getattr(member, attr))
+        if member.islnk():
+            clone.linkname = link
+        clone.offset_data, clone.offset = member.offset_data, member.offset
+        clone.mode &= 0o777
+        checked.append(clone)
+    return checked
+
+
+def extract_tar(data: bytes | Iterable[bytes], dest: Path, *, strip: str | None = None) -> list[str]:
+    """Extract an archive into dest after checking every entry first (all or nothing)."""
+    raw = data if isinstance(data, bytes) else b"".join(data)
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
+        members = check_members(tar.getmembers(), strip=strip)
+        dest.mkdir(parents=True, exist_ok=True)
+        root = os.path.realpath(dest)
+        for member in members:
+            target = dest / member.name
+            parent = os.path.realpath(target.parent)
+            if parent != root and not parent.startswith(root + os.sep):
+                raise UnsafeArchive(f"refused archive entry {member.name!r}: its directory leaves the tree")
+            if member.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+            elif member.issym():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if target.is_symlink() or target.exists():
+                    target.unlink()
+                os.symlink(member.linkname, target)
+            elif member.islnk():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source = dest / member.linkname
+                target.write_bytes(source.read_bytes())
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if target.is_symlink():
+                    target.unlink()  # never write through a link
+                extracted = tar.extractfile(member)
+                target.write_bytes(extracted.read() if extracted else b"")
+                os.chmod(target, member.mode or 0o644)
+        return [m.name for m in members]

@@ -1,0 +1,27 @@
+"""Errors of the sandbox; each message says what to do about it."""
+
+from __future__ import annotations
+
+
+class SandboxError(Exception):
+    """Base class of sandbox errors; str(error) is one line fit for a user."""
+
+
+class DockerUnavailable(SandboxError):
+    """The Docker engine cannot be reached."""
+
+
+class ImageMissing(SandboxError):
+    """The sandbox image is not present on the engine."""
+
+
+class ContainerStartError(SandboxError):
+    """A container could not be created or started."""
+
+
+class SandboxTimeout(SandboxError):
+    """An operation on the sandbox outlived its deadline."""
+
+
+class UnsafeArchive(SandboxError):
+    """An archive entry would escape the target directory or is not a plain file/dir/link."""

@@ -1,0 +1,45 @@
+"""Removing what killed runs left behind: our containers and volumes past their deadline or task."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.client import docker_client
+from sandbox.config import APP_NAME, LABEL_APP, LABEL_DEADLINE, LABEL_TASK
+from sandbox.container import remove_quietly
+
+
+def _expired(labels: dict[str, str], now: float, task_exists: Callable[[str], bool] | None) -> bool:
+    try:
+        deadline = float(labels.get(LABEL_DEADLINE, "0"))
+    except ValueError:
+        deadline = 0.0
+    if deadline <= now:
+        return True
+    return task_exists is not None and not task_exists(labels.get(LABEL_TASK, ""))
+
+
+def reap(client: Any = None, *, task_exists: Callable[[str], bool] | None = None,
+         now: float | None = None) -> list[str]:
+    """Remove our containers, then our volumes, whose deadline passed or whose task is gone.
+
+    Returns the names removed. The worker calls this at start, so a SIGKILLed worker leaks nothing.
+    """
+    client = client or docker_client()
+    now = time.time() if now is None else now
+    removed: list[str] = []
+    selector = {"label": f"{LABEL_APP}={APP_NAME}"}
+    for container in client.containers.list(all=True, filters=selector):
+        if _expired(container.labels, now, task_exists):
+            remove_quietly(container)
+            removed.append(container.name)
+    in_use = {m.get("Name") for c in client.containers.list(all=True, filters=selector)
+              for m in c.attrs.get("Mounts", []) if m.get("Type") == "volume"}
+    for volume in client.volumes.list(filters=selector):
+        labels = volume.attrs.get("Labels") or {}
+        if volume.name not in in_use and _expired(labels, now, task_exists):
+            remove_quietly(volume)
+            removed.append(volume.name)
+    return removed

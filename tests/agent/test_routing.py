@@ -1,0 +1,65 @@
+"""Routers are pure and refuse broken invariants."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.exceptions import WorkflowError
+from agent.graph import routing
+from agent.review import review_change
+from agent.testcmd import pytest_args
+
+
+@pytest.mark.parametrize(
+    ("router", "state", "expected"),
+    [
+        (routing.after_reproduce, {"status": "running"}, "localize"),
+        (routing.after_reproduce, {"status": "no_failure"}, "finalize"),
+        (routing.after_localize, {"status": "not_fixed"}, "finalize"),
+        (routing.after_repair, {"status": "running", "batch": [1]}, "review"),
+        (routing.after_repair, {"status": "not_fixed", "batch": []}, "finalize"),
+        (routing.after_review, {"status": "running", "reviewed": []}, "repair"),
+        (routing.after_test, {"status": "running", "plausible": None}, "repair"),
+        (routing.after_test, {"status": "running", "plausible": {"id": 3}}, "finalize"),
+    ],
+)
+def test_routes(router, state, expected):
+    assert router(state) == expected
+
+
+def test_broken_invariants_raise():
+    with pytest.raises(WorkflowError):
+        routing.after_repair({"status": "running", "batch": []})
+    with pytest.raises(WorkflowError):
+        routing.after_reproduce({})
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [("pytest -q", ["-q"]), ("python3 -m pytest -q tests", ["-q", "tests"]), ("python -m pytest", []),
+     ("make test", None), ("pytest -q && rm -rf /", None), ("tox -e py311", None)],
+)
+def test_pytest_args(command, args):
+    assert pytest_args(command) == args
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "ok", "reason"),
+    [
+        ("calc.py", "x = 1\n", "x = 2\n", True, ""),
+        ("tests/test_calc.py", "x = 1\n", "x = 2\n", False, "edits a test file"),
+        ("conftest.py", "x = 1\n", "x = 2\n", False, "edits a test file"),
+        ("setup.cfg", "a", "b", False, "only Python source"),
+        ("calc.py", "x = 1\n", "x = = 2\n", False, "no longer parses"),
+        ("calc.py", "x = 1\n", "x = 1\n", False, "changes nothing"),
+    ],
+)
+def test_review_static_checks(path, old, new, ok, reason):
+    verdict = review_change(path, old, new)
+    assert verdict.ok is ok and reason in verdict.reason
+
+
+def test_review_risk_levels():
+    assert review_change("a.py", "x=1\n", "x=2\n").risk == "low"
+    assert review_change("a.py", "x=1\n", "x=2\n", operator="stmt_insert").risk == "medium"
+    assert review_change("a.py", "x=1\n", "x=2\n", lines_changed=30).risk == "high"
