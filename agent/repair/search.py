@@ -6,10 +6,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from agent.localize import Suspect
 from agent.repair.candidate import Candidate
 from agent.repair.mutate import generate_candidates
-
-from agent.localize import Suspect
 
 PER_FILE_LIMIT = 4000
 

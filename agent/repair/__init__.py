@@ -1,0 +1,1 @@
+"""Repair engines: candidate generation, in-sandbox validation, the search over candidates."""
