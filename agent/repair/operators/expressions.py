@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 from agent.repair.operators import Mutation, Site, expressions_in, wrapped
 
-CONSTANT_SWAPS: dict[object, list[str]] = {True: ["False"], False: ["True"], None: ["0", "[]"], 0: ["1", "None"],
-                                          1: ["0", "2"], "": ["' '"]}
+# Keyed by repr: True == 1 and False == 0 would collide as dict keys.
+CONSTANT_SWAPS: dict[str, list[str]] = {"True": ["False"], "False": ["True"], "None": ["0", "[]"], "0": ["1", "None"],
+                                        "1": ["0", "2"], "''": ["' '"]}
 
 
 def expression_mutations(site: Site) -> Iterator[Mutation]:
@@ -22,8 +23,7 @@ def expression_mutations(site: Site) -> Iterator[Mutation]:
             yield site.edit(node, wrapped(site, node, inner), "call_unwrap", f"`{text}` changed to `{inner}`{where}",
                             1.9)
         if isinstance(node, ast.Constant) and type(node.value) in (bool, int, str, type(None)):
-            for new in CONSTANT_SWAPS.get(node.value, []) if type(node.value) is not int or node.value in (0, 1) \
-                    else []:
+            for new in CONSTANT_SWAPS.get(repr(node.value), []):
                 yield site.edit(node, new, "constant_replace", f"`{text}` changed to `{new}`{where}", 1.4)
             if type(node.value) is bool or node.value is None:
                 for name in variables[:5]:

@@ -93,4 +93,5 @@ def _returns(site: Site) -> Iterator[Mutation]:
     end = site.stmt.end_lineno or site.stmt.lineno
     for rank, name in enumerate(site.scope.local_names[:6]):
         new = site.sf.insert_lines(end + 1, f"{indent}return {name}\n")
-        yield Mutation(new, end + 1, "return_add", f"added `return {name}` at the end of `{fn.name}`", 2.6 + 0.05 * rank)
+        yield Mutation(new, end + 1, "return_add", f"added `return {name}` at the end of `{fn.name}`",
+                       2.6 + 0.05 * rank)
