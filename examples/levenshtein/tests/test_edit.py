@@ -1,0 +1,13 @@
+from edit import levenshtein
+
+
+def test_same():
+    assert levenshtein("abc", "abc") == 0
+
+
+def test_insert():
+    assert levenshtein("abc", "abcd") == 1
+
+
+def test_kitten():
+    assert levenshtein("kitten", "sitting") == 3

@@ -1,0 +1,13 @@
+from sieve import primes_up_to
+
+
+def test_small():
+    assert primes_up_to(1) == []
+
+
+def test_ten():
+    assert primes_up_to(10) == [2, 3, 5, 7]
+
+
+def test_inclusive():
+    assert primes_up_to(13) == [2, 3, 5, 7, 11, 13]
