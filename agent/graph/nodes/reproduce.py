@@ -54,7 +54,7 @@ async def reproduce(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         outcomes = out["outcomes"]
         baseline["failing"] = sorted(n for n, o in outcomes.items() if o in ("failed", "error"))
         baseline["passing"] = sorted(n for n, o in outcomes.items() if o == "passed")
-        baseline["durations"] = {n: round(d, 4) for n, d in out["durations"].items() if n in baseline["failing"]}
+        baseline["durations"] = {n: round(d, 4) for n, d in out["durations"].items()}
         baseline["messages"] = {n: m[-800:] for n, m in out.get("messages", {}).items()}
         if not outcomes and run.exit_code == 5:
             return finish("error", "the test command collected no tests", baseline)

@@ -15,9 +15,15 @@ MAX_SURVIVORS = 12
 
 
 def candidate_timeout(baseline: dict[str, Any]) -> float:
-    """Per-candidate limit from the baseline: mutants that loop forever cost little."""
-    failing_time = sum(baseline.get("durations", {}).values())
-    return round(max(2.0, 10 * failing_time + 1.0), 2)
+    """Per-candidate limit from the baseline, so mutants that loop forever cost little.
+
+    Based on the median test's duration, not the failing tests' own: a bug that makes a test
+    hang until its own alarm fires would otherwise make every mutant wait just as long.
+    """
+    durations = sorted(baseline.get("durations", {}).values())
+    typical = durations[len(durations) // 2] if durations else 0.1
+    failing = max(len(baseline.get("failing", [])), 1)
+    return round(min(30.0, max(1.0, 20 * typical * failing + 0.5)), 2)
 
 
 def changed_lines(old: str, new: str) -> int:

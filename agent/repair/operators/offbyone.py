@@ -84,10 +84,23 @@ def _slice_additions(site: Site) -> Iterator[Mutation]:
             targets.extend(a for a in node.args if isinstance(a, ast.Name))
     if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Name):
         targets.append(stmt.value)
+    indices = _index_names(site)
     for node in targets:
         if not isinstance(node, ast.Name | ast.Attribute | ast.Call):
             continue
         text = site.sf.segment(node)
-        for suffix in ("[1:]", "[:-1]"):
+        for suffix in ("[1:]", "[:-1]", *(f"[{k}:]" for k in indices)):
             yield site.edit(node, f"{text}{suffix}", "slice_add",
                             f"`{text}` changed to `{text}{suffix}`{site.where(node.lineno)}", 2.4)  # type: ignore[attr-defined]
+
+
+def _index_names(site: Site) -> list[str]:
+    """Local names the function uses as subscripts (`a[i]`): likely positions for `xs[i:]`."""
+    fn = site.scope.function
+    if fn is None:
+        return []
+    names: list[str] = []
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Name) and node.slice.id not in names:
+            names.append(node.slice.id)
+    return names[:4]

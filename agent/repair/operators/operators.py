@@ -63,10 +63,11 @@ def operator_mutations(site: Site) -> Iterator[Mutation]:
                 if text:
                     yield Mutation(text, node.lineno, "binop_swap",
                                    f"`{old}` changed to `{new}`{where(node.lineno)}", 1.05 + 0.1 * rank)
-            if old in NON_COMMUTATIVE:
+            if old in NON_COMMUTATIVE or old in ("+", "*"):  # `+`/`*` do not commute on strings and lists
                 swapped = f"{operand_text(site, node.right)} {old} {operand_text(site, node.left)}"
                 yield site.edit(node, wrapped(site, node, swapped), "operand_swap",
-                                f"operands of `{site.sf.segment(node)}` swapped{where(node.lineno)}", 1.6)
+                                f"operands of `{site.sf.segment(node)}` swapped{where(node.lineno)}",
+                                1.6 if old in NON_COMMUTATIVE else 1.9)
         elif isinstance(node, ast.BoolOp):
             old, new = ("and", "or") if isinstance(node.op, ast.And) else ("or", "and")
             text = site.sf.replace(node, f" {new} ".join(site.sf.segment(v) if not isinstance(v, ast.BoolOp)

@@ -62,6 +62,9 @@ def _inserts(site: Site, first: int, last: int, indent: str, where: str) -> Iter
             text = sf.segment(node).strip()
             if text not in shapes:
                 shapes.append(text)
+    for shape in _synthesised(site):
+        if shape not in shapes:
+            shapes.append(shape)
     in_loop = any(isinstance(n, ast.For | ast.While) and n.lineno <= stmt.lineno <= (n.end_lineno or 0)
                   for n in ast.walk(fn))
     if in_loop:
@@ -95,3 +98,30 @@ def _returns(site: Site) -> Iterator[Mutation]:
         new = site.sf.insert_lines(end + 1, f"{indent}return {name}\n")
         yield Mutation(new, end + 1, "return_add", f"added `return {name}` at the end of `{fn.name}`",
                        2.6 + 0.05 * rank)
+
+
+def _synthesised(site: Site) -> list[str]:
+    """Shapes a function is likely missing: `seen.add(x)`, `out.append(x)`, `count += 1`."""
+    fn = site.scope.function
+    if fn is None:
+        return []
+    sets, lists, counters = [], [], []
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, value = node.targets[0].id, node.value
+            if isinstance(value, ast.Set) or (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+                                              and value.func.id == "set"):
+                sets.append(name)
+            elif isinstance(value, ast.List) or (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+                                                 and value.func.id == "list"):
+                lists.append(name)
+            elif isinstance(value, ast.Constant) and type(value.value) is int:
+                counters.append(name)
+    used = [n.id for root in site.roots for n in ast.walk(root) if isinstance(n, ast.Name)]
+    loop_vars = [n.target.id for n in ast.walk(fn) if isinstance(n, ast.For) and isinstance(n.target, ast.Name)
+                 and n.lineno <= site.stmt.lineno <= (n.end_lineno or 0)]
+    values = list(dict.fromkeys(v for v in used + loop_vars if v not in sets + lists))[:4]
+    shapes = [f"{s}.add({v})" for s in sets for v in values]
+    shapes += [f"{c}.append({v})" for c in lists for v in values]
+    shapes += [f"{c} += 1" for c in counters]
+    return shapes[:12]

@@ -1,0 +1,110 @@
+"""Benchmark: the search engine over every example in examples/, in the real sandbox.
+
+    .venv/bin/python bench/repair.py [--cpus 1.0] [--only NAME ...] [--fresh-sample 20] [--json out.json]
+
+Reports, per example: fixed or not, time to fix, candidates validated and the rate; then the
+fixed count, the median time-to-fix and the median validation rate. `--fresh-sample N`
+also validates N candidates of the demo example with a fresh container per candidate (the
+naive approach) to compare against the warm in-sandbox runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agent.request import FixRequest  # noqa: E402
+from agent.settings import load_settings  # noqa: E402
+from agent.workflow import run_fix  # noqa: E402
+
+
+class Timer:
+    """Event sink that records when validation batches finish."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, str, dict]] = []
+
+    def emit(self, task_id: str, kind: str, data: dict) -> None:
+        self.events.append((time.monotonic(), kind, data))
+
+
+async def one(name: str, settings) -> dict:
+    repo = ROOT / "examples" / name
+    issue = (repo / "ISSUE.md").read_text().strip()
+    sink = Timer()
+    started = time.monotonic()
+    record = await run_fix(FixRequest(repo=str(repo), issue=issue), settings, events=sink)
+    elapsed = time.monotonic() - started
+    test_time = (record.get("phase_times") or {}).get("test", 0.0)
+    tried = record["candidates_tried"]
+    return {"example": name, "status": record["status"], "seconds": round(elapsed, 2), "candidates": tried,
+            "test_seconds": test_time, "rate": round(tried / test_time, 1) if test_time else 0.0,
+            "patch": (record.get("final_patch") or {}).get("explanation", "")[:90]}
+
+
+def fresh_per_candidate(settings, n: int) -> dict:
+    """Validate n candidates of the demo with a brand-new container each (the naive way)."""
+    from agent.localize import Suspect
+    from agent.repair.search import CandidatePool
+    from sandbox import Sandbox
+
+    repo = ROOT / "examples" / "calculate_total"
+    source = (repo / "calc.py").read_text()
+    suspects = [Suspect("calc.py", line, 1.0) for line in range(1, source.count("\n") + 1)]
+    pool = CandidatePool({"calc.py": source}, suspects, [], n)
+    config = settings.sandbox_config()
+    started = time.monotonic()
+    for cand in pool.candidates[:n]:
+        box = Sandbox.create("bench-fresh", config)
+        try:
+            box.put_workspace(repo)
+            box.put_files({cand.path: cand.new_source})
+            box.exec("python3 -m pytest -q -x", timeout=30)
+        finally:
+            box.destroy()
+    elapsed = time.monotonic() - started
+    return {"candidates": n, "seconds": round(elapsed, 2), "rate": round(n / elapsed, 2)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cpus", type=float, default=1.0)
+    parser.add_argument("--only", nargs="*")
+    parser.add_argument("--fresh-sample", type=int, default=20)
+    parser.add_argument("--budget", type=float, default=60.0)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    settings = load_settings(allow_local_repos=True, docker_max_cpu=args.cpus, repair_time_budget=args.budget,
+                             work_dir=Path("/tmp/fixbot-bench"), checkpoint_db=Path("/tmp/fixbot-bench/cp.sqlite"))
+    names = args.only or sorted(p.name for p in (ROOT / "examples").iterdir() if (p / "ISSUE.md").exists())
+    rows = []
+    for name in names:
+        row = asyncio.run(one(name, settings))
+        rows.append(row)
+        print(f"{row['example']:<18} {row['status']:<10} {row['seconds']:>6.1f}s {row['candidates']:>5} cands "
+              f"{row['rate']:>7.1f}/s  {row['patch']}", flush=True)
+    fixed = [r for r in rows if r["status"] == "fixed"]
+    summary = {
+        "examples": len(rows), "fixed": len(fixed),
+        "median_time_to_fix_s": round(statistics.median(r["seconds"] for r in fixed), 2) if fixed else None,
+        "median_candidates_per_s": round(statistics.median(r["rate"] for r in rows if r["rate"]), 1) if rows else None,
+        "cpus": args.cpus,
+    }
+    if args.fresh_sample:
+        summary["fresh_container_per_candidate"] = fresh_per_candidate(settings, args.fresh_sample)
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "summary": summary}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
