@@ -33,7 +33,7 @@ def build_graph(deps: Deps, checkpointer: Any = None) -> Any:
     builder = StateGraph(FixState)
     for name, node in (("reproduce", reproduce), ("localize", localize), ("repair", repair),
                        ("review", review), ("test", test), ("finalize", finalize)):
-        builder.add_node(name, _bind(node, deps))
+        builder.add_node(name, _bind(node, deps))  # type: ignore[call-overload]  # TypedDict input is fine
     builder.add_edge(START, "reproduce")
     builder.add_conditional_edges("reproduce", routing.after_reproduce)
     builder.add_conditional_edges("localize", routing.after_localize)

@@ -1,0 +1,114 @@
+"""The in-sandbox runner: outcomes, per-test coverage, and candidate validation (real Docker)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.localize import rank
+from agent.repair.validate import install_runner, run_mode, validate_batch
+from sandbox import Sandbox, SandboxConfig
+
+pytestmark = [pytest.mark.docker]
+
+CALC = """\
+def calculate_total(items):
+    total = 0
+    for x in items:
+        if x > 0:
+            total += x
+    return total
+
+
+LIMIT = 10
+
+
+class Cart:
+    def __init__(self, items):
+        self.items = items
+
+    def total(self):
+        return calculate_total(self.items)
+"""
+TESTS = """\
+from calc import LIMIT, Cart, calculate_total
+
+
+def test_positive():
+    assert calculate_total([1, 2, 3]) == 6
+
+
+def test_negative():
+    assert calculate_total([1, -2, 3]) == 2
+
+
+def test_cart():
+    assert Cart([5, -5]).total() == 0
+
+
+def test_limit():
+    assert LIMIT == 10
+"""
+FAILING = ["tests/test_calc.py::test_cart", "tests/test_calc.py::test_negative"]
+
+
+@pytest.fixture(scope="module")
+def box(sandbox_image):
+    sb = Sandbox.create("test-runner", SandboxConfig(image=sandbox_image, cpus=1.0, timeout=60))
+    try:
+        sb.put_files({"calc.py": CALC, "conftest.py": "", "tests/test_calc.py": TESTS})
+        install_runner(sb)
+        yield sb
+    finally:
+        sb.destroy()
+
+
+def test_outcomes_mode_records_each_test(box):
+    _res, out = run_mode(box, "outcomes", {"pytest_args": ["-q"]}, timeout=60)
+    assert out["outcomes"] == {
+        "tests/test_calc.py::test_positive": "passed",
+        "tests/test_calc.py::test_negative": "failed",
+        "tests/test_calc.py::test_cart": "failed",
+        "tests/test_calc.py::test_limit": "passed",
+    }
+    assert "assert 4 == 2" in out["messages"]["tests/test_calc.py::test_negative"]
+
+
+def test_coverage_mode_localizes_the_condition(box):
+    _res, cov = run_mode(box, "coverage", {"pytest_args": ["-q"]}, timeout=60)
+    assert cov["lines"]["calc.py"]["5"] == [2, 1]  # `total += x`: both failing tests, one passing
+    assert "16" in cov["lines"]["calc.py"] and cov["lines"]["calc.py"]["16"][1] == 0  # only test_cart runs Cart.total
+    ranked = rank(cov, {"calc.py": CALC})
+    assert ranked[0].path == "calc.py"
+    assert {s.line for s in ranked[:4]} >= {4, 5}
+
+
+def candidates():
+    return [
+        {"id": 0, "path": "calc.py", "source": CALC.replace("if x > 0:", "if x >= 0:")},  # still wrong
+        {"id": 1, "path": "calc.py", "source": CALC.replace("if x > 0:", "if x != 0:")},  # the fix (in a function)
+        {"id": 2, "path": "calc.py", "source": CALC.replace("if x > 0:", "while True:")},  # loops forever
+        {"id": 3, "path": "calc.py", "source": CALC.replace("LIMIT = 10", "LIMIT = 11").replace("if x > 0:",
+                                                                                                  "if True:")},
+        {"id": 4, "path": "calc.py", "source": CALC.replace("return calculate_total(self.items)",
+                                                            "return sum(self.items)")},  # method change
+    ]
+
+
+def test_validate_batch_hot_path_fallback_and_timeouts(box):
+    results = validate_batch(box, candidates(), pytest_args=["-q"], tests=FAILING, per_candidate_timeout=2.0,
+                             stop_early=True)
+    assert results[0]["status"] == "fail"
+    assert results[1]["status"] == "pass"
+    assert results[2]["status"] == "timeout"
+    assert results[3]["status"] == "pass"  # module-level change: re-imported in a fresh child
+    # the method swap fixes test_cart (hot path) but not test_negative
+    assert results[4]["status"] == "fail" and results[4]["failed"] == ["tests/test_calc.py::test_negative"]
+    after = box.read_file("calc.py").decode()
+    assert after == CALC, "the original file is restored after validation"
+
+
+def test_full_suite_detects_a_regression(box):
+    results = validate_batch(box, candidates()[3:4], pytest_args=["-q"], tests=None, per_candidate_timeout=5.0,
+                             stop_early=False)
+    assert results[3]["status"] == "fail"
+    assert results[3]["failed"] == ["tests/test_calc.py::test_limit"]
