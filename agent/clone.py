@@ -41,14 +41,15 @@ def fetch_repository(req: FixRequest, dest: Path, *, timeout: float, max_mb: int
     """Put the request's repository at `dest` (which must not exist) and return it.
 
     A URL is cloned shallowly; a local directory (already allowed by validation) is cloned
-    when it is a git repository and a branch is asked for, else its working tree is copied,
+    when it is a bare repository or a branch is asked for, else its working tree is copied,
     uncommitted changes included, because that is what a local user wants fixed.
     """
     if dest.exists():
         raise CloneError(f"workspace {dest} already exists")
     local = Path(req.repo)
     if local.is_absolute() and local.is_dir():
-        if req.branch and (local / ".git").exists():
+        bare = (local / "HEAD").is_file() and (local / "objects").is_dir()
+        if bare or (req.branch and (local / ".git").exists()):
             _clone(str(local), req.branch, dest, timeout=timeout, allow_file=True)
         else:
             _copy_tree(local, dest, max_bytes=max_mb * 1024 * 1024)
