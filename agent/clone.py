@@ -50,7 +50,8 @@ def fetch_repository(req: FixRequest, dest: Path, *, timeout: float, max_mb: int
     if local.is_absolute() and local.is_dir():
         bare = (local / "HEAD").is_file() and (local / "objects").is_dir()
         if bare or (req.branch and (local / ".git").exists()):
-            _clone(str(local), req.branch, dest, timeout=timeout, allow_file=True)
+            # file:// (not a plain path) so that --depth applies and no hard links are shared.
+            _clone(local.resolve().as_uri(), req.branch, dest, timeout=timeout, allow_file=True)
         else:
             _copy_tree(local, dest, max_bytes=max_mb * 1024 * 1024)
     else:
