@@ -1,0 +1,53 @@
+"""The `fixbot fix` command as a user runs it: exit codes, messages, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fixbot(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd or ROOT, timeout=300, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["fix", "--repo", "ext::sh -c id", "--issue", "x"], {}, "not a valid address"),
+        (["fix", "--repo", "examples/calculate_total", "--issue", "x"], {"ALLOW_LOCAL_REPOS": "false"},
+         "local repositories are disabled"),
+        (["fix", "--repo", "https://github.com/a/b", "--issue", "x", "--branch=--upload-pack=id"], {},
+         "not a valid branch name"),
+        (["fix", "--repo", "https://example.org/a/b", "--issue", "x"], {}, "not on the allowlist"),
+        (["fix", "--issue", "x"], {}, "--repo and --issue are required"),
+        (["fix", "--repo", "https://github.com/a/b", "--issue", "x"], {"DOCKER_MAX_CPU": "many"},
+         "bad setting DOCKER_MAX_CPU"),
+    ],
+)
+def test_bad_input_gets_one_clear_line_and_no_traceback(args, env, message, tmp_path):
+    proc = fixbot(*args, env={"WORK_DIR": str(tmp_path), **env})
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.docker
+def test_fix_writes_json_and_exits_zero(tmp_path, sandbox_image):
+    out = tmp_path / "result.json"
+    env = {"ALLOW_LOCAL_REPOS": "true", "SANDBOX_IMAGE": sandbox_image, "WORK_DIR": str(tmp_path / "w"),
+           "CHECKPOINT_DB": str(tmp_path / "cp.sqlite"), "DOCKER_MAX_CPU": "1"}
+    issue = (ROOT / "examples" / "calculate_total" / "ISSUE.md").read_text()
+    proc = fixbot("fix", "--repo", "examples/calculate_total", "--issue", issue, "--json", str(out), env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    record = json.loads(out.read_text())
+    assert record["status"] == "fixed"
+    assert "--- a/calc.py" in proc.stdout and "fixed" in proc.stdout  # the diff is shown to the person too
+    assert not (tmp_path / "w" / record["task_id"]).exists(), "the checkout is removed when the task ends"
