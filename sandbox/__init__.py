@@ -9,7 +9,9 @@ from sandbox.exceptions import (
     SandboxTimeout,
     UnsafeArchive,
 )
-from sandbox.sandbox import ExecResult, Sandbox, run_once
+from sandbox.oneshot import run_once
+from sandbox.result import ExecResult
+from sandbox.sandbox import Sandbox
 
 __all__ = [
     "ContainerStartError",

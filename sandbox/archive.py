@@ -6,10 +6,25 @@ import io
 import os
 import posixpath
 import tarfile
-from collections.abc import Iterable, Mapping, Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from sandbox.exceptions import UnsafeArchive
+
+SPOOL_MAX = 8 * 1024 * 1024  # archives larger than this go to a temporary file, not memory
+
+
+@contextmanager
+def spool(chunks: Iterable[bytes]) -> Iterator[IO[bytes]]:
+    """A seekable file holding a byte stream (in memory when small, on disk when large)."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX) as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+        fh.seek(0)
+        yield fh
 
 
 def safe_relpath(name: str) -> str:
@@ -31,10 +46,17 @@ def _info(name: str, uid: int, gid: int, *, mode: int, kind: bytes = tarfile.REG
     return info
 
 
-def tar_directory(src: Path, *, uid: int, gid: int, exclude: Sequence[str] = (".git",)) -> bytes:
-    """Archive a host directory; links that point outside the tree are dropped, never followed."""
+@contextmanager
+def tar_directory(src: Path, *, uid: int, gid: int, exclude: Sequence[str] = (".git",)) -> Iterator[IO[bytes]]:
+    """Archive a host directory as uid:gid; links that point outside the tree are dropped, never followed."""
     src = src.resolve()
-    buf = io.BytesIO()
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX) as buf:
+        _write_tree(buf, src, uid, gid, exclude)
+        buf.seek(0)
+        yield buf
+
+
+def _write_tree(buf: IO[bytes], src: Path, uid: int, gid: int, exclude: Sequence[str]) -> None:
     with tarfile.open(fileobj=buf, mode="w") as tar:
         tar.addfile(_info(".", uid, gid, mode=0o755, kind=tarfile.DIRTYPE))  # the target dir itself
         for dirpath, dirs, files in os.walk(src):
@@ -60,7 +82,6 @@ def tar_directory(src: Path, *, uid: int, gid: int, exclude: Sequence[str] = (".
                     info.size = st.st_size
                     with open(path, "rb") as fh:
                         tar.addfile(info, fh)
-    return buf.getvalue()
 
 
 def _add_link(tar: tarfile.TarFile, root: Path, path: str, rel: str, uid: int, gid: int) -> None:
@@ -73,7 +94,8 @@ def _add_link(tar: tarfile.TarFile, root: Path, path: str, rel: str, uid: int, g
     tar.addfile(info)
 
 
-def tar_files(files: Mapping[str, bytes | str], *, uid: int, gid: int) -> bytes:
+@contextmanager
+def tar_files(files: Mapping[str, bytes | str], *, uid: int, gid: int) -> Iterator[IO[bytes]]:
     """Archive a few in-memory files (parent directories included) owned by uid:gid."""
     buf = io.BytesIO()
     dirs_done: set[str] = set()
@@ -93,7 +115,8 @@ def tar_files(files: Mapping[str, bytes | str], *, uid: int, gid: int) -> bytes:
             info = _info(rel, uid, gid, mode=0o644)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    buf.seek(0)
+    yield buf
 
 
 def check_members(members: Iterable[tarfile.TarInfo], *, strip: str | None = None) -> list[tarfile.TarInfo]:
@@ -128,10 +151,14 @@ def check_members(members: Iterable[tarfile.TarInfo], *, strip: str | None = Non
     return checked
 
 
-def extract_tar(data: bytes | Iterable[bytes], dest: Path, *, strip: str | None = None) -> list[str]:
-    """Extract an archive into dest after checking every entry first (all or nothing)."""
-    raw = data if isinstance(data, bytes) else b"".join(data)
-    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
+def extract_tar(data: bytes | IO[bytes], dest: Path, *, strip: str | None = None) -> list[str]:
+    """Extract an archive into dest; every entry's name and link is checked before anything is written.
+
+    Refused with UnsafeArchive: absolute names, `..` escapes, links leaving the tree, devices and fifos,
+    and entries whose directory resolves outside dest through a link extracted earlier.
+    """
+    fileobj = io.BytesIO(data) if isinstance(data, bytes) else data
+    with tarfile.open(fileobj=fileobj, mode="r:") as tar:
         members = check_members(tar.getmembers(), strip=strip)
         dest.mkdir(parents=True, exist_ok=True)
         root = os.path.realpath(dest)
@@ -149,8 +176,12 @@ def extract_tar(data: bytes | Iterable[bytes], dest: Path, *, strip: str | None 
                 os.symlink(member.linkname, target)
             elif member.islnk():
                 target.parent.mkdir(parents=True, exist_ok=True)
-                source = dest / member.linkname
-                target.write_bytes(source.read_bytes())
+                source = os.path.realpath(dest / member.linkname)
+                if not source.startswith(root + os.sep) or not os.path.isfile(source):
+                    raise UnsafeArchive(f"refused archive entry {member.name!r}: hard link leaves the tree")
+                if target.is_symlink():
+                    target.unlink()
+                target.write_bytes(Path(source).read_bytes())
             else:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if target.is_symlink():

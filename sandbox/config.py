@@ -30,3 +30,5 @@ class SandboxConfig:
     setup_network: bool = False  # whether the optional setup phase gets a network
     log_max_size: str = "1m"
     extra_env: dict[str, str] = field(default_factory=dict)  # never secrets; tests only
+    tools_size: str = "64m"  # the /fixbot tools volume (runner scripts, candidate lists, coverage files)
+    guard_grace: float = 10.0  # seconds the host waits past an exec's timeout before killing the container

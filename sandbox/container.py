@@ -14,15 +14,27 @@ from sandbox.exceptions import ContainerStartError, ImageMissing
 
 WORKSPACE = "/workspace"
 TOOLS = "/fixbot"
-TOOLS_SIZE = "64m"
+# The whole environment of every container: nothing comes from the host's environment, so no secret
+# can reach untrusted code. Callers add test-only values through config.extra_env or exec(env=...).
 BASE_ENV = {
     "HOME": "/tmp",
     "PYTHONDONTWRITEBYTECODE": "1",
-    "PYTHONUNBUFFERED": "1",
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "LANG": "C.UTF-8",
-    "PYTHONPATH": "/workspace:/workspace/src",
 }
+IDLE = ["sleep", "infinity"]
+
+
+def parse_user(user: str) -> tuple[int, int]:
+    """The numeric uid and gid of a "uid:gid" (or "uid") user spec; the sandbox never runs as root."""
+    uid_s, _, gid_s = user.partition(":")
+    try:
+        uid, gid = int(uid_s), int(gid_s or uid_s)
+    except ValueError:
+        raise ContainerStartError(f"sandbox user must be numeric uid:gid, got {user!r}") from None
+    if uid == 0 or gid == 0:
+        raise ContainerStartError("the sandbox refuses to run as root (uid or gid 0)")
+    return uid, gid
 
 
 def labels(task_id: str, config: SandboxConfig) -> dict[str, str]:
@@ -32,8 +44,8 @@ def labels(task_id: str, config: SandboxConfig) -> dict[str, str]:
 
 def create_volume(client: docker.DockerClient, name: str, size: str, task_id: str, config: SandboxConfig) -> Any:
     """A size-capped (tmpfs-backed) volume owned by the sandbox user."""
-    uid, _, gid = config.user.partition(":")
-    opts = {"type": "tmpfs", "device": "tmpfs", "o": f"size={size},uid={uid},gid={gid or uid},mode=0755"}
+    uid, gid = parse_user(config.user)
+    opts = {"type": "tmpfs", "device": "tmpfs", "o": f"size={size},uid={uid},gid={gid},mode=0755"}
     return client.volumes.create(name=name, driver="local", driver_opts=opts, labels=labels(task_id, config))
 
 
@@ -46,21 +58,26 @@ def start_container(
     *,
     network: bool = False,
     command: list[str] | None = None,
+    workdir: str = "/tmp",
 ) -> Any:
-    """Start a container with every limit; `volumes` maps volume name → mount path."""
-    uid, _, _ = config.user.partition(":")
+    """Start a container with every limit; `volumes` maps volume name → mount path.
+
+    PID 1 is Docker's init (it reaps orphans, so killed leftovers never pile up as zombies against
+    the pids limit) and its one child idles; every run is an `exec` into this warm container.
+    """
+    uid, _ = parse_user(config.user)
     try:
         return client.containers.run(
             config.image,
-            command or ["sleep", "infinity"],
+            command or IDLE,
             name=name,
             detach=True,
-            init=False,  # PID 1 is our reaper (see sandbox.py), which `kill -9 -1` cannot touch
+            init=True,
             user=config.user,
-            working_dir="/tmp",  # not /workspace: the engine would create that mount point root-owned
+            working_dir=workdir,  # /tmp by default: a missing working dir would be created root-owned
             environment={**BASE_ENV, **config.extra_env},
             network_mode="bridge" if network else "none",
-            mem_limit=config.memory,
+            mem_limit=config.memory,  # equal to memswap_limit: no swap
             memswap_limit=config.memory,
             nano_cpus=int(config.cpus * 1e9),
             pids_limit=config.pids,

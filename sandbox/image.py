@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import tempfile
 from importlib import resources
@@ -15,6 +16,7 @@ from sandbox.client import docker_client
 from sandbox.exceptions import SandboxError
 
 ONLINE_BASE = "python:3.11-slim"
+REGISTRY = ("registry-1.docker.io", 443)
 DEBIAN_SUITE = "bookworm"
 DEBIAN_PACKAGES = ("python3", "python3-pytest", "python3-coverage", "git", "ca-certificates")
 IMAGE_CHANGES = ['CMD ["python3"]', "ENV LANG=C.UTF-8", "ENV PYTHONDONTWRITEBYTECODE=1"]
@@ -33,13 +35,31 @@ def image_exists(name: str, client: Any = None) -> bool:
 def build_image(name: str, *, offline: bool | None = None, client: Any = None) -> str:
     """Build the image and return its id.
 
-    offline=None decides by what is here: the Dockerfile build when the python:3.11-slim base
-    is already on the engine (no registry probe is made), the Debian build otherwise.
+    offline=None decides by what is reachable: the Dockerfile build when the python:3.11-slim base
+    is on the engine or Docker Hub answers, mmdebstrap + `docker import` otherwise.
     """
     client = client or docker_client()
     if offline is None:
-        offline = not image_exists(ONLINE_BASE, client)
+        offline = not (image_exists(ONLINE_BASE, client) or registry_reachable())
     return _build_offline(name, client) if offline else _build_online(name, client)
+
+
+def ensure_image(name: str, *, client: Any = None) -> bool:
+    """Build the image when the engine lacks it; True when a build happened."""
+    client = client or docker_client()
+    if image_exists(name, client):
+        return False
+    build_image(name, client=client)
+    return True
+
+
+def registry_reachable(address: tuple[str, int] = REGISTRY, timeout: float = 3.0) -> bool:
+    """True when a TCP connection to the registry opens within timeout (DNS failure counts as no)."""
+    try:
+        with socket.create_connection(address, timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def _build_online(name: str, client: Any) -> str:

@@ -3,78 +3,38 @@
 from __future__ import annotations
 
 import re
+import tarfile
 import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from docker.errors import APIError, DockerException, NotFound
 
-from sandbox.archive import extract_tar, safe_relpath, tar_directory, tar_files
+from sandbox.archive import extract_tar, safe_relpath, spool, tar_directory, tar_files
 from sandbox.client import docker_client
 from sandbox.config import SandboxConfig
-from sandbox.container import TOOLS, TOOLS_SIZE, WORKSPACE, create_volume, remove_quietly, start_container
-from sandbox.exceptions import ContainerStartError, SandboxError, SandboxTimeout
+from sandbox.container import TOOLS, WORKSPACE, create_volume, parse_user, remove_quietly, start_container
+from sandbox.exceptions import ContainerStartError, SandboxError
+from sandbox.execution import RawRun, stream_exec
 from sandbox.output import CappedOutput
+from sandbox.procs import CLEANER_ARGV, OOM_PROBE_ARGV, oom_kills, wrap
+from sandbox.result import ExecResult
 
-GRACE = 15.0  # seconds the host waits beyond the in-container timeout before killing the container
-# PID 1 reaps orphans (so killed leftovers never pile up as zombies against the pids limit) and,
-# unlike an init that runs `sleep` as a child, survives `kill -9 -1` used to clean up after a timeout.
-REAPER = (
-    "import os, time\n"
-    "while True:\n"
-    "    try:\n"
-    "        os.wait()\n"
-    "    except ChildProcessError:\n"
-    "        time.sleep(1)\n"
-)
-_OOM = re.compile(r"oom_kill (\d+)")
-# Kill everything but PID 1 until nothing is left (a fork bomb respawns while being killed).
-CLEANER = (
-    "import os, time\n"
-    "me = os.getpid()\n"
-    "end = time.monotonic() + 3\n"
-    "while time.monotonic() < end:\n"
-    "    try:\n"
-    "        os.kill(-1, 9)\n"
-    "    except ProcessLookupError:\n"
-    "        pass\n"
-    "    left = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in (1, me)]\n"
-    "    if not left:\n"
-    "        raise SystemExit(0)\n"
-    "    time.sleep(0.05)\n"
-    "raise SystemExit(1)\n"
-)
-
-
-@dataclass(frozen=True)
-class ExecResult:
-    """What one command in the sandbox did."""
-
-    exit_code: int | None
-    stdout: str
-    stderr: str
-    duration: float
-    timed_out: bool = False
-    oom_killed: bool = False
-    truncated: int = 0
-    container_replaced: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """True when the command exited 0 within its time."""
-        return self.exit_code == 0 and not self.timed_out
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        return asdict(self)
+CLEANUP_LIMIT = 3.0  # seconds the leftover cleanup may take before the container is replaced instead
 
 
 class Sandbox:
-    """A task's sandbox: `create`, copy a workspace in, `exec` many times, read back, `destroy`."""
+    """A task's sandbox: `create`, copy a workspace in, `exec` many times, read back, `destroy`.
+
+    Two tmpfs-backed volumes hold the workspace and our tools. A tiny idle "holder" container keeps
+    them mounted (a tmpfs volume loses its content when no running container mounts it), so the work
+    container can be killed and replaced after a fork bomb or a host-side timeout without losing files.
+    """
 
     workspace = WORKSPACE
     tools = TOOLS
@@ -83,16 +43,14 @@ class Sandbox:
         self.client = client
         self.task_id = task_id
         self.config = config
-        self.uid, _, gid = config.user.partition(":")
-        self.gid = gid or self.uid
-        suffix = uuid.uuid4().hex[:8]
-        self.name = f"fixbot-{_slug(task_id)}-{suffix}"
+        self.uid, self.gid = parse_user(config.user)
+        self.name = f"fixbot-{_slug(task_id)}-{uuid.uuid4().hex[:8]}"
         self.volumes: dict[str, str] = {}
         self._volume_objs: list[Any] = []
         self.container: Any = None
         self.holder: Any = None
         self._oom_seen = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @classmethod
     def create(cls, task_id: str, config: SandboxConfig | None = None, *, client: Any = None) -> Sandbox:
@@ -100,16 +58,18 @@ class Sandbox:
         config = config or SandboxConfig()
         box = cls(client or docker_client(), task_id, config)
         try:
-            for path, size, tag in ((WORKSPACE, config.workspace_size, "ws"), (TOOLS, TOOLS_SIZE, "tools")):
+            for path, size, tag in ((WORKSPACE, config.workspace_size, "ws"), (TOOLS, config.tools_size, "tools")):
                 vol = create_volume(box.client, f"{box.name}-{tag}", size, task_id, config)
                 box._volume_objs.append(vol)
                 box.volumes[vol.name] = path
-            # tmpfs-backed volumes lose their content when no running container mounts them: a tiny
-            # idle holder keeps the workspace alive while the work container is killed and replaced.
-            holder_cfg = replace(config, memory="32m", cpus=0.05, pids=8)
-            box.holder = start_container(box.client, f"{box.name}-hold", task_id, holder_cfg, box.volumes,
-                                         command=["sleep", "infinity"])
-            box._start()
+            holder_cfg = replace(config, memory="16m", cpus=0.05, pids=8)
+            with ThreadPoolExecutor(max_workers=1) as pool:  # both starts in parallel: ~0.3 s saved per create
+                holder = pool.submit(start_container, box.client, f"{box.name}-hold", task_id, holder_cfg,
+                                     box.volumes)
+                try:
+                    box._start()
+                finally:
+                    box.holder = holder.result()
         except BaseException:
             box.destroy()
             raise
@@ -117,14 +77,15 @@ class Sandbox:
 
     def _start(self) -> None:
         self.container = start_container(self.client, f"{self.name}-{uuid.uuid4().hex[:4]}", self.task_id,
-                                         self.config, self.volumes, command=["python3", "-c", REAPER])
+                                         self.config, self.volumes)
         self._oom_seen = 0
 
     def replace_container(self) -> None:
-        """Kill the container and start a fresh one on the same volumes (the workspace survives)."""
-        if self.container is not None:
-            remove_quietly(self.container)
-        self._start()
+        """Kill the work container and start a fresh one on the same volumes (the workspace survives)."""
+        with self._lock:
+            if self.container is not None:
+                remove_quietly(self.container)
+            self._start()
 
     def __enter__(self) -> Sandbox:
         return self
@@ -134,15 +95,22 @@ class Sandbox:
 
     # ------------------------------------------------------------------ files
     def put_workspace(self, src: Path, *, exclude: Sequence[str] = (".git",)) -> None:
-        """Copy a host directory into /workspace, files owned by the sandbox user."""
-        data = tar_directory(Path(src), uid=int(self.uid), gid=int(self.gid), exclude=exclude)
-        self._put(WORKSPACE, data)
+        """Copy a host directory into /workspace, files owned by the sandbox user.
+
+        Symlinks are kept only when they stay inside the tree; `exclude` names are skipped at any depth.
+        """
+        src = Path(src)
+        if not src.is_dir():
+            raise SandboxError(f"no directory {src} to copy into the sandbox")
+        with tar_directory(src, uid=self.uid, gid=self.gid, exclude=exclude) as data:
+            self._put(WORKSPACE, data)
 
     def put_files(self, files: Mapping[str, bytes | str], *, base: str = WORKSPACE) -> None:
-        """Write or overwrite a few files under base (relative paths only)."""
-        self._put(base, tar_files(files, uid=int(self.uid), gid=int(self.gid)))
+        """Write or overwrite a few files under base (relative paths only; base is a sandbox volume)."""
+        with tar_files(files, uid=self.uid, gid=self.gid) as data:
+            self._put(_volume_path(base), data)
 
-    def _put(self, base: str, data: bytes) -> None:
+    def _put(self, base: str, data: Any) -> None:
         try:
             if not self.container.put_archive(base, data):
                 raise SandboxError(f"could not copy files into the sandbox at {base}")
@@ -150,177 +118,166 @@ class Sandbox:
             raise SandboxError(f"could not copy files into the sandbox: {exc.explanation or exc}") from None
 
     def read_file(self, path: str, *, base: str = WORKSPACE) -> bytes:
-        """The bytes of one file in the sandbox."""
+        """The bytes of one regular file in the sandbox (relative to base)."""
         rel = safe_relpath(path)
         try:
-            stream, _stat = self.container.get_archive(f"{base}/{rel}")
+            stream, _stat = self.container.get_archive(f"{_volume_path(base)}/{rel}")
         except NotFound:
             raise SandboxError(f"no file {rel!r} in the sandbox") from None
-        import io
-        import tarfile
-
-        with tarfile.open(fileobj=io.BytesIO(b"".join(stream)), mode="r:") as tar:
+        except APIError as exc:
+            raise SandboxError(f"could not read {rel!r} from the sandbox: {exc.explanation or exc}") from None
+        with spool(stream) as fh, tarfile.open(fileobj=fh, mode="r:") as tar:
             member = tar.next()
             if member is None or not member.isfile():
-                raise SandboxError(f"{rel!r} is not a regular file")
+                raise SandboxError(f"{rel!r} in the sandbox is not a regular file")
             handle = tar.extractfile(member)
             return handle.read() if handle else b""
 
     def get_workspace(self, dest: Path) -> list[str]:
-        """Copy /workspace out to dest, refusing any entry that would escape it."""
-        stream, _stat = self.container.get_archive(WORKSPACE)
-        return extract_tar(stream, Path(dest), strip=WORKSPACE.strip("/"))
+        """Copy /workspace out to dest; entries that would escape it (or devices) raise UnsafeArchive.
+
+        Returns the relative names extracted.
+        """
+        try:
+            stream, _stat = self.container.get_archive(WORKSPACE)
+        except APIError as exc:
+            raise SandboxError(f"could not copy the workspace out: {exc.explanation or exc}") from None
+        with spool(stream) as fh:
+            return extract_tar(fh, Path(dest), strip=WORKSPACE.strip("/"))
 
     # ------------------------------------------------------------------ runs
     def exec(self, cmd: Sequence[str] | str, *, timeout: float | None = None, workdir: str | None = None,
              env: Mapping[str, str] | None = None) -> ExecResult:
-        """Run a command (a string goes to `sh -c` inside the container) with a hard time limit."""
+        """Run a command in the warm container with a hard time limit and capped output.
+
+        A string runs under `sh -c` inside the container, never on the host. After a timeout or an
+        OOM kill, leftover processes are killed; if the container cannot start a process at all (e.g.
+        a fork bomb holds every pid) it is replaced, keeping the volumes, and the run is retried once.
+        """
+        argv = ["sh", "-c", cmd] if isinstance(cmd, str) else [str(part) for part in cmd]
+        if not argv:
+            raise SandboxError("empty command")
+        limit = float(timeout if timeout is not None else self.config.timeout)
+        if limit <= 0:
+            raise SandboxError(f"timeout must be positive, got {limit}")
         with self._lock:
-            return self._exec(cmd, timeout or self.config.timeout, workdir, env, retry=True)
-
-    def _exec(self, cmd: Sequence[str] | str, timeout: float, workdir: str | None,
-              env: Mapping[str, str] | None, *, retry: bool) -> ExecResult:
-        argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
-        # Runs are first in line for the OOM killer, so a memory hog never takes PID 1 (the container) down.
-        wrapped = ["sh", "-c", 'echo 1000 > /proc/self/oom_score_adj 2>/dev/null; exec "$@"', "sh",
-                   "timeout", "-k", "2", f"{timeout:.3f}", *argv]
-        api = self.client.api
-        started = time.monotonic()
-        out, err = CappedOutput(self.config.output_cap // 2), CappedOutput(self.config.output_cap // 2)
-        guard_fired = threading.Event()
-
-        def guard() -> None:
-            guard_fired.set()
-            remove_quietly(self.container)
-
-        timer = threading.Timer(timeout + GRACE, guard)
-        timer.daemon = True
-        try:
-            exec_id = api.exec_create(self.container.id, wrapped, workdir=workdir or WORKSPACE,
-                                      environment=dict(env or {}), user=self.config.user)["Id"]
-            timer.start()
-            for chunk_out, chunk_err in api.exec_start(exec_id, stream=True, demux=True):
-                if chunk_out:
-                    out.write(chunk_out)
-                if chunk_err:
-                    err.write(chunk_err)
-            code = api.exec_inspect(exec_id).get("ExitCode")
-        except (APIError, DockerException) as exc:
-            code = None
-            if not guard_fired.is_set():
-                timer.cancel()
-                if retry:  # the container cannot start a process (e.g. pids exhausted): replace it, try once more
-                    self.replace_container()
-                    again = self._exec(cmd, timeout, workdir, env, retry=False)
-                    return ExecResult(**{**again.to_dict(), "container_replaced": True})
-                raise ContainerStartError(f"the sandbox could not run the command: {exc}") from None
-        finally:
-            timer.cancel()
-        duration = time.monotonic() - started
-        if guard_fired.is_set():
-            self._start()
-            return self._result(None, out, err, duration, timed_out=True, replaced=True)
-        if (code is None or code in (126, 127, 255, -1)) and not self._alive():
-            if retry:
+            raw = self._run(argv, limit, workdir, env)
+            replaced = False
+            if raw.start_failed:
                 self.replace_container()
-                again = self._exec(cmd, timeout, workdir, env, retry=False)
-                return ExecResult(**{**again.to_dict(), "container_replaced": True})
-        timed_out = code == 124 or (code == 137 and duration >= timeout - 0.05)
-        oom = False
-        replaced = False
-        if code == 137 and not timed_out:
-            oom = self._oom_happened()
-        if timed_out or oom:
-            replaced = self._clean_up()
-        return self._result(code, out, err, duration, timed_out=timed_out, oom=oom, replaced=replaced)
+                raw, replaced = self._run(argv, limit, workdir, env), True
+                if raw.start_failed:
+                    raise ContainerStartError(f"the sandbox could not start the command: {raw.error or 'exit 126'}")
+            if raw.guard_fired:
+                self._start()
+                return _result(raw, None, timed_out=True, replaced=True)
+            code = raw.exit_code
+            # GNU timeout SIGKILLs its own process group when time is up, so a timeout shows as 137.
+            timed_out = code in (124, 137) and raw.duration >= limit
+            if timed_out:  # first, so the probe below never competes with a fork bomb's leftovers
+                replaced = self._clean_up() or replaced
+            oom = code == 137 and not replaced and self._oom_happened()
+            if oom and not timed_out:
+                replaced = self._clean_up() or replaced
+            return _result(raw, code, timed_out=timed_out, oom=oom, replaced=replaced)
 
-    def _result(self, code: int | None, out: CappedOutput, err: CappedOutput, duration: float, *,
-                timed_out: bool = False, oom: bool = False, replaced: bool = False) -> ExecResult:
-        return ExecResult(code, out.text(), err.text(), round(duration, 4), timed_out, oom, out.cut + err.cut,
-                          replaced)
-
-    def _alive(self) -> bool:
-        try:
-            self.container.reload()
-        except (APIError, DockerException):
-            return False
-        return bool(self.container.status == "running")
+    def _run(self, argv: list[str], limit: float, workdir: str | None, env: Mapping[str, str] | None) -> RawRun:
+        container = self.container
+        return stream_exec(self.client.api, container.id, wrap(argv, limit), user=self.config.user,
+                           workdir=workdir or WORKSPACE, env=env, cap=self.config.output_cap,
+                           guard_after=limit + self.config.guard_grace,
+                           on_guard=lambda: remove_quietly(container))
 
     def _oom_happened(self) -> bool:
-        probe = ["sh", "-c", "cat /sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events 2>/dev/null"]
         try:
-            res = self.container.exec_run(probe, user=self.config.user)
+            res = self.container.exec_run(OOM_PROBE_ARGV, user=self.config.user)
         except (APIError, DockerException):
-            return True
-        counts = [int(n) for n in _OOM.findall(res.output.decode("utf-8", "replace"))]
-        current = max(counts, default=0)
+            return False
+        current = oom_kills(res.output)
         happened = current > self._oom_seen
         self._oom_seen = current
         return happened
 
     def _clean_up(self) -> bool:
-        """Kill what a timed-out or killed run left behind; replace the container if that fails."""
-        try:
-            res = self.container.exec_run(["python3", "-c", CLEANER], user=self.config.user)
-            if res.exit_code == 0:
-                return False
-        except (APIError, DockerException):
-            pass
+        """Kill what a timed-out or OOM-killed run left behind; replace the container if that fails.
+
+        Returns True when the container was replaced. Bounded by CLEANUP_LIMIT: under a fork bomb
+        that pins the CPU quota even starting a process takes long, and a fresh container is quicker.
+        """
+        container = self.container
+        raw = stream_exec(self.client.api, container.id, CLEANER_ARGV, user=self.config.user, workdir="/tmp",
+                          env=None, cap=1024, guard_after=CLEANUP_LIMIT, on_guard=lambda: remove_quietly(container))
+        if raw.exit_code == 0 and not raw.guard_fired:
+            return False
         self.replace_container()
         return True
 
     def run_setup(self, cmd: str, *, timeout: float | None = None) -> ExecResult:
-        """The optional setup phase in a short-lived container on the same volumes (network by config)."""
-        limit = timeout or self.config.timeout
+        """The optional setup phase (e.g. `pip install -e .`) in a short-lived container on the same volumes.
+
+        It gets a network only when config.setup_network is set; every other limit is the same.
+        """
+        limit = float(timeout if timeout is not None else self.config.timeout)
         started = time.monotonic()
         setup = start_container(self.client, f"{self.name}-setup-{uuid.uuid4().hex[:4]}", self.task_id,
                                 self.config, self.volumes, network=self.config.setup_network,
-                                command=["timeout", "-k", "2", f"{limit:.3f}", "sh", "-c", cmd])
+                                command=["timeout", "-s", "KILL", f"{limit:.3f}", "sh", "-c", cmd],
+                                workdir=WORKSPACE)
         try:
+            code: int | None
             try:
-                status = setup.wait(timeout=limit + GRACE)
-                code: int | None = int(status.get("StatusCode", -1))
-            except Exception:  # noqa: BLE001 - the wait itself timed out
+                code = int(setup.wait(timeout=limit + self.config.guard_grace).get("StatusCode", -1))
+            except Exception:  # noqa: BLE001 - requests' read timeout: the host-side guard
                 code = None
-            out, err = CappedOutput(self.config.output_cap // 2), CappedOutput(self.config.output_cap // 2)
-            out.write(setup.logs(stdout=True, stderr=False))
-            err.write(setup.logs(stdout=False, stderr=True))
             duration = time.monotonic() - started
-            timed_out = code is None or code == 124
-            return self._result(code, out, err, duration, timed_out=timed_out)
+            raw = RawRun(code, *_capped_logs(setup, self.config.output_cap), duration)
+            timed_out = code is None or (code == 137 and duration >= limit)
+            return _result(raw, code, timed_out=timed_out)
         finally:
             remove_quietly(setup)
 
     def destroy(self) -> None:
-        """Remove the container and volumes; safe to call twice."""
-        for attr in ("container", "holder"):
-            if getattr(self, attr) is not None:
-                remove_quietly(getattr(self, attr))
-                setattr(self, attr, None)
-        for vol in self._volume_objs:
-            for _ in range(20):  # the engine may still hold the mount for a moment after removal
-                try:
-                    remove_quietly(vol)
-                    break
-                except APIError:
-                    time.sleep(0.1)
-        self._volume_objs = []
+        """Remove the containers and volumes; safe to call twice."""
+        with self._lock:
+            for attr in ("container", "holder"):
+                if getattr(self, attr) is not None:
+                    remove_quietly(getattr(self, attr))
+                    setattr(self, attr, None)
+            for vol in self._volume_objs:
+                for _ in range(20):  # the engine may still hold the mount for a moment after removal
+                    try:
+                        remove_quietly(vol)
+                        break
+                    except APIError:
+                        time.sleep(0.1)
+            self._volume_objs = []
+
+
+def _capped_logs(container: Any, cap: int) -> tuple[CappedOutput, CappedOutput]:
+    out, err = CappedOutput(cap // 2), CappedOutput(cap - cap // 2)
+    for chunk in container.logs(stdout=True, stderr=False, stream=True):
+        out.write(chunk)
+    for chunk in container.logs(stdout=False, stderr=True, stream=True):
+        err.write(chunk)
+    return out, err
+
+
+def _result(raw: RawRun, code: int | None, *, timed_out: bool = False, oom: bool = False,
+            replaced: bool = False) -> ExecResult:
+    return ExecResult(code, raw.out.text(), raw.err.text(), round(raw.duration, 4), timed_out, oom,
+                      raw.out.cut + raw.err.cut, replaced)
+
+
+def _volume_path(base: str) -> str:
+    """base if it is one of the sandbox's volumes (or inside one); files cannot be copied elsewhere."""
+    norm = "/" + "/".join(p for p in base.split("/") if p and p != ".")
+    if ".." in norm.split("/") or not any(norm == v or norm.startswith(v + "/") for v in (WORKSPACE, TOOLS)):
+        raise SandboxError(f"files can only be copied under {WORKSPACE} or {TOOLS}, not {base!r}")
+    return norm
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]", "-", text)[:40] or "task"
 
 
-def run_once(command: Sequence[str] | str, config: SandboxConfig, *, workspace: Path | None = None,
-             timeout: float | None = None, task_id: str | None = None) -> ExecResult:
-    """A fresh sandbox for one command, removed afterwards whatever happens."""
-    box = Sandbox.create(task_id or f"run-{uuid.uuid4().hex[:8]}", config)
-    try:
-        if workspace is not None:
-            box.put_workspace(workspace)
-        return box.exec(command, timeout=timeout)
-    finally:
-        box.destroy()
-
-
-__all__ = ["ExecResult", "Sandbox", "SandboxTimeout", "run_once"]
+__all__ = ["ExecResult", "Sandbox"]

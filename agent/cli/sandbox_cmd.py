@@ -12,8 +12,8 @@ from typing import Any
 from agent.settings import get_settings
 from sandbox import SandboxError
 from sandbox.image import build_image
+from sandbox.oneshot import run_once
 from sandbox.reaper import reap
-from sandbox.sandbox import run_once
 
 
 def register(sub: Any) -> None:

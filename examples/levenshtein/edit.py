@@ -1,4 +1,8 @@
+"""Edit distance."""
+
+
 def levenshtein(a, b):
+    """Fewest single-character insertions, deletions and substitutions turning a into b."""
     prev = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         cur = [i]

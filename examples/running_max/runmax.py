@@ -1,4 +1,8 @@
+"""Prefix statistics."""
+
+
 def running_max(values):
+    """The largest value seen so far, at each position of values."""
     out = []
     best = None
     for v in values:

@@ -1,4 +1,4 @@
-from mathx import gcd
+from mathx import gcd, lcm
 
 
 def test_zero():
@@ -11,3 +11,7 @@ def test_coprime():
 
 def test_common_factor():
     assert gcd(35, 21) == 7
+
+
+def test_lcm_of_zero():
+    assert lcm(0, 5) == 0

@@ -1,4 +1,4 @@
-from ranges import in_range
+from ranges import clamp, in_range
 
 
 def test_inside():
@@ -15,3 +15,7 @@ def test_below():
 
 def test_above():
     assert not in_range(11, 1, 10)
+
+
+def test_clamp():
+    assert [clamp(x, 1, 10) for x in (-3, 5, 42)] == [1, 5, 10]

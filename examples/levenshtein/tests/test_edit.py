@@ -11,3 +11,7 @@ def test_insert():
 
 def test_kitten():
     assert levenshtein("kitten", "sitting") == 3
+
+
+def test_from_empty():
+    assert levenshtein("", "abc") == 3

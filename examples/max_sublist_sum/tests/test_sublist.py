@@ -11,3 +11,7 @@ def test_mixed():
 
 def test_all_positive():
     assert max_sublist_sum([1, 2, 3]) == 6
+
+
+def test_empty():
+    assert max_sublist_sum([]) == 0

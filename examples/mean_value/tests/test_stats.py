@@ -1,6 +1,6 @@
 import pytest
 
-from stats import mean
+from stats import mean, spread
 
 
 def test_whole():
@@ -14,3 +14,7 @@ def test_fraction():
 def test_empty():
     with pytest.raises(ValueError):
         mean([])
+
+
+def test_spread():
+    assert spread([3, -1, 7]) == 8

@@ -1,4 +1,4 @@
-from first import first_or_default
+from first import first_or_default, last_or_default
 
 
 def test_first():
@@ -11,3 +11,7 @@ def test_none_first():
 
 def test_empty():
     assert first_or_default([], default=7) == 7
+
+
+def test_last():
+    assert last_or_default([3, 4]) == 4 and last_or_default([], default=7) == 7

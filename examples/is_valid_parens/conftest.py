@@ -1,0 +1,1 @@
+# Makes the example's root importable for its tests.

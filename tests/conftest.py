@@ -1,0 +1,105 @@
+"""Shared fixtures: real services (Docker engine, Redis), skipped locally when missing, failing under CI."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# pytest puts tests/ on sys.path for this file; the project root must come first, or the test
+# folders tests/sandbox and tests/agent would shadow the real packages as namespace packages.
+_ROOT = str(Path(__file__).resolve().parents[1])
+if sys.path[:1] != [_ROOT]:
+    sys.path.insert(0, _ROOT)
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def in_ci() -> bool:
+    """True when running under CI (env CI=true): a missing service is then a failure, never a skip."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip (locally) or fail (under CI) the current test when a service is missing."""
+    if available:
+        return
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: services are required, never skipped)", pytrace=False)
+    pytest.skip(reason)
+
+
+def docker_available() -> tuple[bool, str]:
+    """(ok, reason): whether the Docker engine answers a ping."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available", with the reason shown
+        return False, f"Docker engine not reachable: {str(exc).splitlines()[0][:200] if str(exc) else exc!r}"
+    return True, ""
+
+
+def redis_url() -> str:
+    """The Redis the tests use: REDIS_URL, else the local default."""
+    return os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+
+
+def redis_available() -> tuple[bool, str]:
+    """(ok, reason): whether Redis at redis_url() answers a ping."""
+    try:
+        import redis
+
+        conn = redis.Redis.from_url(redis_url(), socket_connect_timeout=2, socket_timeout=5)
+        try:
+            conn.ping()
+        finally:
+            conn.close()
+    except Exception as exc:  # noqa: BLE001
+        return False, f"Redis not reachable at {redis_url()}: {exc}"
+    return True, ""
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    """A connected docker SDK client (skip locally / fail under CI when the engine is down)."""
+    ok, reason = docker_available()
+    require(ok, reason)
+    import docker
+
+    client = docker.from_env(timeout=120)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox_image(docker_client: Any) -> str:
+    """The sandbox image name, built first (offline when no registry is reachable) if it is missing."""
+    from sandbox.config import DEFAULT_IMAGE
+    from sandbox.image import ensure_image
+
+    name = os.environ.get("SANDBOX_IMAGE") or DEFAULT_IMAGE
+    ensure_image(name, client=docker_client)
+    return name
+
+
+@pytest.fixture
+def redis_conn() -> Iterator[Any]:
+    """A real Redis connection, its database flushed before and after the test."""
+    ok, reason = redis_available()
+    require(ok, reason)
+    import redis
+
+    conn = redis.Redis.from_url(redis_url())
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()

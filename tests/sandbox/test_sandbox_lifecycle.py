@@ -1,0 +1,77 @@
+"""Lifecycle on a real engine: destroy, the reaper, a killed owner process, Docker being down."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox import DockerUnavailable, Sandbox
+from sandbox.client import docker_client
+from sandbox.config import LABEL_TASK
+from sandbox.reaper import reap
+
+pytestmark = pytest.mark.docker
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def leftovers(client: Any, task: str) -> list[str]:
+    containers = client.containers.list(all=True, filters={"label": f"{LABEL_TASK}={task}"})
+    volumes = client.volumes.list(filters={"label": f"{LABEL_TASK}={task}"})
+    return [c.name for c in containers] + [v.name for v in volumes]
+
+
+def test_destroy_removes_everything_and_is_idempotent(make_box: Callable[..., Sandbox], docker_client: Any) -> None:
+    box = make_box("destroy")
+    assert len(leftovers(docker_client, box.task_id)) == 4  # work + holder containers, two volumes
+    box.destroy()
+    box.destroy()
+    assert leftovers(docker_client, box.task_id) == []
+
+
+def test_reaper_removes_sandboxes_past_their_deadline(make_box: Callable[..., Sandbox], docker_client: Any) -> None:
+    expired = make_box("expired", lifetime=-60)
+    alive = make_box("alive")
+    removed = reap(docker_client)
+    assert set(leftovers(docker_client, expired.task_id)) == set()
+    assert {expired.container.name, expired.holder.name} <= set(removed)
+    assert len(leftovers(docker_client, alive.task_id)) == 4, "live sandboxes are left alone"
+    expired.destroy()  # idempotent even after the reaper took everything
+
+
+def test_reaper_removes_what_a_sigkilled_process_left(sandbox_image: str, docker_client: Any,
+                                                     new_task_id: Callable[[str], str]) -> None:
+    task = new_task_id("orphan")
+    script = textwrap.dedent(f"""
+        import sys, time
+        from sandbox import Sandbox, SandboxConfig
+        box = Sandbox.create({task!r}, SandboxConfig(image={sandbox_image!r}, lifetime=3600))
+        print("ready", flush=True)
+        time.sleep(120)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert len(leftovers(docker_client, task)) == 4
+        removed = reap(docker_client, task_exists=lambda t: t != task)  # only this task is "gone"
+        assert len(removed) >= 4
+        assert leftovers(docker_client, task) == []
+    finally:
+        proc.kill()
+
+
+def test_docker_unavailable_says_how_to_start_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")
+    with pytest.raises(DockerUnavailable) as err:
+        docker_client(timeout=3)
+    message = str(err.value)
+    assert "Docker engine" in message and "dockerd" in message and "\n" not in message
