@@ -1,0 +1,194 @@
+"""Apply parsed edits to file contents: exact match, then whitespace-tolerant, then fuzzy; never a guess.
+
+Each edit must land in exactly one place. Ambiguity at any level is an error (the model is asked
+for more context), and a fuzzy match is used only when a single window of the file clears the
+similarity threshold. Files keep their line endings and final newline. All or nothing: the
+input mapping is never changed and an error returns no partial result.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+
+from agent.edits.errors import AmbiguousMatch, EditError, NoMatch, UnsafePath
+from agent.edits.model import Applied, Edit
+
+FUZZY_THRESHOLD = 0.9
+FUZZY_MIN_LINES = 2  # one short line is too easy to match by accident (`x > 100` vs `x > 0` is 90 % similar)
+FUZZY_MIN_CHARS = 40
+NUMBERED = re.compile(r"^\s*\d+\s*[:|]")
+
+
+def apply_edits(files: Mapping[str, str], edits: Sequence[Edit]) -> tuple[dict[str, str], list[Applied]]:
+    """New contents of every file after the edits, in order, and how each one was applied."""
+    result = dict(files)
+    applied: list[Applied] = []
+    for edit in edits:
+        path = checked_path(edit.path)
+        if not edit.search.strip():
+            if result.get(path, "").strip():
+                raise EditError(f"the SEARCH part for {path} is empty but the file exists: copy the lines to "
+                                "change into SEARCH")
+            result[path] = edit.replace
+            applied.append(Applied(path, "create", 1))
+            continue
+        if path not in result:
+            raise NoMatch(f"{path} is not a file of the repository (or was not shown to you): edit only the files "
+                          "you were given")
+        result[path], record = apply_one(path, result[path], edit)
+        applied.append(record)
+    return result, applied
+
+
+def checked_path(path: str) -> str:
+    """The repository-relative path, or UnsafePath for anything that could leave the repository."""
+    clean = path.strip()
+    while clean.startswith("./"):
+        clean = clean[2:]
+    parts = clean.split("/")
+    if (not clean or clean.startswith(("/", "-", "~")) or "\\" in clean or "\x00" in clean or ":" in parts[0]
+            or any(p in ("", ".", "..") for p in parts) or parts[0] == ".git"):
+        raise UnsafePath(f"{path!r} is not a relative path inside the repository")
+    return clean
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines without their endings; a final newline does not make an extra empty line."""
+    text = text.replace("\r\n", "\n")
+    return text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
+
+
+def apply_one(path: str, content: str, edit: Edit) -> tuple[str, Applied]:
+    """`content` with the edit applied; raises NoMatch or AmbiguousMatch."""
+    newline = "\r\n" if "\r\n" in content else "\n"
+    final_newline = content.endswith("\n") or not content
+    lines = split_lines(content) if content else []
+    search, replace = split_lines(edit.search), split_lines(edit.replace) if edit.replace else []
+    found = locate(path, lines, search)
+    start, end, method, drift = found
+    search_used = trim_blank_edges(search) if method != "exact" else search
+    replace = reindent(trim_like(replace, search, search_used), drift)
+    new_lines = lines[:start] + replace + lines[end:]
+    text = newline.join(new_lines) + (newline if final_newline and new_lines else "")
+    return text, Applied(path, method, start + 1)
+
+
+def locate(path: str, lines: list[str], search: list[str]) -> tuple[int, int, str, tuple[str, str]]:
+    """(start, end, method, (search indent, file indent)) of the one place the search text matches."""
+    n = len(search)
+    exact = [i for i in range(len(lines) - n + 1) if lines[i:i + n] == search]
+    if len(exact) == 1:
+        return exact[0], exact[0] + n, "exact", ("", "")
+    if exact:
+        raise ambiguous(path, exact)
+    trimmed = trim_blank_edges(search)
+    if not trimmed:
+        raise NoMatch(f"the SEARCH part for {path} contains only blank lines: copy real lines from the file")
+    n = len(trimmed)
+    key, search_indent = normalized(trimmed)
+    loose = []
+    for i in range(len(lines) - n + 1):
+        window_key, window_indent = normalized(lines[i:i + n])
+        if window_key == key:
+            loose.append((i, window_indent))
+    if len(loose) == 1:
+        i, window_indent = loose[0]
+        return i, i + n, "whitespace", (search_indent, window_indent)
+    if loose:
+        raise ambiguous(path, [i for i, _ in loose])
+    return fuzzy(path, lines, trimmed, key, search_indent)
+
+
+def fuzzy(path: str, lines: list[str], search: list[str], key: list[str],
+          search_indent: str) -> tuple[int, int, str, tuple[str, str]]:
+    """The single window of len(search) lines at least FUZZY_THRESHOLD similar to the search, or an error."""
+    n = len(search)
+    target = "\n".join(key)
+    matcher = difflib.SequenceMatcher(None, autojunk=False)
+    matcher.set_seq2(target)
+    scores: list[tuple[float, int, str]] = []
+    for i in range(len(lines) - n + 1):
+        window_key, window_indent = normalized(lines[i:i + n])
+        matcher.set_seq1("\n".join(window_key))
+        if matcher.real_quick_ratio() < FUZZY_THRESHOLD / 2 or matcher.quick_ratio() < FUZZY_THRESHOLD / 2:
+            scores.append((0.0, i, window_indent))
+            continue
+        scores.append((matcher.ratio(), i, window_indent))
+    if not scores:
+        raise NoMatch(f"the SEARCH part for {path} has {n} lines but the file has only {len(lines)}")
+    best, start, window_indent = max(scores)
+    big_enough = sum(1 for s in search if s.strip()) >= FUZZY_MIN_LINES and len(target) >= FUZZY_MIN_CHARS
+    if best >= FUZZY_THRESHOLD and big_enough:
+        rivals = [i for score, i, _ in scores if score >= FUZZY_THRESHOLD and (abs(i - start) >= n or
+                                                                          (score == best and i != start))]
+        if rivals:
+            raise ambiguous(path, sorted({start, *rivals}), approximate=True)
+        return start, start + n, "fuzzy", (search_indent, window_indent)
+    hint = " Do not put line numbers in SEARCH." if all(NUMBERED.match(s) for s in search if s.strip()) else ""
+    shown = "\n".join(f"{start + k + 1:5}| {lines[start + k]}" for k in range(min(n, 12)))
+    raise NoMatch(f"the SEARCH part for {path} was not found (the closest lines, {start + 1}-{start + n}, are "
+                  f"{best:.0%} similar):\n{shown}\nCopy the SEARCH lines exactly from the file.{hint}")
+
+
+def ambiguous(path: str, starts: list[int], approximate: bool = False) -> AmbiguousMatch:
+    """The error for a search text that fits several places."""
+    where = ", ".join(str(i + 1) for i in starts[:8])
+    how = "nearly matches" if approximate else "matches"
+    return AmbiguousMatch(f"the SEARCH part for {path} {how} {len(starts)} places (starting at lines {where}): "
+                          "add neighbouring lines so that it matches exactly one place")
+
+
+def trim_blank_edges(lines: list[str]) -> list[str]:
+    """Without leading and trailing blank lines."""
+    start, end = 0, len(lines)
+    while start < end and not lines[start].strip():
+        start += 1
+    while end > start and not lines[end - 1].strip():
+        end -= 1
+    return lines[start:end]
+
+
+def trim_like(replace: list[str], search: list[str], used: list[str]) -> list[str]:
+    """Drop from `replace` the blank edge lines that were dropped from `search` to find it."""
+    if used is search or not used:
+        return replace
+    lead = next(i for i, line in enumerate(search) if line.strip())
+    tail = len(search) - lead - len(used)
+    while lead and replace and not replace[0].strip():
+        replace, lead = replace[1:], lead - 1
+    while tail and replace and not replace[-1].strip():
+        replace, tail = replace[:-1], tail - 1
+    return replace
+
+
+def indent_of(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def normalized(lines: list[str]) -> tuple[list[str], str]:
+    """Lines with trailing spaces dropped and the common indentation removed, and that indentation."""
+    stripped = [line.rstrip() for line in lines]
+    indents = [indent_of(line) for line in stripped if line]
+    common = min(indents, key=len) if indents else ""
+    if any(not ind.startswith(common) for ind in indents):
+        common = ""
+    return [line[len(common):] if line else "" for line in stripped], common
+
+
+def reindent(replace: list[str], drift: tuple[str, str]) -> list[str]:
+    """Shift the replacement by the indentation difference between the model's SEARCH text and the file."""
+    search_indent, file_indent = drift
+    if search_indent == file_indent:
+        return replace
+    out = []
+    for line in replace:
+        if not line.strip():
+            out.append("")
+        elif line.startswith(search_indent):
+            out.append(file_indent + line[len(search_indent):])
+        else:
+            width = max(0, len(indent_of(line)) + len(file_indent) - len(search_indent))
+            out.append(" " * width + line.lstrip())
+    return out

@@ -1,0 +1,170 @@
+"""Read edits out of a model's answer: SEARCH/REPLACE blocks (with the file path on the line before) or unified diffs.
+
+Models are messy: paths come wrapped in backticks or bold, blocks sit inside ``` fences, markers
+have 5 to 9 characters, diffs carry wrong line numbers. What cannot be read unambiguously is an
+`EditParseError` whose message tells the model how to write it instead.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agent.edits.errors import EditParseError
+from agent.edits.model import Edit
+
+SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$")
+DIVIDER = re.compile(r"^\s*={5,9}\s*$")
+REPLACE = re.compile(r"^\s*>{5,9}\s*REPLACE\s*$")
+FENCE = re.compile(r"^\s*(```|~~~)")
+DIFF_OLD = re.compile(r"^--- (\S+)")
+DIFF_NEW = re.compile(r"^\+\+\+ (\S+)")
+HUNK = re.compile(r"^@@ .*@@")
+PATHLIKE = re.compile(r"^[\w.\-/\\]+$")
+LABEL = re.compile(r"^(?:file(?:name)?|path)\s*[:=]\s*", re.IGNORECASE)
+
+
+def parse_edits(text: str) -> list[Edit]:
+    """Every edit in `text`, in order; [] when there is none. Raises EditParseError on a malformed one."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    edits: list[Edit] = []
+    i = 0
+    last_path: str | None = None
+    while i < len(lines):
+        line = lines[i]
+        if SEARCH.match(line):
+            path = path_before(lines, i) or last_path
+            if path is None:
+                raise EditParseError("a SEARCH/REPLACE block has no file path: put the path on its own line "
+                                     "right before `<<<<<<< SEARCH`")
+            edit, i = read_block(lines, i, path)
+            edits.append(edit)
+            last_path = path
+            continue
+        if DIFF_OLD.match(line) and i + 1 < len(lines) and DIFF_NEW.match(lines[i + 1]):
+            diff_edits, i = read_diff(lines, i)
+            edits.extend(diff_edits)
+            continue
+        i += 1
+    return edits
+
+
+def clean_path(raw: str) -> str | None:
+    """The path named on a line such as `calc.py`, **pkg/calc.py**, `# File: calc.py:`; None if it is prose."""
+    text = raw.strip()
+    fence = FENCE.match(text)
+    if fence:  # ```python:calc.py or ```python calc.py
+        info = text[fence.end():].strip()
+        text = re.split(r"[:\s]", info, maxsplit=1)[1] if re.search(r"[:\s]", info) else ""
+    text = text.strip().lstrip("#").strip()
+    text = LABEL.sub("", text)
+    text = text.strip("*`'\"").rstrip(":").strip("*`'\" ")
+    if not text or not PATHLIKE.match(text) or not ("." in text or "/" in text) or set(text) <= {".", "/", "-"}:
+        return None
+    return text.replace("\\", "/")
+
+
+def path_before(lines: list[str], index: int) -> str | None:
+    """The path on the nearest non-blank line above a SEARCH marker, looking past one opening fence."""
+    j = index - 1
+    while j >= 0 and not lines[j].strip():
+        j -= 1
+    if j >= 0 and FENCE.match(lines[j]):
+        named = clean_path(lines[j])
+        if named:
+            return named
+        j -= 1
+        while j >= 0 and not lines[j].strip():
+            j -= 1
+    if j < 0 or SEARCH.match(lines[j]) or REPLACE.match(lines[j]):
+        return None
+    return clean_path(lines[j])
+
+
+def read_block(lines: list[str], start: int, path: str) -> tuple[Edit, int]:
+    """The block that opens at `start`; returns it and the index after its REPLACE marker."""
+    i = start + 1
+    search: list[str] = []
+    while i < len(lines) and not DIVIDER.match(lines[i]):
+        if SEARCH.match(lines[i]) or REPLACE.match(lines[i]):
+            raise EditParseError(f"the SEARCH block for {path} (answer line {start + 1}) has no `=======` line "
+                                 "between the SEARCH and REPLACE parts")
+        search.append(lines[i])
+        i += 1
+    if i >= len(lines):
+        raise EditParseError(f"the SEARCH block for {path} (answer line {start + 1}) never reaches `=======`")
+    i += 1
+    replace: list[str] = []
+    while i < len(lines) and not REPLACE.match(lines[i]):
+        if SEARCH.match(lines[i]) or DIVIDER.match(lines[i]):
+            raise EditParseError(f"the block for {path} (answer line {start + 1}) does not end with "
+                                 "`>>>>>>> REPLACE`")
+        replace.append(lines[i])
+        i += 1
+    if i >= len(lines):
+        raise EditParseError(f"the block for {path} (answer line {start + 1}) does not end with `>>>>>>> REPLACE`")
+    return Edit(path, joined(search), joined(replace), "block"), i + 1
+
+
+def joined(lines: list[str]) -> str:
+    """Lines back into text with a final newline; no lines is the empty string."""
+    return "".join(line + "\n" for line in lines)
+
+
+def diff_path(raw: str) -> str | None:
+    """`a/x.py` → `x.py`; /dev/null → None."""
+    if raw == "/dev/null":
+        return None
+    return raw[2:] if raw.startswith(("a/", "b/")) else raw
+
+
+def read_diff(lines: list[str], start: int) -> tuple[list[Edit], int]:
+    """The hunks of one file's diff starting at its `---` line; one Edit per hunk, line numbers ignored."""
+    old = diff_path(DIFF_OLD.match(lines[start]).group(1))  # type: ignore[union-attr]
+    new = diff_path(DIFF_NEW.match(lines[start + 1]).group(1))  # type: ignore[union-attr]
+    if new is None:
+        raise EditParseError(f"the diff deletes {old}; deleting files is not allowed, change the code instead")
+    i = start + 2
+    edits: list[Edit] = []
+    while i < len(lines) and HUNK.match(lines[i]):
+        search, replace, i = read_hunk(lines, i + 1)
+        if old is None:
+            edits.append(Edit(new, "", joined(replace), "diff"))
+        elif not search:
+            raise EditParseError(f"a hunk of the diff for {new} has no context or removed lines, so it cannot be "
+                                 "placed; include a few unchanged lines around the change")
+        else:
+            edits.append(Edit(new, joined(search), joined(replace), "diff"))
+    if not edits:
+        raise EditParseError(f"the diff for {new} has no `@@` hunk")
+    return edits, i
+
+
+def read_hunk(lines: list[str], i: int) -> tuple[list[str], list[str], int]:
+    """Context and removed lines (search), context and added lines (replace), and where the hunk ends."""
+    search: list[str] = []
+    replace: list[str] = []
+    bare_tail = 0  # empty lines (no leading space) at the end: separators, not context
+    while i < len(lines):
+        line = lines[i]
+        if HUNK.match(line) or FENCE.match(line) or line.startswith("diff --git"):
+            break
+        if DIFF_OLD.match(line) and i + 1 < len(lines) and DIFF_NEW.match(lines[i + 1]):
+            break
+        if line.startswith("\\"):  # "\ No newline at end of file"
+            i += 1
+            continue
+        tag, body = (line[:1], line[1:]) if line else (" ", "")
+        bare_tail = bare_tail + 1 if not line else 0
+        if tag == " ":
+            search.append(body)
+            replace.append(body)
+        elif tag == "-":
+            search.append(body)
+        elif tag == "+":
+            replace.append(body)
+        else:
+            break
+        i += 1
+    if bare_tail:
+        del search[-bare_tail:], replace[-bare_tail:]
+    return search, replace, i
