@@ -50,10 +50,13 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(3, ge=0, le=10)
     llm_token_budget: int = Field(200_000, ge=1000)
     max_attempts: int = Field(3, ge=1, le=20)
+    llm_prompt_price_per_1k: float = Field(0.0, ge=0)  # optional cost estimate, any currency
+    llm_completion_price_per_1k: float = Field(0.0, ge=0)
 
     # Repair workflow.
     repair_time_budget: float = Field(120.0, gt=0)
     repair_max_candidates: int = Field(3000, ge=1)
+    auto_search_budget: float = Field(45.0, gt=0)  # engine "auto": seconds of search before the LLM takes over
     checkpoint_db: Path = Path(".fixbot/checkpoints.sqlite")
     work_dir: Path = Path(".fixbot/work")
     keep_workdir: bool = False  # keep checkouts after a task ends (debugging, resume tests)

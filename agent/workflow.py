@@ -12,15 +12,16 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agent.clone import fetch_repository
 from agent.events import EventSink, NullSink
-from agent.exceptions import WorkflowError
+from agent.exceptions import ConfigError, WorkflowError
 from agent.graph.build import build_graph
 from agent.graph.deps import Deps
 from agent.request import FixRequest, validate_request
 from agent.sandboxes import SandboxPool
 from agent.settings import Settings
 
+ENGINES = ("search", "llm", "auto")
 RESULT_KEYS = ("status", "message", "analysis", "final_patch", "test_results", "risk", "candidates_tried",
-               "attempts", "phase_times", "tokens")
+               "attempts", "phase_times", "tokens", "engine")
 
 
 def new_task_id() -> str:
@@ -56,8 +57,17 @@ async def run_fix(
     task_id: str | None = None,
     events: EventSink | None = None,
     pool: SandboxPool | None = None,
+    llm: Any = None,
 ) -> dict[str, Any]:
-    """Validate, fetch the repository, run the graph to the end; return the result record."""
+    """Validate, fetch the repository, run the graph to the end; return the result record.
+
+    `llm` is a chat client with `complete(messages, node=...)` (tests pass a scripted one); by
+    default the configured OpenAI-compatible endpoint is used when the engine needs it.
+    """
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    if engine == "llm" and llm is None and not settings.llm_configured:
+        raise ConfigError("engine llm needs a model: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)")
     request = validate_request(request, settings)
     task_id = task_id or new_task_id()
     workdir = task_dir(settings, task_id)
@@ -66,11 +76,12 @@ async def run_fix(
     sink.emit(task_id, "phase", {"phase": "clone", "text": "Fetching the repository"})
     checkout = fetch_repository(request, workdir / "repo", timeout=settings.clone_timeout,
                                 max_mb=settings.clone_max_mb)
+    available = engine != "search" and (llm is not None or settings.llm_configured)
     state = {"task_id": task_id, "request": request.to_dict(), "workspace": str(checkout), "engine": engine,
-             "started_at": time.time(), "status": "running", "phase_times": {}, "candidates_tried": 0,
-             "attempts": 0, "test_results": []}
+             "llm_available": available, "started_at": time.time(), "status": "running", "phase_times": {},
+             "candidates_tried": 0, "attempts": 0, "test_results": []}
     try:
-        final = await _invoke(settings, task_id, state, sink, pool)
+        final = await _invoke(settings, task_id, state, sink, pool, llm)
     finally:
         if not settings.keep_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -78,26 +89,35 @@ async def run_fix(
 
 
 async def resume_fix(task_id: str, settings: Settings, *, events: EventSink | None = None,
-                     pool: SandboxPool | None = None) -> dict[str, Any]:
+                     pool: SandboxPool | None = None, llm: Any = None) -> dict[str, Any]:
     """Continue a task from its last finished node (after a crash or a kill)."""
     if not task_dir(settings, task_id).is_dir():
         raise WorkflowError(f"no task {task_id!r} in {settings.work_dir}")
     from sandbox.reaper import reap
 
     reap(task_exists=lambda other: other != task_id)  # the dead run's container, if any
-    final = await _invoke(settings, task_id, None, events or NullSink(), pool)
+    final = await _invoke(settings, task_id, None, events or NullSink(), pool, llm)
     if not settings.keep_workdir:
         shutil.rmtree(task_dir(settings, task_id), ignore_errors=True)
     return result_record(task_id, final)
 
 
+def default_llm(settings: Settings) -> Any:
+    """The configured OpenAI-compatible client, or None when no endpoint is configured."""
+    if not settings.llm_configured:
+        return None
+    from agent.llm.client import OpenAIChat
+
+    return OpenAIChat.from_settings(settings)
+
+
 async def _invoke(settings: Settings, task_id: str, state: dict[str, Any] | None, sink: EventSink,
-                  pool: SandboxPool | None) -> dict[str, Any]:
+                  pool: SandboxPool | None, llm: Any = None) -> dict[str, Any]:
     db = Path(settings.checkpoint_db).expanduser()
     db.parent.mkdir(parents=True, exist_ok=True)
     own_pool = pool is None
     pool = pool or SandboxPool(settings.sandbox_config())
-    deps = Deps(settings=settings, sandboxes=pool, events=sink)
+    deps = Deps(settings=settings, sandboxes=pool, events=sink, llm=llm if llm is not None else default_llm(settings))
     config = {"configurable": {"thread_id": task_id}, "recursion_limit": 200}
     try:
         async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:

@@ -18,9 +18,7 @@ from rich.text import Text
 
 from agent.request import FixRequest
 from agent.settings import get_settings
-from agent.workflow import resume_fix, run_fix
-
-ENGINES = ("search", "llm", "auto")
+from agent.workflow import ENGINES, resume_fix, run_fix
 
 
 def register(sub: Any) -> None:

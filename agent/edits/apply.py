@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from agent.edits.errors import AmbiguousMatch, EditError, NoMatch, UnsafePath
-from agent.edits.model import Applied, Edit
+from agent.edits.model import Applied, Edit, Method
 
 FUZZY_THRESHOLD = 0.9
 FUZZY_MIN_LINES = 2  # one short line is too easy to match by accident (`x > 100` vs `x > 0` is 90 % similar)
@@ -75,7 +75,7 @@ def apply_one(path: str, content: str, edit: Edit) -> tuple[str, Applied]:
     return text, Applied(path, method, start + 1)
 
 
-def locate(path: str, lines: list[str], search: list[str]) -> tuple[int, int, str, tuple[str, str]]:
+def locate(path: str, lines: list[str], search: list[str]) -> tuple[int, int, Method, tuple[str, str]]:
     """(start, end, method, (search indent, file indent)) of the one place the search text matches."""
     n = len(search)
     exact = [i for i in range(len(lines) - n + 1) if lines[i:i + n] == search]
@@ -102,7 +102,7 @@ def locate(path: str, lines: list[str], search: list[str]) -> tuple[int, int, st
 
 
 def fuzzy(path: str, lines: list[str], search: list[str], key: list[str],
-          search_indent: str) -> tuple[int, int, str, tuple[str, str]]:
+          search_indent: str) -> tuple[int, int, Method, tuple[str, str]]:
     """The single window of len(search) lines at least FUZZY_THRESHOLD similar to the search, or an error."""
     n = len(search)
     target = "\n".join(key)

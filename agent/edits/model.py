@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+Method = Literal["exact", "whitespace", "fuzzy", "create"]
+
 
 @dataclass(frozen=True)
 class Edit:
@@ -21,5 +23,5 @@ class Applied:
     """How one edit was applied: the matching level that found it and the first line replaced (1-based)."""
 
     path: str
-    method: Literal["exact", "whitespace", "fuzzy", "create"]
+    method: Method
     line: int

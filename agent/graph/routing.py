@@ -1,4 +1,10 @@
-"""Pure routers between nodes; each raises on a state that breaks the graph's invariants."""
+"""Pure routers between nodes; each raises on a state that breaks the graph's invariants.
+
+Search engine: reproduce → localize → repair → review → test → (repair | finalize).
+LLM engine:    localize → llm_manager → llm_coder → llm_reviewer → llm_prove → (llm_coder | finalize).
+Engine auto runs the search first and hands over to the LLM when the search gives up; when the
+tests already pass, the LLM first writes a reproduction test (llm_reprotest) and reproduce runs again.
+"""
 
 from __future__ import annotations
 
@@ -14,21 +20,37 @@ def _running(state: dict[str, Any]) -> bool:
     return status == "running"
 
 
-def after_reproduce(state: dict[str, Any]) -> Literal["localize", "finalize"]:
-    """Localize only when a failure was reproduced."""
-    return "localize" if _running(state) else "finalize"
+def _uses_llm(state: dict[str, Any]) -> bool:
+    return state.get("engine") in ("llm", "auto") and bool(state.get("llm_available"))
 
 
-def after_localize(state: dict[str, Any]) -> Literal["repair", "finalize"]:
-    """Repair only when something suspicious was found."""
-    return "repair" if _running(state) else "finalize"
+def after_reproduce(state: dict[str, Any]) -> Literal["localize", "llm_reprotest", "finalize"]:
+    """Localize when a failure was reproduced; with a model, green tests get a reproduction test first."""
+    if _running(state):
+        return "localize"
+    if state.get("status") == "no_failure" and _uses_llm(state):
+        return "llm_reprotest"
+    return "finalize"
 
 
-def after_repair(state: dict[str, Any]) -> Literal["review", "finalize"]:
-    """An empty batch ends the search."""
+def after_localize(state: dict[str, Any]) -> Literal["repair", "llm_manager", "finalize"]:
+    """Repair only when something suspicious was found; engine llm skips the search."""
+    if not _running(state):
+        return "finalize"
+    if state.get("engine") == "llm":
+        if not state.get("llm_available"):
+            raise WorkflowError("engine llm without a configured model")
+        return "llm_manager"
+    return "repair"
+
+
+def after_repair(state: dict[str, Any]) -> Literal["review", "llm_manager", "finalize"]:
+    """An empty batch ends the search; in engine auto the LLM takes over."""
     if state.get("batch"):
         return "review"
     if _running(state):
+        if state.get("search_exhausted") and _uses_llm(state):
+            return "llm_manager"
         raise WorkflowError("repair produced no batch but the task is still running")
     return "finalize"
 
@@ -41,3 +63,36 @@ def after_review(state: dict[str, Any]) -> Literal["test", "repair"]:
 def after_test(state: dict[str, Any]) -> Literal["repair", "finalize"]:
     """Loop until a candidate is proven or the budget is spent (checked in repair)."""
     return "finalize" if state.get("plausible") or not _running(state) else "repair"
+
+
+def after_llm_manager(state: dict[str, Any]) -> Literal["llm_coder", "finalize"]:
+    """A plan (or a failed call that ended the task)."""
+    return "llm_coder" if _running(state) else "finalize"
+
+
+def after_llm_coder(state: dict[str, Any]) -> Literal["llm_reviewer", "llm_coder", "finalize"]:
+    """A candidate goes to review; an unusable answer is feedback for the next attempt."""
+    if state.get("llm_candidate"):
+        return "llm_reviewer"
+    return "llm_coder" if _running(state) else "finalize"
+
+
+def after_llm_reviewer(state: dict[str, Any]) -> Literal["llm_prove", "llm_coder", "finalize"]:
+    """Approved candidates are tested; rejected ones go back to the coder with the reasons."""
+    if state.get("llm_candidate") and _running(state):
+        return "llm_prove"
+    return "llm_coder" if _running(state) else "finalize"
+
+
+def after_llm_prove(state: dict[str, Any]) -> Literal["llm_coder", "finalize"]:
+    """Proven: done. Failed: the focused output goes back to the coder (who counts the attempts)."""
+    if state.get("plausible"):
+        return "finalize"
+    return "llm_coder" if _running(state) else "finalize"
+
+
+def after_llm_reprotest(state: dict[str, Any]) -> Literal["reproduce", "llm_reprotest", "finalize"]:
+    """A test that shows the bug: reproduce again with it. Otherwise retry until the attempts are spent."""
+    if not _running(state):
+        return "finalize"
+    return "reproduce" if state.get("repro_test") else "llm_reprotest"

@@ -12,6 +12,7 @@ class FixState(TypedDict, total=False):
     request: dict[str, Any]  # FixRequest.to_dict()
     workspace: str  # host directory holding the pristine checkout
     engine: str  # "search" | "llm" | "auto"
+    llm_available: bool  # a model is configured for this task
     started_at: float  # wall clock (time.time()) when the task began
     status: str  # running | fixed | not_fixed | no_failure | error | budget_exhausted
     message: str  # one line for the user when the task ends without a fix
@@ -24,7 +25,9 @@ class FixState(TypedDict, total=False):
     reviewed: list[int]  # candidate ids that passed review
     rejected: dict[str, int]  # review rejection reasons → count
     candidates_tried: int
-    attempts: int
+    search_batches: int
+    search_exhausted: bool  # engine auto: the search gave up and the LLM takes over
+    attempts: int  # LLM coder attempts
     plausible: dict[str, Any] | None  # the proven candidate
     test_results: list[dict[str, Any]]
     phase_times: dict[str, float]
@@ -32,3 +35,11 @@ class FixState(TypedDict, total=False):
     analysis: str
     final_patch: dict[str, Any] | None
     risk: dict[str, Any] | None
+    # The LLM engine.
+    llm_plan: str
+    llm_candidate: dict[str, Any] | None
+    llm_feedback: str
+    llm_review: dict[str, Any]
+    repro_test: dict[str, Any] | None  # the reproduction test the model wrote (part of the patch)
+    repro_attempts: int
+    repro_feedback: str

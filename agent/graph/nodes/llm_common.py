@@ -23,8 +23,8 @@ def budget_of(state: dict[str, Any], deps: Deps) -> TokenBudget:
     """The task's token budget, rebuilt from state["tokens"] (prices when the settings have them)."""
     settings = deps.settings
     return TokenBudget(settings.llm_token_budget,
-                       prompt_price_per_1k=float(getattr(settings, "llm_prompt_price_per_1k", 0.0) or 0.0),
-                       completion_price_per_1k=float(getattr(settings, "llm_completion_price_per_1k", 0.0) or 0.0),
+                       prompt_price_per_1k=settings.llm_prompt_price_per_1k,
+                       completion_price_per_1k=settings.llm_completion_price_per_1k,
                        spent=state.get("tokens"))
 
 

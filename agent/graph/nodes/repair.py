@@ -1,4 +1,4 @@
-"""repair: propose the next batch of candidate patches (search engine; the LLM comes later)."""
+"""repair: propose the next batch of candidate patches from the search engine's ranked pool."""
 
 from __future__ import annotations
 
@@ -13,11 +13,19 @@ FIRST_BATCH = 40
 NEXT_BATCH = 160
 
 
+def hands_over(state: dict[str, Any]) -> bool:
+    """Engine auto with a model: the search is only the first, short try."""
+    return state.get("engine") == "auto" and bool(state.get("llm_available"))
+
+
 def budget_left(state: dict[str, Any], deps: Deps) -> str | None:
     """Why the search must stop, or None while budget remains."""
     settings = deps.settings
-    if time.time() - state.get("started_at", time.time()) > settings.repair_time_budget:
-        return f"the time budget ({settings.repair_time_budget:.0f} s) is spent"
+    seconds = settings.repair_time_budget
+    if hands_over(state):
+        seconds = min(seconds, settings.auto_search_budget)
+    if time.time() - state.get("started_at", time.time()) > seconds:
+        return f"the search's time budget ({seconds:.0f} s) is spent"
     if state.get("candidates_tried", 0) >= settings.repair_max_candidates:
         return f"the candidate budget ({settings.repair_max_candidates}) is spent"
     return None
@@ -34,6 +42,10 @@ async def repair(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         stop = f"all {len(pool)} candidate patches at the suspicious lines were tried"
     update: dict[str, Any] = {"phase_times": add_time(state, "repair", started)}
     if stop is not None:
+        if hands_over(state):
+            deps.emit(task_id, "phase", phase="repair", text=f"The search found no patch ({stop}); asking the LLM")
+            return {**update, "batch": [], "search_exhausted": True,
+                    "message": f"the search found no plausible patch: {stop}"}
         deps.emit(task_id, "phase", phase="repair", text=f"Stopping: {stop}")
         return {**update, "batch": [], "status": "not_fixed",
                 "message": f"no plausible patch found: {stop}"}
@@ -41,4 +53,4 @@ async def repair(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     batch = list(range(cursor, min(cursor + size, len(pool))))
     deps.emit(task_id, "phase", phase="repair",
               text=f"Trying candidates {cursor + 1}-{batch[-1] + 1} of {len(pool)}")
-    return {**update, "batch": batch, "cursor": batch[-1] + 1, "attempts": state.get("attempts", 0) + 1}
+    return {**update, "batch": batch, "cursor": batch[-1] + 1, "search_batches": state.get("search_batches", 0) + 1}
