@@ -1,9 +1,12 @@
 """Apply parsed edits to file contents: exact match, then whitespace-tolerant, then fuzzy; never a guess.
 
 Each edit must land in exactly one place. Ambiguity at any level is an error (the model is asked
-for more context), and a fuzzy match is used only when a single window of the file clears the
-similarity threshold. Files keep their line endings and final newline. All or nothing: the
-input mapping is never changed and an error returns no partial result.
+for more context). Below the exact level the model's SEARCH lines are aligned with the file's lines
+one by one: the lines its REPLACE keeps must equal the file's (whitespace aside) and are written back
+as the file has them; only the lines the model changes take its text. So a typo or a stale value in
+a context line is refused instead of being copied into the file. Every line keeps its own line
+ending; new lines take the ending of the lines they replace. All or nothing: the input mapping is
+never changed and an error returns no partial result.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from agent.edits.errors import AmbiguousMatch, EditError, NoMatch, UnsafePath
 from agent.edits.model import Applied, Edit, Method
@@ -19,14 +23,19 @@ FUZZY_THRESHOLD = 0.9
 FUZZY_MIN_LINES = 2  # one short line is too easy to match by accident (`x > 100` vs `x > 0` is 90 % similar)
 FUZZY_MIN_CHARS = 40
 NUMBERED = re.compile(r"^\s*\d+\s*[:|]")
+LINE = re.compile(r"[^\n]*\n|[^\n]+$")
 
 
 def apply_edits(files: Mapping[str, str], edits: Sequence[Edit]) -> tuple[dict[str, str], list[Applied]]:
     """New contents of every file after the edits, in order, and how each one was applied."""
     result = dict(files)
     applied: list[Applied] = []
+    seen: set[tuple[str, str, str]] = set()
     for edit in edits:
         path = checked_path(edit.path)
+        if (path, edit.search, edit.replace) in seen:
+            continue  # the model restated a block it already gave; applying it twice would duplicate code
+        seen.add((path, edit.search, edit.replace))
         if not edit.search.strip():
             if result.get(path, "").strip():
                 raise EditError(f"the SEARCH part for {path} is empty but the file exists: copy the lines to "
@@ -60,27 +69,86 @@ def split_lines(text: str) -> list[str]:
     return text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
 
 
+def split_endings(content: str) -> tuple[list[str], list[str]]:
+    """The file's lines and each line's own ending ("\\n", "\\r\\n" or "" for a last line without one)."""
+    texts, endings = [], []
+    for raw in LINE.findall(content):
+        body = raw[:-1] if raw.endswith("\n") else raw
+        if body.endswith("\r") and raw.endswith("\n"):
+            body = body[:-1]
+        texts.append(body)
+        endings.append(raw[len(body):])
+    return texts, endings
+
+
+@dataclass(frozen=True)
+class Match:
+    """Where the search text sits: lines [start, end), how it was found, the indentation to translate."""
+
+    start: int
+    end: int
+    method: Method
+    search_indent: str = ""
+    file_indent: str = ""
+
+
 def apply_one(path: str, content: str, edit: Edit) -> tuple[str, Applied]:
     """`content` with the edit applied; raises NoMatch or AmbiguousMatch."""
-    newline = "\r\n" if "\r\n" in content else "\n"
-    final_newline = content.endswith("\n") or not content
-    lines = split_lines(content) if content else []
+    lines, endings = split_endings(content)
     search, replace = split_lines(edit.search), split_lines(edit.replace) if edit.replace else []
-    found = locate(path, lines, search)
-    start, end, method, drift = found
-    search_used = trim_blank_edges(search) if method != "exact" else search
-    replace = reindent(trim_like(replace, search, search_used), drift)
-    new_lines = lines[:start] + replace + lines[end:]
-    text = newline.join(new_lines) + (newline if final_newline and new_lines else "")
-    return text, Applied(path, method, start + 1)
+    found = locate(path, lines, search, replace)
+    used = search if found.method == "exact" else trim_blank_edges(search)
+    replace = trim_like(replace, search, used)
+    window = lines[found.start:found.end]
+    new = merged(window, used, replace, found)
+    local = next((e for e in endings[found.start:found.end] if e), None)
+    default = local or ("\r\n" if "\r\n" in content else "\n")
+    kept = kept_positions(used, replace)
+    new_endings = [endings[found.start + kept[k]] if k in kept else default for k in range(len(new))]
+    all_lines = lines[:found.start] + new + lines[found.end:]
+    all_endings = endings[:found.start] + new_endings + endings[found.end:]
+    for k in range(len(all_endings) - 1):
+        if not all_endings[k]:  # a line that was last (no newline) is now followed by another
+            all_endings[k] = default
+    if all_endings and found.end >= len(lines) and endings:
+        all_endings[-1] = endings[-1]  # the file keeps (or keeps not having) its final newline
+    text = "".join(t + e for t, e in zip(all_lines, all_endings, strict=True))
+    return text, Applied(path, found.method, found.start + 1)
 
 
-def locate(path: str, lines: list[str], search: list[str]) -> tuple[int, int, Method, tuple[str, str]]:
-    """(start, end, method, (search indent, file indent)) of the one place the search text matches."""
+def opcodes(search: list[str], replace: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """How REPLACE relates to SEARCH, line by line: which lines it keeps and which it changes."""
+    return difflib.SequenceMatcher(None, search, replace, autojunk=False).get_opcodes()
+
+
+def kept_positions(search: list[str], replace: list[str]) -> dict[int, int]:
+    """Output line index → window line index, for the lines REPLACE keeps from SEARCH."""
+    kept: dict[int, int] = {}
+    for tag, i1, i2, j1, _j2 in opcodes(search, replace):
+        if tag == "equal":
+            kept.update({j1 + k: i1 + k for k in range(i2 - i1)})
+    return kept
+
+
+def merged(window: list[str], search: list[str], replace: list[str], found: Match) -> list[str]:
+    """The replacement: the file's own text for kept lines, the model's (re-indented) text for changed ones."""
+    if found.method == "exact":
+        return replace
+    out: list[str] = []
+    for tag, i1, i2, j1, j2 in opcodes(search, replace):
+        if tag == "equal":
+            out.extend(window[i1:i2])
+        else:
+            out.extend(reindent(replace[j1:j2], found.search_indent, found.file_indent))
+    return out
+
+
+def locate(path: str, lines: list[str], search: list[str], replace: list[str]) -> Match:
+    """The one place the search text matches, trying exact, then whitespace-tolerant, then fuzzy."""
     n = len(search)
     exact = [i for i in range(len(lines) - n + 1) if lines[i:i + n] == search]
     if len(exact) == 1:
-        return exact[0], exact[0] + n, "exact", ("", "")
+        return Match(exact[0], exact[0] + n, "exact")
     if exact:
         raise ambiguous(path, exact)
     trimmed = trim_blank_edges(search)
@@ -95,15 +163,16 @@ def locate(path: str, lines: list[str], search: list[str]) -> tuple[int, int, Me
             loose.append((i, window_indent))
     if len(loose) == 1:
         i, window_indent = loose[0]
-        return i, i + n, "whitespace", (search_indent, window_indent)
+        return Match(i, i + n, "whitespace", search_indent, window_indent)
     if loose:
         raise ambiguous(path, [i for i, _ in loose])
-    return fuzzy(path, lines, trimmed, key, search_indent)
+    kept_replace = trim_like(replace, search, trimmed)
+    return fuzzy(path, lines, trimmed, key, search_indent, kept_replace)
 
 
-def fuzzy(path: str, lines: list[str], search: list[str], key: list[str],
-          search_indent: str) -> tuple[int, int, Method, tuple[str, str]]:
-    """The single window of len(search) lines at least FUZZY_THRESHOLD similar to the search, or an error."""
+def fuzzy(path: str, lines: list[str], search: list[str], key: list[str], search_indent: str,
+          replace: list[str]) -> Match:
+    """The single window of len(search) lines similar enough to the search whose kept lines all match."""
     n = len(search)
     target = "\n".join(key)
     matcher = difflib.SequenceMatcher(None, autojunk=False)
@@ -125,11 +194,29 @@ def fuzzy(path: str, lines: list[str], search: list[str], key: list[str],
                                                                           (score == best and i != start))]
         if rivals:
             raise ambiguous(path, sorted({start, *rivals}), approximate=True)
-        return start, start + n, "fuzzy", (search_indent, window_indent)
+        stale = stale_context(key, normalized(lines[start:start + n])[0], search, replace)
+        if stale is not None:
+            k, theirs = stale
+            raise NoMatch(f"the SEARCH part for {path} nearly matches lines {start + 1}-{start + n}, but line "
+                          f"{start + k + 1}, which your REPLACE keeps, reads {lines[start + k].strip()!r} in the "
+                          f"file, not {theirs.strip()!r}. Copy the SEARCH lines exactly from the file.")
+        return Match(start, start + n, "fuzzy", search_indent, window_indent)
     hint = " Do not put line numbers in SEARCH." if all(NUMBERED.match(s) for s in search if s.strip()) else ""
     shown = "\n".join(f"{start + k + 1:5}| {lines[start + k]}" for k in range(min(n, 12)))
     raise NoMatch(f"the SEARCH part for {path} was not found (the closest lines, {start + 1}-{start + n}, are "
                   f"{best:.0%} similar):\n{shown}\nCopy the SEARCH lines exactly from the file.{hint}")
+
+
+def stale_context(key: list[str], window_key: list[str], search: list[str],
+                  replace: list[str]) -> tuple[int, str] | None:
+    """The first line REPLACE keeps unchanged that differs from the file (index in the window, model's text)."""
+    for tag, i1, i2, _j1, _j2 in opcodes(search, replace):
+        if tag != "equal":
+            continue
+        for k in range(i1, i2):
+            if key[k] != window_key[k]:
+                return k, search[k]
+    return None
 
 
 def ambiguous(path: str, starts: list[int], approximate: bool = False) -> AmbiguousMatch:
@@ -152,7 +239,7 @@ def trim_blank_edges(lines: list[str]) -> list[str]:
 
 def trim_like(replace: list[str], search: list[str], used: list[str]) -> list[str]:
     """Drop from `replace` the blank edge lines that were dropped from `search` to find it."""
-    if used is search or not used:
+    if used is search or not used or len(used) == len(search):
         return replace
     lead = next(i for i, line in enumerate(search) if line.strip())
     tail = len(search) - lead - len(used)
@@ -177,11 +264,10 @@ def normalized(lines: list[str]) -> tuple[list[str], str]:
     return [line[len(common):] if line else "" for line in stripped], common
 
 
-def reindent(replace: list[str], drift: tuple[str, str]) -> list[str]:
+def reindent(replace: list[str], search_indent: str, file_indent: str) -> list[str]:
     """Shift the replacement by the indentation difference between the model's SEARCH text and the file."""
-    search_indent, file_indent = drift
     if search_indent == file_indent:
-        return replace
+        return [line if line.strip() else "" for line in replace]
     out = []
     for line in replace:
         if not line.strip():

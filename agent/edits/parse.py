@@ -19,6 +19,8 @@ FENCE = re.compile(r"^\s*(```|~~~)")
 DIFF_OLD = re.compile(r"^--- (\S+)")
 DIFF_NEW = re.compile(r"^\+\+\+ (\S+)")
 HUNK = re.compile(r"^@@ .*@@")
+HUNK_COUNTS = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+PROSE = re.compile(r"^(?:- [A-Za-z`*\[]|[^-+ @\\])")  # a bullet point or a sentence after a diff
 PATHLIKE = re.compile(r"^[\w.\-/\\]+$")
 LABEL = re.compile(r"^(?:file(?:name)?|path)\s*[:=]\s*", re.IGNORECASE)
 
@@ -32,7 +34,7 @@ def parse_edits(text: str) -> list[Edit]:
     while i < len(lines):
         line = lines[i]
         if SEARCH.match(line):
-            path = path_before(lines, i) or last_path
+            path = path_before(lines, i) or (last_path if follows_block(lines, i) else None)
             if path is None:
                 raise EditParseError("a SEARCH/REPLACE block has no file path: put the path on its own line "
                                      "right before `<<<<<<< SEARCH`")
@@ -58,7 +60,9 @@ def clean_path(raw: str) -> str | None:
     text = text.strip().lstrip("#").strip()
     text = LABEL.sub("", text)
     text = text.strip("*`'\"").rstrip(":").strip("*`'\" ")
-    if not text or not PATHLIKE.match(text) or not ("." in text or "/" in text) or set(text) <= {".", "/", "-"}:
+    if not text or not PATHLIKE.match(text) or set(text) <= {".", "/", "-"}:
+        return None
+    if not ("." in text or "/" in text or text.startswith("-")):  # `-rf` is kept so that it is refused as a path
         return None
     return text.replace("\\", "/")
 
@@ -78,6 +82,17 @@ def path_before(lines: list[str], index: int) -> str | None:
     if j < 0 or SEARCH.match(lines[j]) or REPLACE.match(lines[j]):
         return None
     return clean_path(lines[j])
+
+
+def follows_block(lines: list[str], index: int) -> bool:
+    """Whether only blank or fence lines separate this SEARCH marker from the previous block's REPLACE marker.
+
+    Then the block continues the same file; after any prose the path must be named again.
+    """
+    j = index - 1
+    while j >= 0 and (not lines[j].strip() or FENCE.match(lines[j])):
+        j -= 1
+    return j >= 0 and bool(REPLACE.match(lines[j]))
 
 
 def read_block(lines: list[str], start: int, path: str) -> tuple[Edit, int]:
@@ -105,6 +120,14 @@ def read_block(lines: list[str], start: int, path: str) -> tuple[Edit, int]:
     return Edit(path, joined(search), joined(replace), "block"), i + 1
 
 
+def prose_follows(lines: list[str], i: int) -> bool:
+    """Whether the next non-blank line after `i` reads as text rather than a diff line."""
+    j = i
+    while j < len(lines) and not lines[j]:
+        j += 1
+    return j >= len(lines) or bool(PROSE.match(lines[j]))
+
+
 def joined(lines: list[str]) -> str:
     """Lines back into text with a final newline; no lines is the empty string."""
     return "".join(line + "\n" for line in lines)
@@ -126,7 +149,9 @@ def read_diff(lines: list[str], start: int) -> tuple[list[Edit], int]:
     i = start + 2
     edits: list[Edit] = []
     while i < len(lines) and HUNK.match(lines[i]):
-        search, replace, i = read_hunk(lines, i + 1)
+        counts = HUNK_COUNTS.match(lines[i])
+        expected = (int(counts.group(1) or 1), int(counts.group(2) or 1)) if counts else None
+        search, replace, i = read_hunk(lines, i + 1, expected)
         if old is None:
             edits.append(Edit(new, "", joined(replace), "diff"))
         elif not search:
@@ -139,8 +164,13 @@ def read_diff(lines: list[str], start: int) -> tuple[list[Edit], int]:
     return edits, i
 
 
-def read_hunk(lines: list[str], i: int) -> tuple[list[str], list[str], int]:
-    """Context and removed lines (search), context and added lines (replace), and where the hunk ends."""
+def read_hunk(lines: list[str], i: int, expected: tuple[int, int] | None = None
+              ) -> tuple[list[str], list[str], int]:
+    """Context and removed lines (search), context and added lines (replace), and where the hunk ends.
+
+    The header's line counts are often wrong, so they only decide one thing: a blank line reached
+    exactly when both counts are met, followed by prose or a bullet list, ends the hunk.
+    """
     search: list[str] = []
     replace: list[str] = []
     bare_tail = 0  # empty lines (no leading space) at the end: separators, not context
@@ -153,6 +183,8 @@ def read_hunk(lines: list[str], i: int) -> tuple[list[str], list[str], int]:
         if line.startswith("\\"):  # "\ No newline at end of file"
             i += 1
             continue
+        if not line and expected and (len(search), len(replace)) == expected and prose_follows(lines, i):
+            break
         tag, body = (line[:1], line[1:]) if line else (" ", "")
         bare_tail = bare_tail + 1 if not line else 0
         if tag == " ":

@@ -21,6 +21,28 @@ from agent.testcmd import pytest_args
         (routing.after_review, {"status": "running", "reviewed": []}, "repair"),
         (routing.after_test, {"status": "running", "plausible": None}, "repair"),
         (routing.after_test, {"status": "running", "plausible": {"id": 3}}, "finalize"),
+        # The LLM engine and the hand-over from the search (engine auto).
+        (routing.after_reproduce, {"status": "no_failure", "engine": "auto", "llm_available": True}, "llm_reprotest"),
+        (routing.after_reproduce, {"status": "no_failure", "engine": "auto", "llm_available": False}, "finalize"),
+        (routing.after_reproduce, {"status": "no_failure", "engine": "search", "llm_available": True}, "finalize"),
+        (routing.after_reproduce, {"status": "error", "engine": "llm", "llm_available": True}, "finalize"),
+        (routing.after_localize, {"status": "running", "engine": "llm", "llm_available": True}, "llm_manager"),
+        (routing.after_localize, {"status": "running", "engine": "auto", "llm_available": True}, "repair"),
+        (routing.after_repair, {"status": "running", "batch": [], "search_exhausted": True, "engine": "auto",
+                                "llm_available": True}, "llm_manager"),
+        (routing.after_llm_manager, {"status": "running"}, "llm_coder"),
+        (routing.after_llm_manager, {"status": "budget_exhausted"}, "finalize"),
+        (routing.after_llm_coder, {"status": "running", "llm_candidate": {"diff": "x"}}, "llm_reviewer"),
+        (routing.after_llm_coder, {"status": "running", "llm_candidate": None}, "llm_coder"),
+        (routing.after_llm_coder, {"status": "not_fixed", "llm_candidate": None}, "finalize"),
+        (routing.after_llm_reviewer, {"status": "running", "llm_candidate": {"diff": "x"}}, "llm_prove"),
+        (routing.after_llm_reviewer, {"status": "running", "llm_candidate": None}, "llm_coder"),
+        (routing.after_llm_reviewer, {"status": "error", "llm_candidate": {"diff": "x"}}, "finalize"),
+        (routing.after_llm_prove, {"status": "running", "plausible": {"engine": "llm"}}, "finalize"),
+        (routing.after_llm_prove, {"status": "running", "plausible": None}, "llm_coder"),
+        (routing.after_llm_reprotest, {"status": "running", "repro_test": {"path": "t.py"}}, "reproduce"),
+        (routing.after_llm_reprotest, {"status": "running", "repro_test": None}, "llm_reprotest"),
+        (routing.after_llm_reprotest, {"status": "no_failure", "repro_test": None}, "finalize"),
     ],
 )
 def test_routes(router, state, expected):
@@ -32,6 +54,10 @@ def test_broken_invariants_raise():
         routing.after_repair({"status": "running", "batch": []})
     with pytest.raises(WorkflowError):
         routing.after_reproduce({})
+    with pytest.raises(WorkflowError):  # the search gave up but there is no model to hand over to
+        routing.after_repair({"status": "running", "batch": [], "search_exhausted": True, "engine": "auto"})
+    with pytest.raises(WorkflowError):
+        routing.after_localize({"status": "running", "engine": "llm", "llm_available": False})
 
 
 @pytest.mark.parametrize(
