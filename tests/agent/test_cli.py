@@ -30,6 +30,10 @@ def fixbot(*args: str, env: dict[str, str] | None = None, cwd: Path | None = Non
         (["fix", "--issue", "x"], {}, "--repo and --issue are required"),
         (["fix", "--repo", "https://github.com/a/b", "--issue", "x"], {"DOCKER_MAX_CPU": "many"},
          "bad setting DOCKER_MAX_CPU"),
+        (["fix", "--repo", "examples/calculate_total", "--issue", "x", "--engine", "llm"],
+         {"ALLOW_LOCAL_REPOS": "true", "OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}, "engine llm needs a model"),
+        (["fix", "--repo", "https://github.com/a/b", "--issue", "x"], {"LLM_TEMPERATURE": "hot"},
+         "bad setting LLM_TEMPERATURE"),
     ],
 )
 def test_bad_input_gets_one_clear_line_and_no_traceback(args, env, message, tmp_path):
