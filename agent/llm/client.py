@@ -8,6 +8,7 @@ switched off, so LLM_MAX_RETRIES means exactly that many extra attempts.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import re
@@ -72,11 +73,16 @@ def usage_of(message: Any, prompt_text: str) -> tuple[int, int]:
 
 
 def _text_of(message: Any) -> str:
+    """The answer's text; a model that answers with tool calls anyway (we offer none) has their arguments read
+    as text, so a verdict sent as a function call still counts. Nothing of it is ever executed."""
     text = getattr(message, "text", None)
-    if isinstance(text, str):
-        return text
-    content = getattr(message, "content", "")
-    return content if isinstance(content, str) else str(content)
+    if not isinstance(text, str):
+        content = getattr(message, "content", "")
+        text = content if isinstance(content, str) else str(content)
+    calls = getattr(message, "tool_calls", None) or []
+    if not text.strip() and calls:
+        return "\n".join(json.dumps(call.get("args", {})) for call in calls)
+    return text
 
 
 def endpoint_label(base_url: str | None) -> str:

@@ -4,6 +4,7 @@ Each request takes the next step of the script (the last step repeats):
   {"reply": "text", "usage": (prompt, completion)}   a normal answer (usage None → no usage field)
   {"status": 429, "retry_after": "0"}                 an error answer (any status), optional Retry-After
   {"sleep": 2.0, "reply": "late"}                     a slow answer
+  {"tool_call": ("name", '{"json": "args"}')}          an answer made of a tool call (content null)
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ class OpenAIServer:
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": step.get("reply", "")}}],
         }
+        if "tool_call" in step:
+            name, arguments = step["tool_call"]
+            answer["choices"][0]["finish_reason"] = "tool_calls"
+            answer["choices"][0]["message"] = {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}]}
         usage = step.get("usage", (11, 7))
         if usage is not None:
             answer["usage"] = {"prompt_tokens": usage[0], "completion_tokens": usage[1],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 
@@ -32,6 +33,17 @@ async def test_reply_usage_and_request_shape():
     assert body["model"] == "scripted-model" and body["temperature"] == 0.3
     assert body["messages"] == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}]
     assert "tools" not in body and "functions" not in body  # the model gets no tools
+
+
+async def test_json_and_tool_call_answers_are_read_as_text():
+    verdict = '{"approve": false, "reasons": ["off by one"]}'
+    script = [{"reply": verdict, "usage": (9, 4)}, {"tool_call": ("verdict", verdict), "usage": (9, 6)}]
+    async with OpenAIServer(script) as server:
+        chat = client(server)
+        as_json = await chat.complete(HELLO, node="reviewer")
+        as_tool = await chat.complete(HELLO, node="reviewer")
+    assert json.loads(as_json.text) == json.loads(as_tool.text) == json.loads(verdict)
+    assert as_tool.completion_tokens == 6
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
