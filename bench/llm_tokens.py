@@ -75,7 +75,8 @@ def stress_repo(root: Path) -> Path:
     (root / "conftest.py").write_text("")
     (root / "tests").mkdir(exist_ok=True)
     (root / "tests" / "test_big.py").write_text(
-        "from big import clamp\n\n\ndef test_clamp():\n    print('noise ' * 900_000)\n    assert clamp(5, 0, 10) == 5\n")
+        "from big import clamp\n\n\ndef test_clamp():\n"
+        "    print('noise ' * 900_000)\n    assert clamp(5, 0, 10) == 5\n")
     return root
 
 

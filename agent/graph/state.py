@@ -27,6 +27,7 @@ class FixState(TypedDict, total=False):
     candidates_tried: int
     search_batches: int
     search_exhausted: bool  # engine auto: the search gave up and the LLM takes over
+    search_message: str  # why the search gave up (kept for the final message)
     attempts: int  # LLM coder attempts
     plausible: dict[str, Any] | None  # the proven candidate
     test_results: list[dict[str, Any]]

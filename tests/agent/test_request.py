@@ -81,7 +81,8 @@ def test_bad_fields_are_refused(settings, fields, message):
 
 
 def test_invisible_characters_are_stripped(settings):
-    req = validate_request(FixRequest(repo="https://github.com/acme/shop", issue="total\u200b is\u202e wrong"), settings)
+    raw = FixRequest(repo="https://github.com/acme/shop", issue="total\u200b is\u202e wrong")
+    req = validate_request(raw, settings)
     assert req.issue == "total is wrong"
 
 

@@ -129,3 +129,19 @@ async def test_real_http_endpoint_fixes_the_repo_end_to_end(tmp_path, settings):
     user = server.requests[0]["json"]["messages"][-1]["content"]
     assert "<<<DATA issue" in user and "span is wrong" in user
     json.dumps(record)  # the record is plain JSON, ready for the API
+
+
+async def test_auto_with_a_dead_endpoint_says_what_both_engines_did(tmp_path, settings):
+    import socket
+
+    with socket.socket() as probe:  # a loopback port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dead = settings.model_copy(update={"openai_base_url": f"http://127.0.0.1:{port}/v1", "llm_max_retries": 1,
+                                       "llm_timeout": 2, "repair_max_candidates": 30})
+    record = await run_fix(FixRequest(repo=str(make_repo(tmp_path / "r", SPAN_REPO)), issue="span is wrong"),
+                           dead, engine="auto")
+    assert record["status"] == "error"
+    assert record["message"].startswith("the search found no plausible patch")
+    assert f"cannot connect to the LLM endpoint at http://127.0.0.1:{port}/v1" in record["message"]
+    assert record["final_patch"] is None and record["candidates_tried"] > 0

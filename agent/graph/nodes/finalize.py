@@ -43,6 +43,10 @@ async def finalize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         }
     elif state.get("status") in (None, "running"):
         update = {"status": "not_fixed", "message": state.get("message") or "no plausible patch found"}
+    if not found and state.get("search_message"):  # engine auto: say what both engines did
+        message = update.get("message", state.get("message") or "")
+        if state["search_message"] not in message:
+            update["message"] = f"{state['search_message']}; then {message}"
     await asyncio.to_thread(deps.sandboxes.release, task_id)
     deps.task_cache(task_id).clear()
     update["phase_times"] = add_time(state, "finalize", started)

@@ -44,8 +44,8 @@ async def repair(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     if stop is not None:
         if hands_over(state):
             deps.emit(task_id, "phase", phase="repair", text=f"The search found no patch ({stop}); asking the LLM")
-            return {**update, "batch": [], "search_exhausted": True,
-                    "message": f"the search found no plausible patch: {stop}"}
+            note = f"the search found no plausible patch ({stop})"
+            return {**update, "batch": [], "search_exhausted": True, "search_message": note, "message": note}
         deps.emit(task_id, "phase", phase="repair", text=f"Stopping: {stop}")
         return {**update, "batch": [], "status": "not_fixed",
                 "message": f"no plausible patch found: {stop}"}
