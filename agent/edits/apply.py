@@ -116,7 +116,7 @@ def apply_one(path: str, content: str, edit: Edit) -> tuple[str, Applied]:
     return text, Applied(path, found.method, found.start + 1)
 
 
-def opcodes(search: list[str], replace: list[str]) -> list[tuple[str, int, int, int, int]]:
+def opcodes(search: list[str], replace: list[str]) -> Sequence[tuple[str, int, int, int, int]]:
     """How REPLACE relates to SEARCH, line by line: which lines it keeps and which it changes."""
     return difflib.SequenceMatcher(None, search, replace, autojunk=False).get_opcodes()
 
