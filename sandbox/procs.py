@@ -41,12 +41,39 @@ def oom_kills(probe_output: bytes) -> int:
     return max((int(n) for n in _OOM.findall(probe_output or b"")), default=0)
 
 
+# After the command ends normally, whatever it left running (a daemon a test started and never
+# stopped, `cmd &`, even a fork bomb in its own session) is killed so it cannot eat the pids, CPU or
+# memory of the next run: the CLEANER's freeze-and-kill loop, inline so that this shell ($$) is the
+# one spared and the command's exit code is kept.
+SWEEP = r"""
+echo 1000 > /proc/self/oom_score_adj 2>/dev/null
+"$@"
+rc=$?
+read -r idle _ < /proc/1/task/1/children
+i=0
+while [ -n "$idle" ] && [ $i -lt 200 ]; do
+  kill -s STOP -1 2>/dev/null
+  left=0
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    case $p in 1|$$|$idle) continue;; esac
+    { read -r stat < "$d/stat"; } 2>/dev/null || continue
+    case $stat in *") Z "*) continue;; esac
+    kill -s KILL "$p" 2>/dev/null && left=1
+  done
+  kill -s CONT "$idle" 2>/dev/null
+  [ $left = 0 ] && break
+  i=$((i + 1))
+done
+exit $rc
+"""
+
+
 def wrap(argv: list[str], timeout: float) -> list[str]:
-    """The argv that runs `argv` under GNU timeout, first in line for the OOM killer.
+    """The argv that runs `argv` under GNU timeout, first in line for the OOM killer, then sweeps leftovers.
 
     `timeout -s KILL` puts itself and the command in a new process group and SIGKILLs that group
     when time is up (exit 137). oom_score_adj 1000 makes the run, never the idle PID 1 child, the
-    OOM killer's victim, so the container survives a memory hog.
+    OOM killer's victim, so the container survives a memory hog. The exit code is the command's.
     """
-    return ["sh", "-c", 'echo 1000 > /proc/self/oom_score_adj 2>/dev/null; exec "$@"', "sh",
-            "timeout", "-s", "KILL", f"{timeout:.3f}", *argv]
+    return ["sh", "-c", SWEEP, "sh", "timeout", "-s", "KILL", f"{timeout:.3f}", *argv]

@@ -95,14 +95,22 @@ def test_fork_bomb_is_contained(make_box: Callable[..., Sandbox]) -> None:
     assert int(after.stdout.split()[-1]) < 10, "no bomb process survives"
 
 
-def test_exec_that_cannot_start_replaces_the_container(make_box: Callable[..., Sandbox]) -> None:
-    box = make_box("nostart", cpus=0.5)
+def test_an_escaped_fork_bomb_is_swept_when_the_run_ends(make_box: Callable[..., Sandbox]) -> None:
+    box = make_box("escaped", cpus=0.5)
     box.put_files({"keep.txt": "kept"})
-    # a bomb escaping into its own session outlives a run that exits normally and holds every pid
+    # a bomb escaping into its own session would outlive a run that exits normally and hold every pid
     hold = "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.005)\n"
     quoted = hold.replace("'", "'\\''")
     left = box.exec(f"setsid python3 -c '{quoted}' >/dev/null 2>&1 & sleep 1; echo started", timeout=10)
-    assert left.stdout == "started\n"
+    assert left.stdout == "started\n" and left.exit_code == 0
+    res = box.exec("cat keep.txt")
+    assert res.ok and res.stdout == "kept" and not res.container_replaced
+
+
+def test_exec_that_cannot_start_replaces_the_container(make_box: Callable[..., Sandbox]) -> None:
+    box = make_box("nostart")
+    box.put_files({"keep.txt": "kept"})
+    box.container.pause()  # the engine refuses to exec into it, as it does when no process can start
     res = box.exec("cat keep.txt")
     assert res.container_replaced and res.ok and res.stdout == "kept"
 
@@ -207,3 +215,14 @@ def test_setup_phase_runs_in_its_own_container_on_the_same_volumes(box: Sandbox)
     assert res.ok and "eth0" not in res.stdout, "no network unless SANDBOX_SETUP_NETWORK"
     assert box.read_file("setup.txt") == b"prepared\n"
     assert box.run_setup("sleep 30", timeout=1).timed_out
+
+
+def test_processes_left_running_after_a_normal_exit_are_killed(box: Sandbox) -> None:
+    """A test that starts a daemon and never stops it must not leave it eating the next run's pids and CPU."""
+    started = box.exec("sh -c 'while :; do :; done' >/dev/null 2>&1 & sleep 300 >/dev/null 2>&1 & echo started",
+                       timeout=20)
+    assert started.exit_code == 0 and started.stdout.strip() == "started" and not started.timed_out
+    listing = box.exec("for d in /proc/[0-9]*; do tr '\\0' ' ' < $d/cmdline 2>/dev/null; echo; done", timeout=20)
+    assert listing.exit_code == 0 and "sleep infinity" in listing.stdout  # the container's idle process stays
+    assert "sleep 300" not in listing.stdout and "while :" not in listing.stdout, listing.stdout
+    assert box.exec("exit 3", timeout=20).exit_code == 3  # the command's own exit code survives the sweep
