@@ -10,15 +10,16 @@ from agent.repair.candidate import Candidate
 from agent.repair.operators import Mutation, Site, header_roots
 from agent.repair.operators.conditions import condition_mutations
 from agent.repair.operators.expressions import expression_mutations
+from agent.repair.operators.extensions import extension_mutations
 from agent.repair.operators.names import name_mutations
 from agent.repair.operators.offbyone import off_by_one_mutations
 from agent.repair.operators.operators import operator_mutations
 from agent.repair.operators.statements import statement_mutations
-from agent.repair.scope import ModuleIndex
+from agent.repair.scope import ModuleIndex, Scope
 from agent.repair.source import SourceFile
 
 FAMILIES = (operator_mutations, off_by_one_mutations, condition_mutations, name_mutations, expression_mutations,
-            statement_mutations)
+            extension_mutations, statement_mutations)
 PER_LINE_LIMIT = 400
 
 
@@ -28,7 +29,12 @@ def _parents(tree: ast.AST) -> dict[int, ast.AST]:
 
 def statements_at(tree: ast.AST, line: int) -> list[ast.stmt]:
     """The innermost statement whose own header covers line (a compound statement's body excluded)."""
-    found: list[ast.stmt] = []
+    return _headers_at(_headers(tree), line)
+
+
+def _headers(tree: ast.AST) -> list[tuple[int, int, ast.stmt]]:
+    """(first, last line of its own header, statement) for every statement but definitions."""
+    spans: list[tuple[int, int, ast.stmt]] = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.stmt) or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             continue
@@ -36,15 +42,19 @@ def statements_at(tree: ast.AST, line: int) -> list[ast.stmt]:
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
             end = body[0].lineno - 1 if body[0].lineno > node.lineno else node.lineno
-        if start <= line <= end:
-            found.append(node)
+        spans.append((start, end, node))
+    return spans
+
+
+def _headers_at(spans: list[tuple[int, int, ast.stmt]], line: int) -> list[ast.stmt]:
+    found = [node for start, end, node in spans if start <= line <= end]
     found.sort(key=lambda n: (n.lineno, -(n.col_offset)), reverse=True)
     return found[:1]
 
 
-def _site_mutations(sf: SourceFile, index: ModuleIndex, stmt: ast.stmt, parents: dict[int, ast.AST],
+def _site_mutations(sf: SourceFile, scope: Scope, stmt: ast.stmt, parents: dict[int, ast.AST],
                     terms: frozenset[str]) -> Iterator[Mutation]:
-    site = Site(sf, stmt, header_roots(stmt), index.scope_at(stmt.lineno), terms, parents)
+    site = Site(sf, stmt, header_roots(stmt), scope, terms, parents)
     for family in FAMILIES:
         yield from family(site)
 
@@ -69,22 +79,31 @@ def generate_candidates(
     ranked: list[tuple[float, float, int, Candidate]] = []
     done_statements: set[int] = set()
     order = 0
-    for line, score in suspicious:
-        for stmt in statements_at(sf.tree, line):
+    headers = _headers(sf.tree)
+    scores = [score for _line, score in suspicious]
+    for position, (line, score) in enumerate(suspicious):
+        if limit is not None and len(ranked) >= limit:
+            # Lines come most suspicious first: once `limit` candidates outrank every line still to come,
+            # those lines cannot reach the result, so their (costly) generation is skipped.
+            below = max(scores[position:])
+            if sum(1 for item in ranked if -item[0] > below) >= limit:
+                break
+        for stmt in _headers_at(headers, line):
             if id(stmt) in done_statements:
                 continue
             done_statements.add(id(stmt))
+            scope = index.scope_at(stmt.lineno)  # an appended line may lie past its function's last line
+            region = _top_level_span(sf.tree, stmt.lineno)
             per_line: list[Mutation] = []
-            for mutation in _site_mutations(sf, index, stmt, parents, terms):
+            for mutation in _site_mutations(sf, scope, stmt, parents, terms):
                 if mutation.new_source in seen:
                     continue
                 seen.add(mutation.new_source)
                 per_line.append(mutation)
             per_line.sort(key=lambda m: m.cost)
             for mutation in per_line[:PER_LINE_LIMIT]:
-                if not _compiles(mutation.new_source, path):
+                if not _compiles(_changed_region(mutation.new_source, len(sf.lines), region), path):
                     continue
-                scope = index.scope_at(mutation.line)
                 cand = Candidate(path, mutation.new_source, mutation.line, mutation.operator,
                                  mutation.description, scope.qualname, round(mutation.cost, 3))
                 ranked.append((-score, mutation.cost, order, cand))
@@ -92,6 +111,28 @@ def generate_candidates(
     ranked.sort(key=lambda item: (item[0], item[1], item[2]))
     result = [item[3] for item in ranked]
     return result[:limit] if limit is not None else result
+
+
+def _top_level_span(tree: ast.Module, line: int) -> tuple[int, int] | None:
+    """First and last line (decorators included) of the module-level statement holding line."""
+    for node in tree.body:
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        if first <= line <= (node.end_lineno or node.lineno):
+            return first, node.end_lineno or node.lineno
+    return None
+
+
+def _changed_region(new_source: str, old_line_count: int, region: tuple[int, int] | None) -> str:
+    """The text of the changed module-level statement: compiling it alone is as strict and far cheaper.
+
+    A mutation edits, inserts or deletes lines inside one top-level statement, so only its end moves.
+    """
+    if region is None:
+        return new_source
+    lines = new_source.splitlines(keepends=True)
+    delta = len(lines) - old_line_count
+    first, last = region
+    return "".join(lines[first - 1:last + delta])
 
 
 def _compiles(source: str, path: str) -> bool:

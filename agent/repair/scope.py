@@ -43,14 +43,14 @@ class ModuleIndex:
                         _add(self.module_names, name)
         self.called: list[str] = []
         self.attributes: list[str] = []
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call):
-                if isinstance(node.func, ast.Name):
-                    _add(self.called, node.func.id)
-                elif isinstance(node.func, ast.Attribute):
-                    _add(self.called, node.func.attr)
-            if isinstance(node, ast.Attribute):
-                _add(self.attributes, node.attr)
+        for sub in ast.walk(tree):
+            if isinstance(sub, ast.Call):
+                if isinstance(sub.func, ast.Name):
+                    _add(self.called, sub.func.id)
+                elif isinstance(sub.func, ast.Attribute):
+                    _add(self.called, sub.func.attr)
+            if isinstance(sub, ast.Attribute):
+                _add(self.attributes, sub.attr)
 
     def _collect(self, node: ast.AST, prefix: str) -> None:
         for child in ast.iter_child_nodes(node):

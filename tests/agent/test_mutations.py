@@ -75,10 +75,6 @@ def whole(case_id: str, source: str, expected: str, operator: str | None, descri
     return pytest.param(source, expected, operator, description, id=case_id, marks=marks)
 
 
-def missing(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"operator missing: {reason}")
-
-
 # --- fixtures: small buggy functions ---------------------------------------------------------------------------
 
 BINARY_SEARCH = """\
@@ -507,11 +503,9 @@ OPERATOR_CASES = [
     replace("negation-added-if", ODDS, "if is_even(x)", "if not is_even(x)", "negation_add",
             "condition `is_even(x)` negated"),
     replace("negation-added-comprehension-filter", ODDS_COMPREHENSION, "if is_even(x)", "if not is_even(x)",
-            None, "is_even(x)",
-            missing("`not` is only added to if/while/assert/ternary tests, never to a comprehension's `if` filter")),
+            "negation_add", "is_even(x)"),
     replace("negation-added-returned-predicate", IS_ODD, "return is_even(n)", "return not is_even(n)",
-            None, "is_even(n)",
-            missing("`not` is never added to a returned boolean expression (`return pred(x)` → `return not pred(x)`)")),
+            "negation_add", "is_even(n)"),
     replace("unary-minus-removed", NEGATED_DISTANCE, "-abs(", "abs(", "negation_drop",
             "`-` removed from `-abs(a - b)`"),
     replace("operands-swapped-concat", TO_BASE, "result + alphabet[i]", "alphabet[i] + result", "operand_swap",
@@ -561,8 +555,8 @@ EXPRESSION_CASES = [
             "`int(total / count)` changed to `total / count`"),
     replace("wrapped-max-0", MAX_SUBLIST_SUM, "= max_ending_here + x", "= max(0, max_ending_here + x)", "call_wrap",
             "`max_ending_here + x` wrapped as `max(0, max_ending_here + x)`"),
-    replace("wrapped-max-name", LONGEST_RUN, "best = cur", "best = max(best, cur)", None, "max(best, cur)",
-            missing("`call_wrap` only wraps in `max(0, e)` / `abs(e)`, never `max(a, e)` with a name in scope")),
+    replace("wrapped-max-name", LONGEST_RUN, "best = cur", "best = max(best, cur)", "call_wrap",
+            "max(best, cur)"),
     replace("empty-list-filled", LEAVES, "return []", "return [node]", "literal_fill", "`[]` changed to `[node]`"),
     replace("true-to-false", IS_SORTED, "return True", "return False", "constant_replace",
             "`True` changed to `False`"),
@@ -593,27 +587,24 @@ STATEMENT_CASES = [
     whole("inserted-return", SQUARES, SQUARES + "    return out\n", "return_add",
           "added `return out` at the end of `squares`"),
     whole("inserted-assignment-shape", REVERSE_LINKED_LIST,
-          _insert_after_marked(REVERSE_LINKED_LIST, "        prevnode = node"), None, "prevnode = node",
-          missing("`stmt_insert` copies nearby statements verbatim; no `a = b` built from names in scope "
-                  "(QuixBugs reverse_linked_list needs `prevnode = node`)")),
-    whole("inserted-counter-shape", MERGE, _insert_after_marked(MERGE, "            j += 1"), None, "j += 1",
-          missing("`i += 1` is copied verbatim but its shape is not re-used for the sibling index `j` "
-                  "(`i = j = 0` is not recognised as two counters either)")),
+          _insert_after_marked(REVERSE_LINKED_LIST, "        prevnode = node"), "stmt_insert",
+          "prevnode = node"),
+    whole("inserted-counter-shape", MERGE, _insert_after_marked(MERGE, "            j += 1"), "stmt_insert",
+          "j += 1"),
 ]
 
 ALL_CASES = OPERATOR_CASES + OFF_BY_ONE_CASES + NAME_CASES + EXPRESSION_CASES + CONDITION_CASES + STATEMENT_CASES
 
 
 @pytest.mark.parametrize(("source", "expected", "operator", "description"), ALL_CASES)
-def test_fix_is_among_candidates(source: str, expected: str, operator: str | None, description: str) -> None:
+def test_fix_is_among_candidates(source: str, expected: str, operator: str, description: str) -> None:
     ast.parse(expected)  # the row itself is sound
     cands = candidates(source)
     assert_well_formed(source, cands)
     matches = [c for c in cands if c.new_source == expected]
     assert matches, f"expected fix not generated; candidates:\n{show(cands)}"
     (match,) = matches
-    if operator is not None:  # None on xfail rows: any operator name will do once one is implemented
-        assert match.operator == operator, match
+    assert match.operator == operator, match
     assert description in match.description, match.description
 
 
@@ -761,18 +752,14 @@ def test_nothing_to_mutate_gives_no_candidates(source: str, line: int) -> None:
     assert generate_candidates(PATH, source, [(line, 1.0)]) == []
 
 
-# --- known defects in candidate metadata (not in the operators themselves) ------------------------------------
+# --- candidate metadata ----------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="a statement added after a function's last line gets `function=None`: "
-                   "mutate.py takes the scope of the new line, which lies past the function's end_lineno")
 def test_statement_added_at_the_end_of_a_function_belongs_to_that_function() -> None:
     cands = [c for c in candidates(SQUARES) if c.operator in ("return_add", "stmt_insert")]
     assert cands
     assert {c.function for c in cands} == {"squares"}
 
 
-@pytest.mark.xfail(strict=True, reason="statement descriptions quote the first source line of a compound statement "
-                   "verbatim, trailing `# comment` included (statements.py: `sf.segment(stmt).splitlines()[0]`)")
 def test_descriptions_quote_code_without_comments() -> None:
     cands = candidates(POSITIVES)
     assert cands

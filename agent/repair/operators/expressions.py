@@ -1,4 +1,5 @@
-"""Expressions: calls unwrapped or wrapped, constants and literals replaced."""
+"""Expressions: calls unwrapped or wrapped, constants and literals replaced (`True` → `not depth`, `[]` → `[[]]`),
+a returned predicate negated, a difference compared by its size (`abs(a - b) < eps`), an extreme started from ±inf."""
 
 from __future__ import annotations
 
@@ -28,16 +29,50 @@ def expression_mutations(site: Site) -> Iterator[Mutation]:
             if type(node.value) is bool or node.value is None:
                 for name in variables[:5]:
                     yield site.edit(node, name, "constant_to_name", f"`{text}` changed to `{name}`{where}", 2.6)
+            if type(node.value) is bool:  # a verdict that should depend on state: `return True` → `return not depth`
+                for name in variables[:5]:
+                    new = wrapped(site, node, f"not {name}")
+                    yield site.edit(node, new, "constant_to_name", f"`{text}` changed to `{new}`{where}", 2.7)
         elif isinstance(node, ast.List | ast.Tuple | ast.Set) and not node.elts:
-            opener, closer = {ast.List: "[]", ast.Tuple: "()", ast.Set: "{}"}[type(node)]
+            opener, closer = {ast.List: ("[", "]"), ast.Tuple: ("(", ")"), ast.Set: ("{", "}")}[type(node)]
             for name in variables[:6]:
-                new = f"{opener[0]}{name}{',' if isinstance(node, ast.Tuple) else ''}{closer[-1]}"
+                new = f"{opener}{name}{',' if isinstance(node, ast.Tuple) else ''}{closer}"
                 if isinstance(node, ast.Set):
                     new = "{" + name + "}"
                 yield site.edit(node, new, "literal_fill", f"`{text}` changed to `{new}`{where}", 2.3)
+            if isinstance(node, ast.List):  # "no items" vs "one empty item": base cases of recursive generators
+                yield site.edit(node, "[[]]", "literal_fill", f"`{text}` changed to `[[]]`{where}", 2.2)
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Sub):
+            left = site.sf.segment(node.left)  # a distance compared with a tolerance or a bound
+            yield site.edit(node.left, f"abs({left})", "call_wrap", f"`{left}` wrapped as `abs({left})`{where}", 2.4)
+    yield from _returned_predicate(site)
+    yield from _extreme_start(site)
     value = getattr(site.stmt, "value", None)
     if isinstance(site.stmt, ast.Return | ast.Assign) and isinstance(value, ast.expr):
         text = site.sf.segment(value)
         for template, cost in (("max(0, {})", 2.7), ("abs({})", 2.9)):
             new = template.format(text)
             yield site.edit(value, new, "call_wrap", f"`{text}` wrapped as `{new}`{site.where(value.lineno)}", cost)
+
+
+PREDICATES = (ast.Call, ast.Compare, ast.BoolOp, ast.Name, ast.Attribute)
+
+
+def _returned_predicate(site: Site) -> Iterator[Mutation]:
+    """`return is_even(n)` → `return not is_even(n)`: a predicate function that answers the opposite question."""
+    value = site.stmt.value if isinstance(site.stmt, ast.Return) else None
+    if isinstance(value, PREDICATES):
+        text = site.sf.segment(value)
+        new = f"not {text}" if isinstance(value, ast.Call | ast.Name | ast.Attribute) else f"not ({text})"
+        yield site.edit(value, new, "negation_add", f"returned `{text}` negated{site.where(value.lineno)}", 2.0)
+
+
+def _extreme_start(site: Site) -> Iterator[Mutation]:
+    """`best = 0` → `best = float('-inf')`: a running maximum (or minimum) seeded with a value inputs can beat."""
+    stmt = site.stmt
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) and \
+            isinstance(stmt.value, ast.Constant) and type(stmt.value.value) is int:
+        text = site.sf.segment(stmt.value)
+        for rank, new in enumerate(("float('-inf')", "float('inf')")):
+            yield site.edit(stmt.value, new, "constant_replace", f"`{text}` changed to `{new}`"
+                            f"{site.where(stmt.lineno)}", 2.1 + 0.1 * rank)

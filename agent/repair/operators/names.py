@@ -1,4 +1,5 @@
-"""Names: a variable, attribute or called function replaced by a similar one in scope; arguments swapped."""
+"""Names: a variable, attribute or called function replaced by a similar one in scope; arguments and the
+coordinates of a multi-index (`d[j, k]` → `d[k, j]`) swapped."""
 
 from __future__ import annotations
 
@@ -42,6 +43,10 @@ def name_mutations(site: Site) -> Iterator[Mutation]:
         if isinstance(node, ast.Call):
             yield from _call_mutations(site, node, where)
             continue
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Tuple) and len(node.slice.elts) == 2:
+            a, b = (site.sf.segment(e) for e in node.slice.elts)
+            new = f"{site.sf.segment(node.value)}[{b}, {a}]"
+            yield site.edit(node, new, "index_swap", f"`{site.sf.segment(node)}` changed to `{new}`{where}", 1.8)
         if isinstance(node, ast.Name) and not _is_call_target(site, node):
             extra = 0.4 if isinstance(node.ctx, ast.Store) else 0.0
             pool = [v for v in variables if v not in scope.called or v in scope.local_names]
@@ -73,6 +78,8 @@ def _call_mutations(site: Site, node: ast.Call, where: str) -> Iterator[Mutation
                 assert isinstance(func, ast.Attribute)
                 yield site.edit(func, f"{site.sf.segment(func.value)}.{new}", "call_replace",
                                 f"`.{name}()` replaced by `.{new}()`{where}", cost)
+    if name in ("sorted", "sort"):
+        yield from _sort_order(site, node, where)
     args = node.args
     if all(not isinstance(a, ast.Starred) for a in args):
         texts = [site.sf.segment(a) for a in args]
@@ -98,3 +105,20 @@ def _with_args(site: Site, node: ast.Call, args: list[str], operator: str, descr
     first, last = node.args[0], node.args[-1]
     start, end = sf.span(first)[0], sf.span(last)[1]
     return Mutation(sf.replace_span(start, end, ", ".join(args)), node.lineno, operator, description, cost)
+
+
+def _sort_order(site: Site, node: ast.Call, where: str) -> Iterator[Mutation]:
+    """`sorted(xs)` ⇄ `sorted(xs, reverse=True)`: the order asked for the wrong way round."""
+    sf = site.sf
+    text = sf.segment(node)
+    reverse = next((k for k in node.keywords if k.arg == "reverse"), None)
+    if reverse is None:
+        start, end = sf.span(node)
+        inner = ", reverse=True" if node.args or node.keywords else "reverse=True"
+        new_call = text[:-1] + inner + ")"
+        yield Mutation(sf.replace_span(start, end, new_call), node.lineno, "call_arg_add",
+                       f"`{text}` changed to `{new_call}`{where}", 1.9)
+    elif isinstance(reverse.value, ast.Constant) and isinstance(reverse.value.value, bool):
+        flipped = "False" if reverse.value.value else "True"
+        yield site.edit(reverse.value, flipped, "constant_replace",
+                        f"`reverse={reverse.value.value}` changed to `reverse={flipped}`{where}", 1.4)
