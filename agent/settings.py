@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     # Sandbox (names kept from the seed where they fit).
     sandbox_image: str = DEFAULT_IMAGE
     docker_timeout: float = Field(300.0, gt=0, le=24 * 3600)
+    test_timeout: float = Field(10.0, gt=0, le=3600)  # one pytest test running longer counts as hanging (failed)
     docker_max_memory: str = "512m"
     docker_max_cpu: float = Field(0.5, gt=0, le=64)
     docker_max_pids: int = Field(256, ge=16, le=65536)

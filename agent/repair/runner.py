@@ -6,7 +6,9 @@ imports fixbot. Results are written as JSON to OUT, not to stdout, so the sandbo
 cap never truncates them.
 
 Modes:
-  outcomes  run pytest, record each test's outcome, duration and traceback frames
+  outcomes  run pytest, record each test's outcome, duration and traceback frames; with
+            spec["test_timeout"], a test whose call runs longer is stopped and counted as failed
+            (its message starts with HANG_MARK), so one endless loop does not stall the whole run
   coverage  the same, plus which lines of the workspace each test executed
   validate  run many candidate patches against selected tests. pytest collects once; each
             candidate runs in a forked child that swaps the changed functions' code objects
@@ -26,6 +28,19 @@ import time
 import types
 
 WORKSPACE = os.environ.get("FIXBOT_WORKSPACE", "/workspace")
+HANG_MARK = "fixbot: the test did not finish within"
+
+
+class TestTimeout(BaseException):
+    """Raised in a test that runs past its limit; BaseException so `except Exception` in the code cannot eat it."""
+
+
+def _on_alarm(_signum, _frame):
+    raise TestTimeout()
+
+
+def _hung(report):
+    return report.failed and "TestTimeout" in str(report.longrepr)
 
 
 def _rel(path: str) -> str | None:
@@ -38,8 +53,13 @@ def _rel(path: str) -> str | None:
 class Collector:
     """A pytest plugin recording outcome, duration and traceback frames per test."""
 
-    def __init__(self, cov=None):
+    def __init__(self, cov=None, limit=0.0, known_hangs=()):
         self.cov = cov
+        self.limit = float(limit or 0.0)
+        self.known_hangs = set(known_hangs)  # from an earlier run: they only need long enough for coverage
+        self.hangs = 0
+        self.slowest_ok = 0.0
+        self.armed = self.limit
         self.outcomes = {}
         self.durations = {}
         self.frames = {}
@@ -52,9 +72,29 @@ class Collector:
     def pytest_runtest_protocol(self, item, nextitem):
         if self.cov is not None:
             self.cov.switch_context(item.nodeid)
+        if self.limit > 0:  # covers setup and call; disarmed by their reports below
+            signal.signal(signal.SIGALRM, _on_alarm)
+            self.armed = self._limit_for(item.nodeid)
+            signal.setitimer(signal.ITIMER_REAL, self.armed)
+
+    def _limit_for(self, nodeid):
+        """The full limit until a test hangs; then sibling tests (likely stuck in the same loop) get less."""
+        if nodeid in self.known_hangs:
+            return min(self.limit, 1.0)
+        if self.hangs:
+            return min(self.limit, max(1.0, 5 * self.slowest_ok))
+        return self.limit
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        if self.limit > 0:
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
     def pytest_runtest_logreport(self, report):
         nodeid = report.nodeid
+        if self.limit > 0 and (report.when == "call" or (report.when == "setup" and report.outcome != "passed")):
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            if report.when == "call" and not _hung(report):
+                self.slowest_ok = max(self.slowest_ok, report.duration)
         if report.when == "call" or report.outcome != "passed":
             if report.outcome == "skipped" and report.when != "call":
                 self.outcomes.setdefault(nodeid, "skipped")
@@ -81,6 +121,9 @@ class Collector:
                         frames.append([rel, loc.lineno])
         self.frames[nodeid] = frames
         text = str(longrepr)
+        if "TestTimeout" in text and self.limit > 0:
+            self.hangs += 1
+            text = f"{HANG_MARK} {self.armed:g} s (an endless loop?); it was stopped here:\n{text[-1200:]}"
         self.messages[nodeid] = text[-1500:]
 
 
@@ -92,7 +135,7 @@ def _run_pytest(args, plugins):
 
 
 def mode_outcomes(spec):
-    collector = Collector()
+    collector = Collector(limit=spec.get("test_timeout", 0))
     start = time.monotonic()
     code = _silenced(lambda: _run_pytest(spec["pytest_args"], [collector]))
     return _report(collector, code, time.monotonic() - start)
@@ -102,7 +145,7 @@ def mode_coverage(spec):
     import coverage
 
     cov = coverage.Coverage(data_file=None, source=[WORKSPACE], omit=spec.get("omit") or None)
-    collector = Collector(cov)
+    collector = Collector(cov, limit=spec.get("test_timeout", 0), known_hangs=spec.get("known_hangs", ()))
     start = time.monotonic()
     cov.start()
     try:

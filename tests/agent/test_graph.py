@@ -105,6 +105,28 @@ async def test_hanging_test_is_reported(settings, tmp_path):
     assert "did not finish" in record["message"]
 
 
+async def test_a_bug_that_makes_a_test_loop_forever_is_fixed(settings, tmp_path):
+    """The hang is the bug: the runner stops the test after TEST_TIMEOUT and the search fixes the loop."""
+    files = {
+        "conftest.py": "",
+        "bits.py": "def bitcount(n):\n    count = 0\n    while n:\n        n ^= n - 1\n        count += 1\n"
+                   "    return count\n",
+        "tests/test_bits.py": "from bits import bitcount\n\n\ndef test_zero():\n    assert bitcount(0) == 0\n\n\n"
+                              "def test_seven():\n    assert bitcount(7) == 3\n",
+    }
+    repo = make_repo(tmp_path / "loop", files)
+    sink = ListSink()
+    quick = settings.model_copy(update={"test_timeout": 2})
+    record = await run_fix(FixRequest(repo=str(repo), issue="bitcount never returns for 7"), quick, events=sink)
+    assert record["status"] == "fixed", record["message"]
+    assert record["baseline"]["failing"] == ["tests/test_bits.py::test_seven"]
+    assert record["baseline"]["timed_out"] is True
+    assert "+        n &= n - 1" in record["final_patch"]["diff"]
+    reproduced = [e for e in sink.events if e["kind"] == "reproduced"][0]
+    assert "1 of them hanging (stopped after 2 s)" in reproduced["message"]
+    assert record["elapsed"] < quick.docker_timeout  # each baseline run paid TEST_TIMEOUT for the hang, not this
+
+
 async def test_not_fixable_within_budget(settings, tmp_path):
     # The fix needs two coordinated edits; single-edit candidates cannot make both tests pass.
     files = {

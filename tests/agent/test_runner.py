@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.localize import rank
+from agent.repair.runner import HANG_MARK
 from agent.repair.validate import install_runner, run_mode, validate_batch
 from sandbox import Sandbox, SandboxConfig
 
@@ -112,3 +113,22 @@ def test_full_suite_detects_a_regression(box):
                              stop_early=False)
     assert results[3]["status"] == "fail"
     assert results[3]["failed"] == ["tests/test_calc.py::test_limit"]
+
+
+def test_outcomes_stop_a_hanging_test_and_go_on(sandbox_image):
+    sb = Sandbox.create("test-runner-hang", SandboxConfig(image=sandbox_image, cpus=1.0, timeout=60))
+    try:
+        sb.put_files({"conftest.py": "", "tests/test_h.py": (
+            "def test_loops():\n    while True:\n        try:\n            pass\n        except Exception:\n"
+            "            pass\n\n\ndef test_after():\n    assert True\n\n\ndef test_loops_too():\n    while True:\n"
+            "        pass\n")})
+        install_runner(sb)
+        _res, out = run_mode(sb, "outcomes", {"pytest_args": ["-q"], "test_timeout": 3}, timeout=30)
+        assert out["outcomes"] == {"tests/test_h.py::test_loops": "failed", "tests/test_h.py::test_after": "passed",
+                                   "tests/test_h.py::test_loops_too": "failed"}
+        assert out["messages"]["tests/test_h.py::test_loops"].startswith(HANG_MARK + " 3 s")
+        # once one test hung, its siblings get a shorter leash (5 x the slowest finished test, at least 1 s)
+        assert out["messages"]["tests/test_h.py::test_loops_too"].startswith(HANG_MARK + " 1 s")
+        assert "test_h.py" in out["messages"]["tests/test_h.py::test_loops"]  # where it was stopped
+    finally:
+        sb.destroy()

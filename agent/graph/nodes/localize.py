@@ -28,8 +28,10 @@ async def localize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     coverage_path = ""
     if args is not None:
         box = await asyncio.to_thread(deps.sandboxes.get, task_id, state["workspace"])
-        _res, cov = await asyncio.to_thread(run_mode, box, "coverage", {"pytest_args": args},
-                                            timeout=deps.settings.docker_timeout)
+        _res, cov = await asyncio.to_thread(run_mode, box, "coverage",
+                                           {"pytest_args": args, "test_timeout": deps.settings.test_timeout,
+                                            "known_hangs": state.get("baseline", {}).get("hung", [])},
+                                           timeout=deps.settings.docker_timeout)
         if cov is not None:
             path = Path(state["workspace"]).parent / "coverage.json"
             path.write_text(json.dumps(cov), encoding="utf-8")

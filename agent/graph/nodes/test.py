@@ -20,7 +20,8 @@ def candidate_timeout(baseline: dict[str, Any]) -> float:
     Based on the median test's duration, not the failing tests' own: a bug that makes a test
     hang until its own alarm fires would otherwise make every mutant wait just as long.
     """
-    durations = sorted(baseline.get("durations", {}).values())
+    hung = set(baseline.get("hung", ()))  # stopped at TEST_TIMEOUT: their time says nothing about a fixed run
+    durations = sorted(d for n, d in baseline.get("durations", {}).items() if n not in hung)
     typical = durations[len(durations) // 2] if durations else 0.1
     failing = max(len(baseline.get("failing", [])), 1)
     return round(min(30.0, max(1.0, 20 * typical * failing + 0.5)), 2)
