@@ -235,7 +235,10 @@ class Validator:
 
     def pytest_runtestloop(self, session):
         originals = {}
+        deadline = time.monotonic() + float(self.spec.get("deadline") or 1e9)  # the task's search budget
         for cand in self.spec["candidates"]:
+            if time.monotonic() > deadline:
+                break  # the rest stay unvalidated; the caller marks them skipped
             path = os.path.join(WORKSPACE, cand["path"])
             if path not in originals:
                 with open(path, encoding="utf-8") as fh:
@@ -377,8 +380,11 @@ def mode_fresh(spec, out_path):
     if spec.get("stop_early"):
         args.append("-x")
     originals = {}
+    deadline = time.monotonic() + float(spec.get("deadline") or 1e9)
     with open(out_path, "w", encoding="utf-8") as out:
         for cand in spec["candidates"]:
+            if time.monotonic() > deadline:
+                break
             path = os.path.join(WORKSPACE, cand["path"])
             if path not in originals:
                 with open(path, encoding="utf-8") as fh:

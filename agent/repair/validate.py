@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any, Protocol
@@ -54,19 +55,23 @@ def validate_batch(
     tests: Sequence[str] | None,
     per_candidate_timeout: float,
     stop_early: bool,
+    deadline: float | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Validate candidates ({id, path, source}); returns id → {status, failed, passed, duration}.
 
     The fast path (one collection, a forked child per candidate) handles changes inside
-    functions; the rest are re-run with a fresh import per candidate.
+    functions; the rest are re-run with a fresh import per candidate. With `deadline` (seconds),
+    no candidate starts after it; those left get status "skipped".
     """
+    started = time.monotonic()
     results: dict[int, dict[str, Any]] = {}
     pending = list(candidates)
     for mode in ("validate", "fresh"):
         if not pending:
             break
+        left = None if deadline is None else max(0.0, deadline - (time.monotonic() - started))
         spec = {"pytest_args": list(pytest_args), "tests": list(tests) if tests else None,
-                "candidates": pending, "timeout": per_candidate_timeout, "stop_early": stop_early}
+                "candidates": pending, "timeout": per_candidate_timeout, "stop_early": stop_early, "deadline": left}
         budget = 30.0 + len(pending) * (per_candidate_timeout + (0.5 if mode == "validate" else 3.0))
         result, rows = run_mode(sandbox, mode, spec, timeout=budget)
         if rows is None:
@@ -75,8 +80,9 @@ def validate_batch(
         by_id = {row["id"]: row for row in rows}
         for cand in pending:
             row = by_id.get(cand["id"])
-            if row is None:  # the runner died part-way (e.g. the whole exec timed out)
-                row = {"status": "error", "failed": [], "passed": 0, "duration": 0.0}
+            if row is None:  # past the deadline, or the runner died part-way (e.g. the whole exec timed out)
+                status = "skipped" if deadline is not None and result.exit_code == 0 else "error"
+                row = {"status": status, "failed": [], "passed": 0, "duration": 0.0}
             results[cand["id"]] = row
         pending = [c for c in pending if results[c["id"]]["status"] == "fallback"]
     return results

@@ -67,3 +67,11 @@ def sources_of(state: dict[str, Any], deps: Deps) -> dict[str, str]:
 def tail(text: str, limit: int = 6000) -> str:
     """The end of a long output, marked when cut."""
     return text if len(text) <= limit else f"[... {len(text) - limit} chars cut ...]\n" + text[-limit:]
+
+
+def search_seconds(state: dict[str, Any], deps: Deps) -> float:
+    """The search's time budget: REPAIR_TIME_BUDGET, or AUTO_SEARCH_BUDGET when an LLM takes over after it."""
+    seconds = deps.settings.repair_time_budget
+    if state.get("engine") == "auto" and state.get("llm_available"):
+        seconds = min(seconds, deps.settings.auto_search_budget)
+    return seconds

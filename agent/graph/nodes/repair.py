@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from agent.graph.deps import Deps, add_time
-from agent.graph.nodes.common import pool_of
+from agent.graph.nodes.common import pool_of, search_seconds
 
 FIRST_BATCH = 40
 NEXT_BATCH = 160
@@ -21,9 +21,7 @@ def hands_over(state: dict[str, Any]) -> bool:
 def budget_left(state: dict[str, Any], deps: Deps) -> str | None:
     """Why the search must stop, or None while budget remains."""
     settings = deps.settings
-    seconds = settings.repair_time_budget
-    if hands_over(state):
-        seconds = min(seconds, settings.auto_search_budget)
+    seconds = search_seconds(state, deps)
     if time.time() - state.get("started_at", time.time()) > seconds:
         return f"the search's time budget ({seconds:.0f} s) is spent"
     if state.get("candidates_tried", 0) >= settings.repair_max_candidates:

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from agent.graph.deps import Deps, add_time
-from agent.graph.nodes.common import pool_of, pytest_args_of, request_of, sources_of, tail
+from agent.graph.nodes.common import pool_of, pytest_args_of, request_of, search_seconds, sources_of, tail
 from agent.repair.validate import validate_batch
 
 MAX_SURVIVORS = 12
@@ -22,9 +22,16 @@ def candidate_timeout(baseline: dict[str, Any]) -> float:
     """
     hung = set(baseline.get("hung", ()))  # stopped at TEST_TIMEOUT: their time says nothing about a fixed run
     durations = sorted(d for n, d in baseline.get("durations", {}).items() if n not in hung)
-    typical = durations[len(durations) // 2] if durations else 0.1
     failing = max(len(baseline.get("failing", [])), 1)
+    if not durations and hung:  # every test hung: nothing to scale from, and most mutants will hang too
+        return round(min(5.0, 1.0 + 0.2 * failing), 2)
+    typical = durations[len(durations) // 2] if durations else 0.1
     return round(min(30.0, max(1.0, 20 * typical * failing + 0.5)), 2)
+
+
+def search_time_left(state: dict[str, Any], deps: Deps) -> float:
+    """Seconds left of the search's time budget (at least 1), so one batch cannot overrun it by much."""
+    return max(1.0, search_seconds(state, deps) - (time.time() - state.get("started_at", time.time())))
 
 
 def changed_lines(old: str, new: str) -> int:
@@ -51,7 +58,10 @@ async def test(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     box = await asyncio.to_thread(deps.sandboxes.get, task_id, state["workspace"])
     per = candidate_timeout(baseline)
     first = await asyncio.to_thread(validate_batch, box, pool.payload(reviewed), pytest_args=args,
-                                    tests=baseline["failing"], per_candidate_timeout=per, stop_early=True)
+                                    tests=baseline["failing"], per_candidate_timeout=per, stop_early=True,
+                                    deadline=search_time_left(state, deps))
+    skipped = sum(1 for cid in reviewed if first[cid]["status"] == "skipped")
+    update["candidates_tried"] = tried - skipped
     survivors = [cid for cid in reviewed if first[cid]["status"] == "pass"][:MAX_SURVIVORS]
     deps.emit(task_id, "candidates", tried=tried, survivors=len(survivors), total=len(pool))
     plausible: list[int] = []
