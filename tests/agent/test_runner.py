@@ -108,6 +108,16 @@ def test_validate_batch_hot_path_fallback_and_timeouts(box):
     assert after == CALC, "the original file is restored after validation"
 
 
+def test_validation_stops_at_the_deadline(box):
+    looping = [{"id": i, "path": "calc.py", "source": CALC.replace("if x > 0:", f"while {i} < 9:")} for i in range(6)]
+    results = validate_batch(box, looping, pytest_args=["-q"], tests=FAILING, per_candidate_timeout=1.0,
+                             stop_early=True, deadline=1.5)
+    statuses = [results[i]["status"] for i in range(6)]
+    ran = statuses.index("skipped")  # candidates run in order until the deadline, the rest never start
+    assert 1 <= ran <= 3 and set(statuses[:ran]) == {"timeout"} and set(statuses[ran:]) == {"skipped"}, statuses
+    assert box.read_file("calc.py").decode() == CALC
+
+
 def test_full_suite_detects_a_regression(box):
     results = validate_batch(box, candidates()[3:4], pytest_args=["-q"], tests=None, per_candidate_timeout=5.0,
                              stop_early=False)
