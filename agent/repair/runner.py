@@ -236,6 +236,7 @@ class Validator:
     def pytest_runtestloop(self, session):
         originals = {}
         deadline = time.monotonic() + float(self.spec.get("deadline") or 1e9)  # the task's search budget
+        wanted, passes = int(self.spec.get("stop_after_passes") or 0), 0  # enough survivors: stop early
         for cand in self.spec["candidates"]:
             if time.monotonic() > deadline:
                 break  # the rest stay unvalidated; the caller marks them skipped
@@ -246,6 +247,9 @@ class Validator:
             result = self._one(session, cand, path, originals[path])
             self.out.write(json.dumps(result) + "\n")
             self.out.flush()
+            passes += result["status"] == "pass"
+            if wanted and passes >= wanted:
+                break
         return True
 
     def _live_functions(self, path):
@@ -381,6 +385,7 @@ def mode_fresh(spec, out_path):
         args.append("-x")
     originals = {}
     deadline = time.monotonic() + float(spec.get("deadline") or 1e9)
+    wanted, passes = int(spec.get("stop_after_passes") or 0), 0
     with open(out_path, "w", encoding="utf-8") as out:
         for cand in spec["candidates"]:
             if time.monotonic() > deadline:
@@ -417,6 +422,9 @@ def mode_fresh(spec, out_path):
             out.write(json.dumps({"id": cand["id"], "status": status, "failed": failed, "passed": passed,
                                   "duration": round(time.monotonic() - start, 4)}) + "\n")
             out.flush()
+            passes += status == "pass"
+            if wanted and passes >= wanted:
+                break
 
 
 def mode_validate(spec, out_path):

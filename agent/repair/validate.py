@@ -56,12 +56,14 @@ def validate_batch(
     per_candidate_timeout: float,
     stop_early: bool,
     deadline: float | None = None,
+    stop_after_passes: int = 0,
 ) -> dict[int, dict[str, Any]]:
     """Validate candidates ({id, path, source}); returns id → {status, failed, passed, duration}.
 
     The fast path (one collection, a forked child per candidate) handles changes inside
     functions; the rest are re-run with a fresh import per candidate. With `deadline` (seconds),
-    no candidate starts after it; those left get status "skipped".
+    no candidate starts after it; with `stop_after_passes`, none after that many passed. Those
+    left get status "skipped" (in order: they can be validated later).
     """
     started = time.monotonic()
     results: dict[int, dict[str, Any]] = {}
@@ -71,7 +73,8 @@ def validate_batch(
             break
         left = None if deadline is None else max(0.0, deadline - (time.monotonic() - started))
         spec = {"pytest_args": list(pytest_args), "tests": list(tests) if tests else None,
-                "candidates": pending, "timeout": per_candidate_timeout, "stop_early": stop_early, "deadline": left}
+                "candidates": pending, "timeout": per_candidate_timeout, "stop_early": stop_early, "deadline": left,
+                "stop_after_passes": stop_after_passes}
         budget = 30.0 + len(pending) * (per_candidate_timeout + (0.5 if mode == "validate" else 3.0))
         result, rows = run_mode(sandbox, mode, spec, timeout=budget)
         if rows is None:
@@ -81,7 +84,8 @@ def validate_batch(
         for cand in pending:
             row = by_id.get(cand["id"])
             if row is None:  # past the deadline, or the runner died part-way (e.g. the whole exec timed out)
-                status = "skipped" if deadline is not None and result.exit_code == 0 else "error"
+                stopped = deadline is not None or stop_after_passes > 0
+                status = "skipped" if stopped and result.exit_code == 0 else "error"
                 row = {"status": status, "failed": [], "passed": 0, "duration": 0.0}
             results[cand["id"]] = row
         pending = [c for c in pending if results[c["id"]]["status"] == "fallback"]

@@ -12,6 +12,7 @@ from agent.graph.nodes.common import pool_of, pytest_args_of, request_of, search
 from agent.repair.validate import validate_batch
 
 MAX_SURVIVORS = 12
+ENOUGH_PASSES = 4  # candidates passing the failing tests before the full suite is consulted
 
 
 def candidate_timeout(baseline: dict[str, Any]) -> float:
@@ -24,7 +25,7 @@ def candidate_timeout(baseline: dict[str, Any]) -> float:
     durations = sorted(d for n, d in baseline.get("durations", {}).items() if n not in hung)
     failing = max(len(baseline.get("failing", [])), 1)
     if not durations and hung:  # every test hung: nothing to scale from, and most mutants will hang too
-        return round(min(5.0, 1.0 + 0.2 * failing), 2)
+        return round(min(3.0, 1.0 + 0.05 * failing), 2)  # -x: a looping mutant hangs in the first test
     typical = durations[len(durations) // 2] if durations else 0.1
     return round(min(30.0, max(1.0, 20 * typical * failing + 0.5)), 2)
 
@@ -44,7 +45,6 @@ async def test(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     started = time.monotonic()
     task_id = state["task_id"]
     pool = pool_of(state, deps)
-    sources = sources_of(state, deps)
     baseline = state["baseline"]
     reviewed = state.get("reviewed", [])
     tried = state.get("candidates_tried", 0) + len(state.get("batch", []))
@@ -57,29 +57,40 @@ async def test(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
                 "test_results": state.get("test_results", []) + ([found["result"]] if found else [])}
     box = await asyncio.to_thread(deps.sandboxes.get, task_id, state["workspace"])
     per = candidate_timeout(baseline)
-    first = await asyncio.to_thread(validate_batch, box, pool.payload(reviewed), pytest_args=args,
-                                    tests=baseline["failing"], per_candidate_timeout=per, stop_early=True,
-                                    deadline=search_time_left(state, deps))
-    skipped = sum(1 for cid in reviewed if first[cid]["status"] == "skipped")
-    update["candidates_tried"] = tried - skipped
-    survivors = [cid for cid in reviewed if first[cid]["status"] == "pass"][:MAX_SURVIVORS]
-    deps.emit(task_id, "candidates", tried=tried, survivors=len(survivors), total=len(pool))
-    plausible: list[int] = []
-    if survivors:
-        full = await asyncio.to_thread(validate_batch, box, pool.payload(survivors), pytest_args=args,
-                                       tests=None, per_candidate_timeout=per * 3, stop_early=False)
-        plausible = [cid for cid in survivors if full[cid]["status"] == "pass"]
     results = list(state.get("test_results", []))
     found = None
+    pending, untried = list(reviewed), []
+    while pending and found is None:
+        # In rank order, stopping once a few pass: one early fix no longer waits for the whole batch.
+        first = await asyncio.to_thread(validate_batch, box, pool.payload(pending), pytest_args=args,
+                                        tests=baseline["failing"], per_candidate_timeout=per, stop_early=True,
+                                        deadline=search_time_left(state, deps), stop_after_passes=ENOUGH_PASSES)
+        skipped = [cid for cid in pending if first[cid]["status"] == "skipped"]
+        survivors = [cid for cid in pending if first[cid]["status"] == "pass"][:MAX_SURVIVORS]
+        deps.emit(task_id, "candidates", tried=tried - len(skipped), survivors=len(survivors), total=len(pool))
+        found = await _best_of(box, deps, state, survivors, args, per, results) if survivors else None
+        # Without survivors the skipped ones are past the deadline; otherwise they are still to try.
+        untried = skipped
+        pending = skipped if survivors and found is None and search_time_left(state, deps) > 1.0 else []
+    update["candidates_tried"] = tried - len(untried)
+    return {**update, "plausible": found, "test_results": results,
+            "phase_times": add_time(state, "test", started)}
+
+
+async def _best_of(box: Any, deps: Deps, state: dict[str, Any], survivors: list[int], args: list[str],
+                   per: float, results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The full suite for the survivors, then the user's command on the plausible ones, smallest first."""
+    pool, sources = pool_of(state, deps), sources_of(state, deps)
+    full = await asyncio.to_thread(validate_batch, box, pool.payload(survivors), pytest_args=args,
+                                   tests=None, per_candidate_timeout=per * 3, stop_early=False)
+    plausible = [cid for cid in survivors if full[cid]["status"] == "pass"]
     for cid in sorted(plausible, key=lambda c: (changed_lines(sources[pool[c].path], pool[c].new_source),
                                                  pool[c].cost, c)):
         proof = await _prove(box, deps, state, cid)
         results.append(proof["result"])
         if proof["result"]["success"]:
-            found = proof
-            break
-    return {**update, "plausible": found, "test_results": results,
-            "phase_times": add_time(state, "test", started)}
+            return proof
+    return None
 
 
 async def _prove(box: Any, deps: Deps, state: dict[str, Any], cid: int) -> dict[str, Any]:
