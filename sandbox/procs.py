@@ -74,6 +74,8 @@ def wrap(argv: list[str], timeout: float) -> list[str]:
 
     `timeout -s KILL` puts itself and the command in a new process group and SIGKILLs that group
     when time is up (exit 137). oom_score_adj 1000 makes the run, never the idle PID 1 child, the
-    OOM killer's victim, so the container survives a memory hog. The exit code is the command's.
+    OOM killer's victim, so the container survives a memory hog. The command runs at nice 19 so the
+    sweep after it (and the cleaner) win the CPU quota against anything it left spinning, a fork bomb
+    included; alone in its container the command still gets the whole quota. The exit code is the command's.
     """
-    return ["sh", "-c", SWEEP, "sh", "timeout", "-s", "KILL", f"{timeout:.3f}", *argv]
+    return ["sh", "-c", SWEEP, "sh", "nice", "-n", "19", "timeout", "-s", "KILL", f"{timeout:.3f}", *argv]

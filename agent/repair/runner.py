@@ -80,7 +80,7 @@ class Collector:
     def _limit_for(self, nodeid):
         """The full limit until a test hangs; then sibling tests (likely stuck in the same loop) get less."""
         if nodeid in self.known_hangs:
-            return min(self.limit, 1.0)
+            return min(self.limit, 0.5)
         if self.hangs:
             return min(self.limit, max(1.0, 5 * self.slowest_ok))
         return self.limit

@@ -12,7 +12,7 @@ from agent.graph.nodes.common import pool_of, pytest_args_of, request_of, search
 from agent.repair.validate import validate_batch
 
 MAX_SURVIVORS = 12
-ENOUGH_PASSES = 4  # candidates passing the failing tests before the full suite is consulted
+ENOUGH_PASSES = 1  # first pass in rank order (simplest first) goes straight to the full suite and the proof
 
 
 def candidate_timeout(baseline: dict[str, Any]) -> float:
@@ -25,7 +25,7 @@ def candidate_timeout(baseline: dict[str, Any]) -> float:
     durations = sorted(d for n, d in baseline.get("durations", {}).items() if n not in hung)
     failing = max(len(baseline.get("failing", [])), 1)
     if not durations and hung:  # every test hung: nothing to scale from, and most mutants will hang too
-        return round(min(3.0, 1.0 + 0.05 * failing), 2)  # -x: a looping mutant hangs in the first test
+        return round(min(3.0, 0.5 + 0.05 * failing), 2)  # -x: a looping mutant hangs in the first test
     typical = durations[len(durations) // 2] if durations else 0.1
     return round(min(30.0, max(1.0, 20 * typical * failing + 0.5)), 2)
 
