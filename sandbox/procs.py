@@ -8,12 +8,11 @@ import re
 # it), SIGKILL all but PID 1 (docker-init), this shell and the idle `sleep infinity` (the first child
 # of PID 1; orphans are appended after it), then wake the sleeper. `kill -9 -1` alone would kill the
 # sleeper too, and the container would stop with it. Plain sh with builtins only: it must start and
-# finish while a fork bomb competes for the CPU and the pids. Exit 0 when nothing is left.
-CLEANER = r"""
-read -r idle _ < /proc/1/task/1/children  # no trailing newline: read "fails" yet sets idle
-[ -n "$idle" ] || exit 3
+# finish while a fork bomb competes for the CPU and the pids.
+_KILL_LEFTOVERS = r"""
 i=0
-while [ $i -lt 200 ]; do
+left=1
+while [ -n "$idle" ] && [ $i -lt 200 ]; do
   kill -s STOP -1 2>/dev/null
   left=0
   for d in /proc/[0-9]*; do
@@ -24,11 +23,15 @@ while [ $i -lt 200 ]; do
     kill -s KILL "$p" 2>/dev/null && left=1
   done
   kill -s CONT "$idle" 2>/dev/null
-  [ $left = 0 ] && exit 0
+  [ $left = 0 ] && break
   i=$((i + 1))
 done
-exit 1
 """
+_IDLE = "read -r idle _ < /proc/1/task/1/children\n"  # the file has no final newline: read "fails" yet sets idle
+
+# Exit 0 when nothing is left, 1 when processes survived 200 rounds, 3 when the idle process is missing.
+CLEANER = _IDLE + '[ -n "$idle" ] || exit 3\n' + _KILL_LEFTOVERS + "[ $left = 0 ] || exit 1\nexit 0\n"
+
 CLEANER_ARGV = ["sh", "-c", CLEANER]
 
 # cgroup v1 exposes "oom_kill N" in memory.oom_control; cgroup v2 in memory.events.
@@ -45,28 +48,7 @@ def oom_kills(probe_output: bytes) -> int:
 # stopped, `cmd &`, even a fork bomb in its own session) is killed so it cannot eat the pids, CPU or
 # memory of the next run: the CLEANER's freeze-and-kill loop, inline so that this shell ($$) is the
 # one spared and the command's exit code is kept.
-SWEEP = r"""
-echo 1000 > /proc/self/oom_score_adj 2>/dev/null
-"$@"
-rc=$?
-read -r idle _ < /proc/1/task/1/children
-i=0
-while [ -n "$idle" ] && [ $i -lt 200 ]; do
-  kill -s STOP -1 2>/dev/null
-  left=0
-  for d in /proc/[0-9]*; do
-    p=${d#/proc/}
-    case $p in 1|$$|$idle) continue;; esac
-    { read -r stat < "$d/stat"; } 2>/dev/null || continue
-    case $stat in *") Z "*) continue;; esac
-    kill -s KILL "$p" 2>/dev/null && left=1
-  done
-  kill -s CONT "$idle" 2>/dev/null
-  [ $left = 0 ] && break
-  i=$((i + 1))
-done
-exit $rc
-"""
+SWEEP = 'echo 1000 > /proc/self/oom_score_adj 2>/dev/null\n"$@"\nrc=$?\n' + _IDLE + _KILL_LEFTOVERS + "exit $rc\n"
 
 
 def wrap(argv: list[str], timeout: float) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +103,27 @@ def redis_conn() -> Iterator[Any]:
     yield conn
     conn.flushdb()
     conn.close()
+
+
+@pytest.fixture
+def workflow_settings(tmp_path: Path, sandbox_image: str) -> Any:
+    """Settings for whole-workflow tests: local repos allowed, the real image, state under tmp_path."""
+    from agent.settings import load_settings
+
+    return load_settings(_env_file=None, allow_local_repos=True, sandbox_image=sandbox_image,
+                         checkpoint_db=tmp_path / "checkpoints.sqlite", work_dir=tmp_path / "work",
+                         docker_timeout=60, docker_max_cpu=1.0, repair_time_budget=60)
+
+
+@pytest.fixture
+def make_repo() -> Callable[[Path, dict[str, str]], Path]:
+    """Writes a small repository (relative path → text) under a directory and returns it."""
+
+    def write(root: Path, files: dict[str, str]) -> Path:
+        for name, text in files.items():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return root
+
+    return write

@@ -24,26 +24,7 @@ EXAMPLES = ROOT / "examples"
 pytestmark = [pytest.mark.docker]
 
 
-@pytest.fixture
-def settings(tmp_path, sandbox_image):
-    return load_settings(
-        _env_file=None,
-        allow_local_repos=True,
-        sandbox_image=sandbox_image,
-        checkpoint_db=tmp_path / "checkpoints.sqlite",
-        work_dir=tmp_path / "work",
-        docker_timeout=60,
-        docker_max_cpu=1.0,
-        repair_time_budget=60,
-    )
 
-
-def make_repo(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 CALC = {
@@ -54,6 +35,11 @@ CALC = {
                           "    assert calculate_total([1, 2, 3]) == 6\n\n\ndef test_negative():\n"
                           "    assert calculate_total([1, -2, 3]) == 2\n",
 }
+
+
+@pytest.fixture
+def settings(workflow_settings):
+    return workflow_settings
 
 
 async def test_fixes_the_seed_example_and_proves_it(settings):
@@ -72,7 +58,7 @@ async def test_fixes_the_seed_example_and_proves_it(settings):
     json.dumps(record)  # the record crosses process boundaries as JSON
 
 
-async def test_tests_already_green(settings, tmp_path):
+async def test_tests_already_green(make_repo, settings, tmp_path):
     files = {**CALC, "calc.py": CALC["calc.py"].replace("if x > 0:", "if True:")}
     repo = make_repo(tmp_path / "green", files)
     record = await run_fix(FixRequest(repo=str(repo), issue="totals are wrong"), settings)
@@ -81,7 +67,7 @@ async def test_tests_already_green(settings, tmp_path):
     assert record["final_patch"] is None
 
 
-async def test_syntax_error_in_the_repo_is_reported_not_fixed(settings, tmp_path):
+async def test_syntax_error_in_the_repo_is_reported_not_fixed(make_repo, settings, tmp_path):
     repo = make_repo(tmp_path / "broken", {**CALC, "calc.py": "def calculate_total(items)\n    return 0\n"})
     record = await run_fix(FixRequest(repo=str(repo), issue="it does not even import"), settings)
     assert record["status"] in ("not_fixed", "error")
@@ -89,14 +75,14 @@ async def test_syntax_error_in_the_repo_is_reported_not_fixed(settings, tmp_path
     assert record["baseline"]["failing"]
 
 
-async def test_missing_test_command(settings, tmp_path):
+async def test_missing_test_command(make_repo, settings, tmp_path):
     repo = make_repo(tmp_path / "calc", CALC)
     record = await run_fix(FixRequest(repo=str(repo), issue="x", test_command="no-such-runner -q"), settings)
     assert record["status"] == "error"
     assert "could not be run" in record["message"]
 
 
-async def test_hanging_test_is_reported(settings, tmp_path):
+async def test_hanging_test_is_reported(make_repo, settings, tmp_path):
     files = {**CALC, "tests/test_hang.py": "def test_hang():\n    while True:\n        pass\n"}
     repo = make_repo(tmp_path / "hang", files)
     quick = settings.model_copy(update={"docker_timeout": 5})
@@ -105,7 +91,7 @@ async def test_hanging_test_is_reported(settings, tmp_path):
     assert "did not finish" in record["message"]
 
 
-async def test_a_bug_that_makes_a_test_loop_forever_is_fixed(settings, tmp_path):
+async def test_a_bug_that_makes_a_test_loop_forever_is_fixed(make_repo, settings, tmp_path):
     """The hang is the bug: the runner stops the test after TEST_TIMEOUT and the search fixes the loop."""
     files = {
         "conftest.py": "",
@@ -127,7 +113,7 @@ async def test_a_bug_that_makes_a_test_loop_forever_is_fixed(settings, tmp_path)
     assert record["elapsed"] < quick.docker_timeout  # each baseline run paid TEST_TIMEOUT for the hang, not this
 
 
-async def test_not_fixable_within_budget(settings, tmp_path):
+async def test_not_fixable_within_budget(make_repo, settings, tmp_path):
     # The fix needs two coordinated edits; single-edit candidates cannot make both tests pass.
     files = {
         "conftest.py": "",
@@ -143,7 +129,7 @@ async def test_not_fixable_within_budget(settings, tmp_path):
     assert "no plausible patch" in record["message"]
 
 
-def test_resume_after_kill(settings, tmp_path):
+def test_resume_after_kill(make_repo, settings, tmp_path):
     """A SIGKILLed run continues from its last finished node, without reproducing again."""
     repo = make_repo(tmp_path / "calc", CALC)
     env = {**os.environ, "ALLOW_LOCAL_REPOS": "true", "SANDBOX_IMAGE": settings.sandbox_image,

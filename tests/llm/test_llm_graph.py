@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from llm_fakes import ScriptedChat
@@ -13,7 +12,6 @@ from agent.events import ListSink
 from agent.exceptions import ConfigError
 from agent.llm.client import Reply
 from agent.request import FixRequest
-from agent.settings import load_settings
 from agent.workflow import run_fix
 
 pytestmark = [pytest.mark.docker]
@@ -32,23 +30,15 @@ HALF_FIX = ("DESCRIPTION: use max for the upper end\nEXPLANATION: hi took min(xs
 APPROVE = '{"approve": true, "reasons": []}'
 
 
-def make_repo(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
+
 
 
 @pytest.fixture
-def settings(tmp_path, sandbox_image):
-    return load_settings(_env_file=None, allow_local_repos=True, sandbox_image=sandbox_image,
-                         checkpoint_db=tmp_path / "checkpoints.sqlite", work_dir=tmp_path / "work",
-                         docker_timeout=60, docker_max_cpu=1.0, repair_time_budget=60, auto_search_budget=20,
-                         max_attempts=3)
+def settings(workflow_settings):
+    return workflow_settings.model_copy(update={"auto_search_budget": 20, "max_attempts": 3})
 
 
-async def test_auto_hands_over_to_the_llm_when_the_search_finds_nothing(tmp_path, settings):
+async def test_auto_hands_over_to_the_llm_when_the_search_finds_nothing(make_repo, tmp_path, settings):
     chat = ScriptedChat([PLAN, HALF_FIX, APPROVE, FIX, APPROVE])
     sink = ListSink()
     record = await run_fix(FixRequest(repo=str(make_repo(tmp_path / "r", SPAN_REPO)), issue="span is wrong"),
@@ -70,7 +60,7 @@ async def test_auto_hands_over_to_the_llm_when_the_search_finds_nothing(tmp_path
     assert phases.index("repair") < phases.index("llm_manager")
 
 
-async def test_search_engine_never_calls_the_model(tmp_path, settings):
+async def test_search_engine_never_calls_the_model(make_repo, tmp_path, settings):
     chat = ScriptedChat([])
     record = await run_fix(FixRequest(repo=str(make_repo(tmp_path / "r", SPAN_REPO)), issue="span is wrong"),
                            settings.model_copy(update={"repair_max_candidates": 30}), engine="search", llm=chat)
@@ -78,7 +68,7 @@ async def test_search_engine_never_calls_the_model(tmp_path, settings):
     assert "candidate budget (30)" in record["message"] or "were tried" in record["message"]
 
 
-async def test_token_budget_exhausted_stops_with_a_clear_result(tmp_path, settings):
+async def test_token_budget_exhausted_stops_with_a_clear_result(make_repo, tmp_path, settings):
     chat = ScriptedChat([Reply(PLAN, 900, 100), Reply(HALF_FIX, 900, 100)])
     record = await run_fix(FixRequest(repo=str(make_repo(tmp_path / "r", SPAN_REPO)), issue="span is wrong"),
                            settings.model_copy(update={"llm_token_budget": 1500}), engine="llm", llm=chat)
@@ -87,7 +77,7 @@ async def test_token_budget_exhausted_stops_with_a_clear_result(tmp_path, settin
     assert record["final_patch"] is None
 
 
-async def test_green_suite_gets_a_reproduction_test_that_ships_with_the_fix(tmp_path, settings):
+async def test_green_suite_gets_a_reproduction_test_that_ships_with_the_fix(make_repo, tmp_path, settings):
     calc = "def calculate_total(items):\n    total = 0\n    for x in items:\n        if x > 0:\n" \
            "            total += x\n    return total\n"
     tests = "from calc import calculate_total\n\n\ndef test_positive():\n    assert calculate_total([1, 2, 3]) == 6\n"
@@ -108,13 +98,13 @@ async def test_green_suite_gets_a_reproduction_test_that_ships_with_the_fix(tmp_
     assert record["baseline"]["failing"] and all("test_positive" not in t for t in record["baseline"]["failing"])
 
 
-async def test_engine_llm_without_a_model_is_refused_before_any_work(tmp_path, settings):
+async def test_engine_llm_without_a_model_is_refused_before_any_work(make_repo, tmp_path, settings):
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
         await run_fix(FixRequest(repo=str(make_repo(tmp_path / "r", SPAN_REPO)), issue="x"), settings, engine="llm")
     assert not (tmp_path / "work").exists() or not any((tmp_path / "work").iterdir())
 
 
-async def test_real_http_endpoint_fixes_the_repo_end_to_end(tmp_path, settings):
+async def test_real_http_endpoint_fixes_the_repo_end_to_end(make_repo, tmp_path, settings):
     """ChatOpenAI against a local OpenAI-compatible server: a 429 and a 500 are retried, usage is counted."""
     script = [{"reply": PLAN, "usage": (400, 50)}, {"status": 429, "retry_after": "0"}, {"status": 500},
               {"reply": FIX, "usage": (700, 90)}, {"reply": APPROVE, "usage": (300, 10)}]
@@ -131,7 +121,7 @@ async def test_real_http_endpoint_fixes_the_repo_end_to_end(tmp_path, settings):
     json.dumps(record)  # the record is plain JSON, ready for the API
 
 
-async def test_auto_with_a_dead_endpoint_says_what_both_engines_did(tmp_path, settings):
+async def test_auto_with_a_dead_endpoint_says_what_both_engines_did(make_repo, tmp_path, settings):
     import socket
 
     with socket.socket() as probe:  # a loopback port with nothing listening
