@@ -8,6 +8,7 @@ DEFAULT_IMAGE = "fixbot-sandbox:latest"
 LABEL_APP = "fixbot.app"
 LABEL_TASK = "fixbot.task"
 LABEL_DEADLINE = "fixbot.deadline"
+LABEL_OWNER = "fixbot.owner"  # "host:pid" of the process that created it
 APP_NAME = "fixbot"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from typing import Any
 
@@ -9,7 +11,7 @@ import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 from docker.types import Ulimit
 
-from sandbox.config import APP_NAME, LABEL_APP, LABEL_DEADLINE, LABEL_TASK, SandboxConfig
+from sandbox.config import APP_NAME, LABEL_APP, LABEL_DEADLINE, LABEL_OWNER, LABEL_TASK, SandboxConfig
 from sandbox.exceptions import ContainerStartError, ImageMissing
 
 WORKSPACE = "/workspace"
@@ -37,9 +39,15 @@ def parse_user(user: str) -> tuple[int, int]:
     return uid, gid
 
 
+def owner() -> str:
+    """This process, as the reaper finds it again: host name and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def labels(task_id: str, config: SandboxConfig) -> dict[str, str]:
-    """Labels the reaper reads: ours, which task, and when it may be removed."""
-    return {LABEL_APP: APP_NAME, LABEL_TASK: task_id, LABEL_DEADLINE: str(int(time.time() + config.lifetime))}
+    """Labels the reaper reads: ours, which task, who created it and when it may be removed."""
+    return {LABEL_APP: APP_NAME, LABEL_TASK: task_id, LABEL_DEADLINE: str(int(time.time() + config.lifetime)),
+            LABEL_OWNER: owner()}
 
 
 def create_volume(client: docker.DockerClient, name: str, size: str, task_id: str, config: SandboxConfig) -> Any:

@@ -1,13 +1,16 @@
-"""Removing what killed runs left behind: our containers and volumes past their deadline or task."""
+"""Removing what killed runs left behind: our containers and volumes past their deadline, whose task is gone,
+or whose creating process on this host is dead (a SIGKILLed CLI run or worker)."""
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
 
 from sandbox.client import docker_client
-from sandbox.config import APP_NAME, LABEL_APP, LABEL_DEADLINE, LABEL_TASK
+from sandbox.config import APP_NAME, LABEL_APP, LABEL_DEADLINE, LABEL_OWNER, LABEL_TASK
 from sandbox.container import remove_quietly
 
 
@@ -16,16 +19,31 @@ def _expired(labels: dict[str, str], now: float, task_exists: Callable[[str], bo
         deadline = float(labels.get(LABEL_DEADLINE, "0"))
     except ValueError:
         deadline = 0.0
-    if deadline <= now:
+    if deadline <= now or owner_dead(labels.get(LABEL_OWNER, "")):
         return True
     return task_exists is not None and not task_exists(labels.get(LABEL_TASK, ""))
 
 
+def owner_dead(label: str) -> bool:
+    """True only when the owner ran on this host and its pid is gone; unknown owners count as alive."""
+    host, _, pid = label.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def reap(client: Any = None, *, task_exists: Callable[[str], bool] | None = None,
          now: float | None = None) -> list[str]:
-    """Remove our containers, then our volumes, whose deadline passed or whose task is gone.
+    """Remove our containers, then our volumes, whose deadline passed, whose creator died or whose task is gone.
 
-    Returns the names removed. The worker calls this at start, so a SIGKILLed worker leaks nothing.
+    Returns the names removed. The worker calls this at start, so a SIGKILLed worker leaks nothing;
+    `fixbot sandbox reap` finds what a killed CLI run left by its dead owner pid.
     """
     client = client or docker_client()
     now = time.time() if now is None else now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -16,7 +17,7 @@ import pytest
 from sandbox import DockerUnavailable, Sandbox
 from sandbox.client import docker_client
 from sandbox.config import LABEL_TASK
-from sandbox.reaper import reap
+from sandbox.reaper import owner_dead, reap
 
 pytestmark = pytest.mark.docker
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,11 +63,27 @@ def test_reaper_removes_what_a_sigkilled_process_left(sandbox_image: str, docker
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         assert len(leftovers(docker_client, task)) == 4
-        removed = reap(docker_client, task_exists=lambda t: t != task)  # only this task is "gone"
+        removed = reap(docker_client)  # as `fixbot sandbox reap` does: the owner pid on this host is dead
         assert len(removed) >= 4
         assert leftovers(docker_client, task) == []
     finally:
         proc.kill()
+
+
+def test_reaper_removes_sandboxes_whose_task_is_gone(make_box: Callable[..., Sandbox], docker_client: Any) -> None:
+    gone, kept = make_box("gone"), make_box("kept")  # both owned by this live process, both within deadline
+    reap(docker_client, task_exists=lambda t: t != gone.task_id)
+    assert leftovers(docker_client, gone.task_id) == []
+    assert len(leftovers(docker_client, kept.task_id)) == 4
+
+
+@pytest.mark.parametrize(("label", "dead"), [
+    ("", False), ("garbage", False), ("other-host:1", False), (f"{socket.gethostname()}:{os.getpid()}", False),
+    (f"{socket.gethostname()}:1", False),  # PID 1 exists (and is not ours to signal: still alive)
+    (f"{socket.gethostname()}:4194400", True),  # above the largest pid_max (2**22): no such process
+])
+def test_owner_dead_only_for_a_missing_pid_on_this_host(label: str, dead: bool) -> None:
+    assert owner_dead(label) is dead
 
 
 def test_docker_unavailable_says_how_to_start_it(monkeypatch: pytest.MonkeyPatch) -> None:
