@@ -39,6 +39,12 @@ def _on_alarm(_signum, _frame):
     raise TestTimeout()
 
 
+def _deadline(spec):
+    """Monotonic time after which no candidate starts (None in the spec: no limit; 0: none starts)."""
+    left = spec.get("deadline")
+    return time.monotonic() + (1e9 if left is None else float(left))
+
+
 def _hung(report):
     return report.failed and "TestTimeout" in str(report.longrepr)
 
@@ -235,7 +241,7 @@ class Validator:
 
     def pytest_runtestloop(self, session):
         originals = {}
-        deadline = time.monotonic() + float(self.spec.get("deadline") or 1e9)  # the task's search budget
+        deadline = _deadline(self.spec)  # the task's search budget
         wanted, passes = int(self.spec.get("stop_after_passes") or 0), 0  # enough survivors: stop early
         for cand in self.spec["candidates"]:
             if time.monotonic() > deadline:
@@ -384,7 +390,7 @@ def mode_fresh(spec, out_path):
     if spec.get("stop_early"):
         args.append("-x")
     originals = {}
-    deadline = time.monotonic() + float(spec.get("deadline") or 1e9)
+    deadline = _deadline(spec)
     wanted, passes = int(spec.get("stop_after_passes") or 0), 0
     with open(out_path, "w", encoding="utf-8") as out:
         for cand in spec["candidates"]:
