@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from llm_fakes import ScriptedChat, drive, make_deps, make_state
 from test_llm_nodes import APPROVE, CALC, GOOD, MANAGER
 
@@ -63,3 +64,34 @@ async def test_gives_up_after_max_attempts(tmp_path: Path):
     assert trace == ["llm_reprotest", "llm_reprotest", "end"]
     assert state["status"] == "no_failure" and "could not write a test that shows the bug" in state["message"]
     assert not (Path(state["workspace"]) / "tests/test_fixbot_repro.py").exists()
+
+
+def test_a_symlinked_test_folder_never_leads_the_new_test_out_of_the_repository(tmp_path: Path):
+    from agent.exceptions import WorkflowError
+    from agent.graph.nodes.llm_reprotest import _write_new, new_test_path
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "tests").symlink_to(outside)
+    path = new_test_path(str(repo))
+    assert path == "test_fixbot_repro.py"  # not under the linked folder
+    with pytest.raises(WorkflowError, match="outside the repository"):
+        _write_new(str(repo), "tests/test_fixbot_repro.py", "def test_x():\n    pass\n")
+    assert list(outside.iterdir()) == []
+    _write_new(str(repo), path, "def test_x():\n    pass\n")
+    assert (repo / path).read_text() == "def test_x():\n    pass\n"
+
+
+def test_read_sources_skips_files_behind_a_symlinked_folder(tmp_path: Path):
+    from agent.graph.nodes.common import read_sources
+
+    secret = tmp_path / "host"
+    secret.mkdir()
+    (secret / "x.py").write_text("SECRET = 1\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "lib").symlink_to(secret)
+    (repo / "ok.py").write_text("A = 1\n")
+    assert read_sources(str(repo), ["lib/x.py", "ok.py"]) == {"ok.py": "A = 1\n"}

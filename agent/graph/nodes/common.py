@@ -36,14 +36,25 @@ def read_sources(workspace: str, paths: list[str] | None = None) -> dict[str, st
             rel_dir = os.path.relpath(dirpath, root)
             paths += [os.path.normpath(os.path.join(rel_dir, f)) for f in sorted(files) if f.endswith(".py")]
     sources: dict[str, str] = {}
+    real_root = root.resolve()
     for rel in paths:
         path = root / rel
+        if not inside(real_root, path):  # a symlinked folder must not let the host's files in
+            continue
         if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_SOURCE_BYTES:
             try:
                 sources[rel] = path.read_text(encoding="utf-8")
             except UnicodeDecodeError:
                 continue
     return sources
+
+
+def inside(real_root: Path, path: Path) -> bool:
+    """Whether `path`, with every symlink resolved, stays inside the (resolved) repository root."""
+    try:
+        return path.resolve().is_relative_to(real_root)
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
 
 
 def pool_of(state: dict[str, Any], deps: Deps) -> CandidatePool:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import os
 import re
 import time
 from pathlib import Path
 from typing import Any
 
+from agent.exceptions import WorkflowError
 from agent.graph.deps import Deps, add_time
-from agent.graph.nodes.common import read_sources, request_of, tail
+from agent.graph.nodes.common import inside, read_sources, request_of, tail
 from agent.graph.nodes.llm_common import ask, failure, feedback, field, messages_for
 from agent.graph.nodes.llm_prove import focus_failures
 from agent.llm.context import CONTEXT_CHARS, head_tail, manager_context
@@ -31,7 +33,7 @@ _BROKEN = re.compile(r"ERROR collecting|errors? during collection|ImportError|Mo
 def new_test_path(workspace: str) -> str:
     """A path for the reproduction test that does not exist yet, in the repository's test folder if any."""
     root = Path(workspace)
-    folder = next((d for d in ("tests", "test") if (root / d).is_dir()), "")
+    folder = next((d for d in ("tests", "test") if (root / d).is_dir() and not (root / d).is_symlink()), "")
     for n in range(1, 100):
         name = f"{TEST_NAME}.py" if n == 1 else f"{TEST_NAME}_{n}.py"
         rel = f"{folder}/{name}" if folder else name
@@ -138,8 +140,12 @@ async def _run_once(state: dict[str, Any], deps: Deps, path: str, code: str) -> 
 
 
 def _write_new(workspace: str, path: str, code: str) -> None:
-    """Create the test in the host checkout; refuse to overwrite anything."""
-    target = Path(workspace) / path
+    """Create the test in the host checkout; refuse to overwrite anything or to follow a link out of it."""
+    root = Path(workspace).resolve()
+    target = root / path
+    if not inside(root, target.parent) or target.parent.is_symlink():
+        raise WorkflowError(f"refusing to write {path}: its folder leads outside the repository")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("x", encoding="utf-8") as handle:
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(code)
