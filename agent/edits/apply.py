@@ -22,6 +22,7 @@ from agent.edits.model import Applied, Edit, Method
 FUZZY_THRESHOLD = 0.9
 FUZZY_MIN_LINES = 2  # one short line is too easy to match by accident (`x > 100` vs `x > 0` is 90 % similar)
 FUZZY_MIN_CHARS = 40
+LINE_THRESHOLD = 0.9  # fuzzy: each line the model changes or removes must be this similar to the file's line
 NUMBERED = re.compile(r"^\s*\d+\s*[:|]")
 LINE = re.compile(r"[^\n]*\n|[^\n]+$")
 
@@ -198,8 +199,8 @@ def fuzzy(path: str, lines: list[str], search: list[str], key: list[str], search
         if stale is not None:
             k, theirs = stale
             raise NoMatch(f"the SEARCH part for {path} nearly matches lines {start + 1}-{start + n}, but line "
-                          f"{start + k + 1}, which your REPLACE keeps, reads {lines[start + k].strip()!r} in the "
-                          f"file, not {theirs.strip()!r}. Copy the SEARCH lines exactly from the file.")
+                          f"{start + k + 1} reads {lines[start + k].strip()!r} in the file, not "
+                          f"{theirs.strip()!r}. Copy the SEARCH lines exactly from the file.")
         return Match(start, start + n, "fuzzy", search_indent, window_indent)
     hint = " Do not put line numbers in SEARCH." if all(NUMBERED.match(s) for s in search if s.strip()) else ""
     shown = "\n".join(f"{start + k + 1:5}| {lines[start + k]}" for k in range(min(n, 12)))
@@ -209,12 +210,16 @@ def fuzzy(path: str, lines: list[str], search: list[str], key: list[str], search
 
 def stale_context(key: list[str], window_key: list[str], search: list[str],
                   replace: list[str]) -> tuple[int, str] | None:
-    """The first line REPLACE keeps unchanged that differs from the file (index in the window, model's text)."""
+    """The first line that does not fit the file (index in the window, model's text), or None.
+
+    A line REPLACE keeps must equal the file's (whitespace aside); a line it changes or removes must
+    be nearly the file's (a typo, not another statement), or the model would overwrite code it never saw.
+    """
     for tag, i1, i2, _j1, _j2 in opcodes(search, replace):
-        if tag != "equal":
-            continue
         for k in range(i1, i2):
-            if key[k] != window_key[k]:
+            if tag == "equal" and key[k] != window_key[k]:
+                return k, search[k]
+            if tag != "equal" and difflib.SequenceMatcher(None, key[k], window_key[k]).ratio() < LINE_THRESHOLD:
                 return k, search[k]
     return None
 

@@ -151,3 +151,15 @@ async def test_unsafe_paths_and_hidden_characters_never_get_through(repo):
     assert "'../outside.py' is not a Python source path inside the repository" in update["llm_feedback"]
     assert "\u200b" not in chat.prompt(0) and "\u202e" not in chat.prompt(0)
     assert "calculate_total ignores negatives" in chat.prompt(0)
+
+
+def test_a_new_file_edit_never_replaces_a_file_it_could_not_read(tmp_path: Path):
+    from agent.edits.errors import EditError
+    from agent.graph.nodes.llm_coder import build_candidate
+
+    (tmp_path / "legacy.py").write_bytes("NAME = 'caf\xe9'\n".encode("latin-1"))  # not UTF-8: never shown
+    answer = "DESCRIPTION: new\n\nlegacy.py\n<<<<<<< SEARCH\n=======\nNAME = 'x'\n>>>>>>> REPLACE\n"
+    with pytest.raises(EditError, match="already exists"):
+        build_candidate(answer, str(tmp_path), {})
+    fresh = build_candidate(answer.replace("legacy.py", "fresh.py"), str(tmp_path), {})
+    assert fresh["files"] == {"fresh.py": "NAME = 'x'\n"}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from agent.edits import apply_edits, parse_edits
@@ -102,6 +104,10 @@ def build_candidate(text: str, workspace: str, sources: dict[str, str]) -> dict[
             raise UnsafeEdit(f"{path!r} is not a Python source path inside the repository")
         if is_test_path(path):
             raise UnsafeEdit(f"{path} is a test file: fix the code, never the tests")
+    for edit in edits:  # a "new file" must really be new: unreadable files (binary, huge, links) look absent
+        if not edit.search.strip() and edit.path not in sources and os.path.lexists(Path(workspace) / edit.path):
+            raise UnsafeEdit(f"{edit.path} already exists (it was not shown to you): an empty SEARCH only creates "
+                             "new files; edit the files you were given instead")
     files = {**sources, **read_sources(workspace, [p for p in paths if p not in sources])}
     new_files, _applied = apply_edits(files, edits)
     changed = changed_files(files, new_files)
