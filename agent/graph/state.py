@@ -26,6 +26,7 @@ class FixState(TypedDict, total=False):
     rejected: dict[str, int]  # review rejection reasons → count
     candidates_tried: int
     search_batches: int
+    search_started_at: float  # wall clock of the first repair step (engine auto measures its budget from it)
     search_exhausted: bool  # engine auto: the search gave up and the LLM takes over
     search_message: str  # why the search gave up (kept for the final message)
     attempts: int  # LLM coder attempts

@@ -31,22 +31,28 @@ WORKSPACE = os.environ.get("FIXBOT_WORKSPACE", "/workspace")
 HANG_MARK = "fixbot: the test did not finish within"
 
 
-class TestTimeout(BaseException):
+class FixbotTestTimeout(BaseException):
     """Raised in a test that runs past its limit; BaseException so `except Exception` in the code cannot eat it."""
 
 
+_ALARM = {"armed": False}  # the handler raises only while a test's setup or call runs
+
+
 def _on_alarm(_signum, _frame):
-    raise TestTimeout()
+    if _ALARM["armed"]:
+        _ALARM["armed"] = False
+        raise FixbotTestTimeout()
+
+
+def _disarm():
+    _ALARM["armed"] = False
+    signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _deadline(spec):
     """Monotonic time after which no candidate starts (None in the spec: no limit; 0: none starts)."""
     left = spec.get("deadline")
     return time.monotonic() + (1e9 if left is None else float(left))
-
-
-def _hung(report):
-    return report.failed and "TestTimeout" in str(report.longrepr)
 
 
 def _rel(path: str) -> str | None:
@@ -64,6 +70,7 @@ class Collector:
         self.limit = float(limit or 0.0)
         self.known_hangs = set(known_hangs)  # from an earlier run: they only need long enough for coverage
         self.hangs = 0
+        self.hung = set()
         self.slowest_ok = 0.0
         self.armed = self.limit
         self.outcomes = {}
@@ -78,29 +85,39 @@ class Collector:
     def pytest_runtest_protocol(self, item, nextitem):
         if self.cov is not None:
             self.cov.switch_context(item.nodeid)
-        if self.limit > 0:  # covers setup and call; disarmed by their reports below
+        if self.limit > 0:  # covers setup and call; disarmed in makereport below
             signal.signal(signal.SIGALRM, _on_alarm)
             self.armed = self._limit_for(item.nodeid)
+            _ALARM["armed"] = True
             signal.setitimer(signal.ITIMER_REAL, self.armed)
+
+    def pytest_runtest_makereport(self, item, call):
+        """Runs before pytest's own report (plugins given to pytest.main come first): the hang is known by type."""
+        if self.limit <= 0 or call.when == "teardown":
+            return None
+        if call.when == "call" or call.excinfo is not None:
+            _disarm()
+        if call.excinfo is not None and call.excinfo.errisinstance(FixbotTestTimeout):
+            self.hung.add(item.nodeid)
+            self.hangs += 1
+        return None
 
     def _limit_for(self, nodeid):
         """The full limit until a test hangs; then sibling tests (likely stuck in the same loop) get less."""
         if nodeid in self.known_hangs:
             return min(self.limit, 0.5)
         if self.hangs:
-            return min(self.limit, max(1.0, 5 * self.slowest_ok))
+            return min(self.limit, max(2.0, 5 * self.slowest_ok))
         return self.limit
 
     def pytest_sessionfinish(self, session, exitstatus):
         if self.limit > 0:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            _disarm()
 
     def pytest_runtest_logreport(self, report):
         nodeid = report.nodeid
-        if self.limit > 0 and (report.when == "call" or (report.when == "setup" and report.outcome != "passed")):
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            if report.when == "call" and not _hung(report):
-                self.slowest_ok = max(self.slowest_ok, report.duration)
+        if self.limit > 0 and report.when == "call" and nodeid not in self.hung:
+            self.slowest_ok = max(self.slowest_ok, report.duration)
         if report.when == "call" or report.outcome != "passed":
             if report.outcome == "skipped" and report.when != "call":
                 self.outcomes.setdefault(nodeid, "skipped")
@@ -127,8 +144,7 @@ class Collector:
                         frames.append([rel, loc.lineno])
         self.frames[nodeid] = frames
         text = str(longrepr)
-        if "TestTimeout" in text and self.limit > 0:
-            self.hangs += 1
+        if nodeid in self.hung:
             text = f"{HANG_MARK} {self.armed:g} s (an endless loop?); it was stopped here:\n{text[-1200:]}"
         self.messages[nodeid] = text[-1500:]
 

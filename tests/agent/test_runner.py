@@ -131,14 +131,19 @@ def test_outcomes_stop_a_hanging_test_and_go_on(sandbox_image):
         sb.put_files({"conftest.py": "", "tests/test_h.py": (
             "def test_loops():\n    while True:\n        try:\n            pass\n        except Exception:\n"
             "            pass\n\n\ndef test_after():\n    assert True\n\n\ndef test_loops_too():\n    while True:\n"
-            "        pass\n")})
+            "        pass\n\n\nclass TestTimeoutHandling:\n    def test_plain_failure(self):\n"
+            "        assert 1 == 2\n")})
         install_runner(sb)
         _res, out = run_mode(sb, "outcomes", {"pytest_args": ["-q"], "test_timeout": 3}, timeout=30)
         assert out["outcomes"] == {"tests/test_h.py::test_loops": "failed", "tests/test_h.py::test_after": "passed",
-                                   "tests/test_h.py::test_loops_too": "failed"}
+                                   "tests/test_h.py::test_loops_too": "failed",
+                                   "tests/test_h.py::TestTimeoutHandling::test_plain_failure": "failed"}
         assert out["messages"]["tests/test_h.py::test_loops"].startswith(HANG_MARK + " 3 s")
-        # once one test hung, its siblings get a shorter leash (5 x the slowest finished test, at least 1 s)
-        assert out["messages"]["tests/test_h.py::test_loops_too"].startswith(HANG_MARK + " 1 s")
+        # once one test hung, its siblings get a shorter leash (5 x the slowest finished test, at least 2 s)
+        assert out["messages"]["tests/test_h.py::test_loops_too"].startswith(HANG_MARK + " 2 s")
+        # a failure is a hang only when our alarm stopped it, whatever the test's name says
+        plain = out["messages"]["tests/test_h.py::TestTimeoutHandling::test_plain_failure"]
+        assert not plain.startswith(HANG_MARK) and "assert 1 == 2" in plain
         assert "test_h.py" in out["messages"]["tests/test_h.py::test_loops"]  # where it was stopped
     finally:
         sb.destroy()

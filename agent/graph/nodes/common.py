@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,14 @@ def sources_of(state: dict[str, Any], deps: Deps) -> dict[str, str]:
 def tail(text: str, limit: int = 6000) -> str:
     """The end of a long output, marked when cut."""
     return text if len(text) <= limit else f"[... {len(text) - limit} chars cut ...]\n" + text[-limit:]
+
+
+def search_clock(state: dict[str, Any]) -> float:
+    """When the search's time budget started: the task's start, or (engine auto, which hands over to an LLM)
+    the search's own start, so slow baseline runs do not eat the short search before the hand-over."""
+    if state.get("engine") == "auto" and state.get("llm_available"):
+        return float(state.get("search_started_at") or time.time())
+    return float(state.get("started_at") or time.time())
 
 
 def search_seconds(state: dict[str, Any], deps: Deps) -> float:

@@ -85,5 +85,6 @@ async def reproduce(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         return finish("error", f"the test command failed (exit {run_exit}) but no test failed", baseline)
     if any(n.endswith(".py") or "<collection>" in n for n in baseline["failing"]):
         baseline["collection_error"] = True
-    hangs = f", {len(hung)} of them hanging (stopped after {deps.settings.test_timeout:g} s)" if hung else ""
+    hangs = (f", {len(hung)} of them hanging (stopped after {deps.settings.test_timeout:g} s; if they are only "
+             "slow, raise TEST_TIMEOUT)") if hung else ""
     return finish("running", f"{len(baseline['failing'])} failing test(s) reproduced{hangs}", baseline)

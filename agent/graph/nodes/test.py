@@ -8,7 +8,15 @@ import time
 from typing import Any
 
 from agent.graph.deps import Deps, add_time
-from agent.graph.nodes.common import pool_of, pytest_args_of, request_of, search_seconds, sources_of, tail
+from agent.graph.nodes.common import (
+    pool_of,
+    pytest_args_of,
+    request_of,
+    search_clock,
+    search_seconds,
+    sources_of,
+    tail,
+)
 from agent.repair.validate import validate_batch
 
 MAX_SURVIVORS = 12
@@ -32,7 +40,7 @@ def candidate_timeout(baseline: dict[str, Any]) -> float:
 
 def search_time_left(state: dict[str, Any], deps: Deps) -> float:
     """Seconds left of the search's time budget (at least 1), so one batch cannot overrun it by much."""
-    return max(1.0, search_seconds(state, deps) - (time.time() - state.get("started_at", time.time())))
+    return max(1.0, search_seconds(state, deps) - (time.time() - search_clock(state)))
 
 
 def changed_lines(old: str, new: str) -> int:
