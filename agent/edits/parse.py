@@ -133,17 +133,25 @@ def joined(lines: list[str]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def diff_path(raw: str) -> str | None:
-    """`a/x.py` → `x.py`; /dev/null → None."""
-    if raw == "/dev/null":
-        return None
-    return raw[2:] if raw.startswith(("a/", "b/")) else raw
+def diff_paths(old_raw: str, new_raw: str) -> tuple[str | None, str | None]:
+    """The two paths of a file diff; /dev/null → None. The `a/` and `b/` prefixes are dropped only when the
+    diff has git's prefixes on both sides, so a plain diff of `b/x.py` keeps its folder."""
+    git_style = old_raw.startswith("a/") or old_raw == "/dev/null"
+    git_style = git_style and (new_raw.startswith("b/") or new_raw == "/dev/null")
+    git_style = git_style and not (old_raw == new_raw == "/dev/null")
+
+    def clean(raw: str) -> str | None:
+        if raw == "/dev/null":
+            return None
+        return raw[2:] if git_style else raw
+
+    return clean(old_raw), clean(new_raw)
 
 
 def read_diff(lines: list[str], start: int) -> tuple[list[Edit], int]:
     """The hunks of one file's diff starting at its `---` line; one Edit per hunk, line numbers ignored."""
-    old = diff_path(DIFF_OLD.match(lines[start]).group(1))  # type: ignore[union-attr]
-    new = diff_path(DIFF_NEW.match(lines[start + 1]).group(1))  # type: ignore[union-attr]
+    old, new = diff_paths(DIFF_OLD.match(lines[start]).group(1),  # type: ignore[union-attr]
+                          DIFF_NEW.match(lines[start + 1]).group(1))  # type: ignore[union-attr]
     if new is None:
         raise EditParseError(f"the diff deletes {old}; deleting files is not allowed, change the code instead")
     i = start + 2

@@ -363,3 +363,16 @@ def test_corpus_never_misapplies():
     outcomes = [bench.run_case(case) for case in bench.load_corpus()]
     bad = [f"{o.name}: {o.outcome}: {o.detail}" for o in outcomes if o.outcome in ("misapplied", "crashed")]
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize(("old", "new", "path"), [
+    ("a/x.py", "b/x.py", "x.py"),  # git's prefixes
+    ("/dev/null", "b/new.py", "new.py"),
+    ("x.py", "x.py", "x.py"),  # plain diff -u
+    ("b/x.py", "b/x.py", "b/x.py"),  # a real folder named b: kept
+    ("a/x.py", "a/x.py", "a/x.py"),
+])
+def test_diff_prefixes_are_dropped_only_in_git_style(old: str, new: str, path: str) -> None:
+    removed = "" if old == "/dev/null" else "-a = 1\n"
+    [edit] = parse_edits(f"--- {old}\n+++ {new}\n@@ -1 +1 @@\n{removed}+a = 2\n")
+    assert edit.path == path
