@@ -16,6 +16,7 @@ class FixState(TypedDict, total=False):
     started_at: float  # wall clock (time.time()) when the task began
     status: str  # running | fixed | not_fixed | no_failure | error | budget_exhausted
     message: str  # one line for the user when the task ends without a fix
+    setup_done: bool  # the optional setup command ran (it is not repeated when reproduce runs again)
     baseline: dict[str, Any]  # exit_code, stdout, duration, failing, passing, timed_out
     coverage_path: str  # host file with the runner's coverage JSON
     suspects: list[dict[str, Any]]

@@ -26,10 +26,10 @@ async def reproduce(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     def finish(status: str, message: str, baseline: dict[str, Any]) -> dict[str, Any]:
         deps.emit(task_id, "reproduced", status=status, message=message,
                   failing=baseline.get("failing", []), passing=len(baseline.get("passing", [])))
-        return {"status": status, "message": message, "baseline": baseline,
+        return {"status": status, "message": message, "baseline": baseline, "setup_done": True,
                 "phase_times": add_time(state, "reproduce", started)}
 
-    if req.setup_command:
+    if req.setup_command and not state.get("setup_done"):  # once per task, also when reproduce runs again
         setup = await asyncio.to_thread(box.run_setup, req.setup_command, timeout=limit)
         if setup.exit_code != 0:
             return finish("error", f"the setup command failed (exit {setup.exit_code}): "
