@@ -39,9 +39,17 @@ def parse_user(user: str) -> tuple[int, int]:
     return uid, gid
 
 
+def pid_namespace() -> str:
+    """The inode of this process's pid namespace ("" when unknown), so pids are compared only within one."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
 def owner() -> str:
-    """This process, as the reaper finds it again: host name and pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process, as the reaper finds it again: host name, pid namespace and pid."""
+    return f"{socket.gethostname()}:{pid_namespace()}:{os.getpid()}"
 
 
 def labels(task_id: str, config: SandboxConfig) -> dict[str, str]:

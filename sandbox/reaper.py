@@ -11,7 +11,7 @@ from typing import Any
 
 from sandbox.client import docker_client
 from sandbox.config import APP_NAME, LABEL_APP, LABEL_DEADLINE, LABEL_OWNER, LABEL_TASK
-from sandbox.container import remove_quietly
+from sandbox.container import pid_namespace, remove_quietly
 
 
 def _expired(labels: dict[str, str], now: float, task_exists: Callable[[str], bool] | None) -> bool:
@@ -25,9 +25,18 @@ def _expired(labels: dict[str, str], now: float, task_exists: Callable[[str], bo
 
 
 def owner_dead(label: str) -> bool:
-    """True only when the owner ran on this host and its pid is gone; unknown owners count as alive."""
-    host, _, pid = label.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+    """True only when the owner ran on this host, in this pid namespace, and its pid is gone.
+
+    Anything else (another host, a container sharing the host name but not its pids, a label we
+    cannot read) counts as alive: a wrong "dead" would remove a live task's sandbox.
+    """
+    parts = label.rsplit(":", 2)
+    if len(parts) != 3:
+        return False
+    host, namespace, pid = parts
+    if host != socket.gethostname() or not namespace or namespace != pid_namespace():
+        return False
+    if not pid.isdigit() or int(pid) == os.getpid():
         return False
     try:
         os.kill(int(pid), 0)

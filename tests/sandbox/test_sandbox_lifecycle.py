@@ -17,6 +17,7 @@ import pytest
 from sandbox import DockerUnavailable, Sandbox
 from sandbox.client import docker_client
 from sandbox.config import LABEL_TASK
+from sandbox.container import pid_namespace
 from sandbox.reaper import owner_dead, reap
 
 pytestmark = pytest.mark.docker
@@ -77,10 +78,15 @@ def test_reaper_removes_sandboxes_whose_task_is_gone(make_box: Callable[..., San
     assert len(leftovers(docker_client, kept.task_id)) == 4
 
 
+HOST, NS = socket.gethostname(), pid_namespace()
+
+
 @pytest.mark.parametrize(("label", "dead"), [
-    ("", False), ("garbage", False), ("other-host:1", False), (f"{socket.gethostname()}:{os.getpid()}", False),
-    (f"{socket.gethostname()}:1", False),  # PID 1 exists (and is not ours to signal: still alive)
-    (f"{socket.gethostname()}:4194400", True),  # above the largest pid_max (2**22): no such process
+    ("", False), ("garbage", False), (f"other-host:{NS}:4194400", False), (f"{HOST}:{NS}:{os.getpid()}", False),
+    (f"{HOST}:{NS}:1", False),  # PID 1 exists (and may not be ours to signal: still alive)
+    (f"{HOST}:{NS}:4194400", True),  # above the largest pid_max (2**22): no such process
+    (f"{HOST}:1:4194400", False),  # another pid namespace with our host name (a container on the host network)
+    (f"{HOST}:4194400", False),  # an old label without the namespace: unknown, so alive
 ])
 def test_owner_dead_only_for_a_missing_pid_on_this_host(label: str, dead: bool) -> None:
     assert owner_dead(label) is dead
