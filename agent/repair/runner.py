@@ -245,6 +245,7 @@ class Validator:
     def __init__(self, spec, out):
         self.spec = spec
         self.out = out
+        self.deadline = _deadline(spec)  # from before collection: collecting spends the task's budget too
         self.items = []
         self.functions = {}
 
@@ -257,7 +258,7 @@ class Validator:
 
     def pytest_runtestloop(self, session):
         originals = {}
-        deadline = _deadline(self.spec)  # the task's search budget
+        deadline = self.deadline
         wanted, passes = int(self.spec.get("stop_after_passes") or 0), 0  # enough survivors: stop early
         for cand in self.spec["candidates"]:
             if time.monotonic() > deadline:
