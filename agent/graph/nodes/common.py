@@ -81,10 +81,15 @@ def tail(text: str, limit: int = 6000) -> str:
     return text if len(text) <= limit else f"[... {len(text) - limit} chars cut ...]\n" + text[-limit:]
 
 
+def hands_over(state: dict[str, Any]) -> bool:
+    """Engine auto with a model: the search is only the first, short try before the LLM."""
+    return state.get("engine") == "auto" and bool(state.get("llm_available"))
+
+
 def search_clock(state: dict[str, Any]) -> float:
     """When the search's time budget started: the task's start, or (engine auto, which hands over to an LLM)
     the search's own start, so slow baseline runs do not eat the short search before the hand-over."""
-    if state.get("engine") == "auto" and state.get("llm_available"):
+    if hands_over(state):
         return float(state.get("search_started_at") or time.time())
     return float(state.get("started_at") or time.time())
 
@@ -92,6 +97,4 @@ def search_clock(state: dict[str, Any]) -> float:
 def search_seconds(state: dict[str, Any], deps: Deps) -> float:
     """The search's time budget: REPAIR_TIME_BUDGET, or AUTO_SEARCH_BUDGET when an LLM takes over after it."""
     seconds = deps.settings.repair_time_budget
-    if state.get("engine") == "auto" and state.get("llm_available"):
-        seconds = min(seconds, deps.settings.auto_search_budget)
-    return seconds
+    return min(seconds, deps.settings.auto_search_budget) if hands_over(state) else seconds

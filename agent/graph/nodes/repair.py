@@ -7,15 +7,10 @@ import time
 from typing import Any
 
 from agent.graph.deps import Deps, add_time
-from agent.graph.nodes.common import pool_of, search_clock, search_seconds
+from agent.graph.nodes.common import hands_over, pool_of, search_clock, search_seconds
 
 FIRST_BATCH = 40
 NEXT_BATCH = 160
-
-
-def hands_over(state: dict[str, Any]) -> bool:
-    """Engine auto with a model: the search is only the first, short try."""
-    return state.get("engine") == "auto" and bool(state.get("llm_available"))
 
 
 def budget_left(state: dict[str, Any], deps: Deps) -> str | None:
