@@ -34,6 +34,9 @@ class SandboxConfig:
     extra_env: dict[str, str] = field(default_factory=dict)  # never secrets; tests only
     tools_size: str = "64m"  # the /fixbot tools volume (runner scripts, candidate lists, coverage files)
     guard_grace: float = 10.0  # seconds the host waits past an exec's timeout before killing the container
+    home_size: str = "1g"  # the home volume: HOME, caches and what setup installs with pip (~/.local)
+    wheelhouse: str | None = None  # host directory of wheels, mounted read-only for pip (--find-links)
+    pip_index_url: str | None = None  # the index pip uses when the setup has a network (default: PyPI)
 
 
 _UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30}

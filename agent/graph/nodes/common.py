@@ -11,7 +11,7 @@ from agent.graph.deps import Deps
 from agent.localize import Suspect
 from agent.repair.search import CandidatePool
 from agent.request import FixRequest
-from agent.testcmd import pytest_args
+from agent.testcmd import pytest_args, pytest_call
 
 MAX_SOURCE_BYTES = 512 * 1024
 _SKIP = {".git", "__pycache__", ".venv", "venv", "node_modules", ".tox", "build", "dist"}
@@ -25,6 +25,12 @@ def request_of(state: dict[str, Any]) -> FixRequest:
 def pytest_args_of(state: dict[str, Any]) -> list[str] | None:
     """Arguments for the in-sandbox runner, or None when the test command is not plain pytest."""
     return pytest_args(request_of(state).test_command)
+
+
+def invocation_of(state: dict[str, Any]) -> dict[str, Any]:
+    """The test command's shape for the in-sandbox validator (working directory, env prefixes, `-m`)."""
+    call = pytest_call(request_of(state).test_command)
+    return call.runner_spec() if call is not None else {}
 
 
 def read_sources(workspace: str, paths: list[str] | None = None) -> dict[str, str]:
