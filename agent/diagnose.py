@@ -96,12 +96,23 @@ def tox_commands(workspace: str | Path) -> str | None:
 
 def usage_error(output: str) -> str | None:
     """pytest's account of a configuration problem (exit 4, or a plugin that does not import), if any."""
-    for pattern in (r"(?m)^(?:ERROR|error): .+$", r"(?m)^ImportError while loading conftest .+$",
-                    r"(?m)^.*Error importing plugin .+$", r"(?m)^E?\s*ImportPathMismatchError.+$"):
+    for pattern in (r"(?m)^\S*: error: .+$", r"(?m)^ERROR: (?!usage:).+$",
+                    r"(?m)^ImportError while loading conftest .+$", r"(?m)^.*Error importing plugin .+$",
+                    r"(?m)^E?\s*ImportPathMismatchError.+$"):
         match = re.search(pattern, output or "")
         if match:
             return clean_line(match.group(0).strip(), 300)
     return None
+
+
+def conftest_failure(output: str) -> list[dict[str, Any]]:
+    """A conftest.py that did not import (pytest exits 4 before collecting): as collection errors, else []."""
+    match = re.search(r"(?ms)^ImportError while loading conftest '([^']+)'\.\n(.*?)(?=^\S+: error|\Z)", output or "")
+    if not match:
+        return []
+    path = match.group(1)
+    rel = path[len("/workspace/"):] if path.startswith("/workspace/") else path
+    return [{"id": rel, "message": match.group(2).strip()[:1500], "frames": []}]
 
 
 def collection_problem(errors: list[dict[str, Any]]) -> str:
@@ -118,6 +129,12 @@ def collection_hint(errors: list[dict[str, Any]]) -> str:
     """What to do about collection errors, from what they say."""
     text = "\n".join(e.get("message", "") for e in errors)
     missing = _NO_MODULE.search(text)
+    wrong = re.search(r"cannot import name '([^']+)' from 'conftest' \(([^)]+)\)", text)
+    if wrong:
+        name, where = clean_line(wrong.group(1), 80), clean_line(wrong.group(2), 200)
+        return (f"`from conftest import {name}` bound {where}: with several conftest.py files, `conftest` is "
+                "whichever pytest loaded last. Move shared helpers to a module of their own (e.g. tests/helpers.py) "
+                "and import that.")
     if "import file mismatch" in text or "ImportPathMismatchError" in text:
         return ("Two test files (or conftest.py files) share a module name: add __init__.py files to the test "
                 "folders, rename one, or run pytest with --import-mode=importlib.")

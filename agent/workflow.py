@@ -27,7 +27,7 @@ RESULT_KEYS = ("status", "message", "analysis", "final_patch", "test_results", "
 # What the result says of the baseline run: failing tests by test id (pytest node id or unittest id), the
 # command (with any environment fixbot added) whose outcomes they are, and what was set aside and why.
 BASELINE_KEYS = ("exit_code", "failing", "passing", "duration", "timed_out", "runner", "outcomes_command",
-                 "flaky", "slow", "hung", "environment", "collection_errors", "setup_output")
+                 "flaky", "slow", "hung", "environment", "collection_errors", "setup_output", "notes")
 
 
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")

@@ -75,8 +75,19 @@ class Collector:
 def _run_pytest(args, plugins):
     import pytest
 
+    class InProcess:
+        """Candidates are run in this process (forked children): pytest-xdist must not distribute the tests,
+        even when the repository's addopts say `-n auto`. Runs before xdist reads its options."""
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_cmdline_main(self, config):
+            if hasattr(config.option, "numprocesses"):
+                config.option.numprocesses = 0
+                config.option.dist = "no"
+            yield
+
     sys.dont_write_bytecode = True
-    return int(pytest.main(list(args), plugins=plugins))
+    return int(pytest.main(list(args), plugins=[InProcess(), *plugins]))
 
 
 def _silenced(fn):

@@ -53,12 +53,13 @@ async def localize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     update: dict[str, Any] = {"suspects": [s.to_dict() for s in suspects], "terms": sorted(terms),
                               "coverage_path": coverage_path, "cursor": 0, "localization": localization,
                               "phase_times": add_time(state, "localize", started)}
+    notes = list(baseline.get("notes") or [])
     if not suspects:
-        update.update(status="not_fixed", analysis=_analysis(failing, [], localization),
+        update.update(status="not_fixed", analysis=_analysis(failing, [], localization, notes),
                       message="could not locate the fault: no source line ran in the failing tests, and the issue "
                               "names no function of the repository")
     else:
-        update["analysis"] = _analysis(failing, suspects, localization)
+        update["analysis"] = _analysis(failing, suspects, localization, notes)
     deps.emit(task_id, "localized", suspects=[s.to_dict() for s in suspects[:5]], localization=localization)
     return update
 
@@ -91,7 +92,8 @@ def why_degraded(mode: str, run: dict[str, Any], baseline: dict[str, Any]) -> st
     return "the coverage run recorded no line the failing tests ran; suspects come from the issue text only"
 
 
-def _analysis(failing: list[str], suspects: list[sbfl.Suspect], localization: dict[str, Any]) -> str:
+def _analysis(failing: list[str], suspects: list[sbfl.Suspect], localization: dict[str, Any],
+              notes: list[str]) -> str:
     shown = ", ".join(failing[:3]) + (f" and {len(failing) - 3} more" if len(failing) > 3 else "")
     text = f"{len(failing)} test(s) fail: {shown}."
     if suspects:
@@ -101,4 +103,6 @@ def _analysis(failing: list[str], suspects: list[sbfl.Suspect], localization: di
         text += f" Most suspicious: {where}."
     if localization.get("degraded"):
         text += f" Localization degraded to {localization['mode']}: {localization['why']}."
+    for note in notes:
+        text += f" Note: {note}."
     return text

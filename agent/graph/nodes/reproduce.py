@@ -47,11 +47,15 @@ async def reproduce(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     env: dict[str, str] = {}
     notes: list[str] = []
     run = await asyncio.to_thread(run_tests, box, command, timeout=limit, test_timeout=per_test)
+    conftest = diagnose.conftest_failure(run["output"]) if _usage_problem(run) else []
+    if conftest:  # not a configuration problem: the repository's conftest.py does not import
+        return finish("error", diagnose.collection_problem(conftest),
+                      {**baseline_of(run, command, env), "collection_errors": conftest})
     if _usage_problem(run):  # e.g. addopts naming a plugin the sandbox lacks: try once without the addopts
         reason = diagnose.usage_error(run["output"]) or f"exit {run['exit_code']}"
         retry = await asyncio.to_thread(run_tests, box, command, timeout=limit, test_timeout=per_test,
                                         env=NO_ADDOPTS_ENV)
-        if not has_outcomes(retry):
+        if not (retry["outcomes"] or retry["collection_errors"]):
             again = diagnose.usage_error(retry["output"]) or diagnose.last_lines(retry["output"], 4, 400)
             return finish("error", f"pytest stopped with a configuration problem (exit {run['exit_code']}): {reason}."
                           f" fixbot retried with -o addopts=\"\" (your addopts cleared), which failed too: {again}",
@@ -61,6 +65,7 @@ async def reproduce(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
                      "retry with -o addopts=\"\" (your addopts cleared). Install what your addopts need in the "
                      "setup command to run them as written")
     baseline = baseline_of(run, command, env)
+    baseline["notes"] = notes
     if run["timed_out"]:
         return finish("error", f"the test command did not finish within {limit:.0f} s: a test may hang "
                       "(raise DOCKER_TIMEOUT or fix the hanging test)", baseline)
@@ -92,10 +97,9 @@ async def reproduce(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
 
 def _usage_problem(run: dict[str, Any]) -> bool:
     """pytest gave up before running anything because of its command line or configuration."""
-    if has_outcomes(run) or run["timed_out"]:
+    if run["outcomes"] or run["collection_errors"] or run["timed_out"]:
         return False
-    return run["exit_code"] == USAGE_ERROR or diagnose.usage_error(run["output"]) is not None and \
-        "Error importing plugin" in run["output"]
+    return run["exit_code"] == USAGE_ERROR or (not has_outcomes(run) and "Error importing plugin" in run["output"])
 
 
 async def _rerun_failures(box: Any, command: str, env: dict[str, str], baseline: dict[str, Any], limit: float,
