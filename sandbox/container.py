@@ -6,6 +6,7 @@ import os
 import socket
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
@@ -60,6 +61,9 @@ def container_env(config: SandboxConfig, *, network: bool) -> dict[str, str]:
         env["PIP_NO_INDEX"] = "1"
     elif config.pip_index_url:
         env["PIP_INDEX_URL"] = config.pip_index_url
+        url = urlsplit(config.pip_index_url)
+        if url.scheme == "http" and url.hostname:  # the operator chose a plain-HTTP mirror: pip must trust it
+            env["PIP_TRUSTED_HOST"] = url.hostname
     return {**env, **config.extra_env}
 
 

@@ -1,4 +1,4 @@
-"""Real-world kinds of repositories (tests/fixtures/kinds, bench/kinds.py): each fixed, or a clear error naming its cause.
+"""Real-world kinds of repositories (tests/fixtures/kinds, bench/kinds.py): fixed, or a clear error naming its cause.
 
 Each kind is a small repository shaped like ones seen in public bug reports against tools of this kind:
 `python -m pytest` with imports from the root, src layouts with PYTHONPATH, `cd tests && pytest`, noisy

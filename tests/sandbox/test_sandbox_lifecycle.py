@@ -32,7 +32,7 @@ def leftovers(client: Any, task: str) -> list[str]:
 
 def test_destroy_removes_everything_and_is_idempotent(make_box: Callable[..., Sandbox], docker_client: Any) -> None:
     box = make_box("destroy")
-    assert len(leftovers(docker_client, box.task_id)) == 4  # work + holder containers, two volumes
+    assert len(leftovers(docker_client, box.task_id)) == 5  # work + holder containers, three volumes
     box.destroy()
     box.destroy()
     assert leftovers(docker_client, box.task_id) == []
