@@ -105,3 +105,28 @@ def judge(kind: Kind, record: dict[str, Any]) -> tuple[str, str]:
             return "wrong", f"the patch touches {files}, expected {allowed}"
         return "fixed", (record.get("final_patch") or {}).get("explanation", "")[:120]
     return "clear error", message[:160]
+
+
+async def run_kind(kind: Kind, settings: Any, work: Path) -> dict[str, Any]:
+    """Run fixbot on one kind; a row: kind, expected, verdict, why, seconds, reproduce seconds."""
+    import time
+
+    from agent.request import FixRequest
+    from agent.workflow import run_fix
+
+    repo, overrides = materialize(kind, work)
+    started = time.monotonic()
+    record = await run_fix(FixRequest(repo=str(repo), issue=kind.issue, test_command=kind.test,
+                                      setup_command=kind.setup), settings.model_copy(update=overrides))
+    verdict, why = judge(kind, record)
+    return {"kind": kind.name, "expected": "fixed" if kind.expect["status"] == "fixed" else "clear error",
+            "verdict": verdict, "why": why, "status": record["status"],
+            "seconds": round(time.monotonic() - started, 2),
+            "reproduce_s": round((record.get("phase_times") or {}).get("reproduce", 0.0), 2)}
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts per verdict; the target is no "wrong" (every kind fixed or a clear error naming its cause)."""
+    return {"kinds": len(rows), **{v: sum(1 for r in rows if r["verdict"] == v)
+                                   for v in ("fixed", "clear error", "wrong")},
+            "wrong_kinds": [r["kind"] for r in rows if r["verdict"] == "wrong"]}
