@@ -48,11 +48,12 @@ def classify(baseline: Mapping[str, Any], reruns: list[Mapping[str, Any]]) -> di
 
     Returns {"failing": still failing every time, "flaky": failed and passed, "slow": stopped as hung
     at first, then passed with a longer limit}. A test a rerun did not report keeps its first verdict.
+    A rerun that repeated its tests ("runs") counts every repetition.
     """
     hung = set(baseline.get("hung", []))
     failing, flaky, slow = [], [], []
     for test in baseline.get("failing", []):
-        seen = [r.get("outcomes", {}).get(test) for r in reruns]
+        seen = [o for r in reruns for o in (r.get("runs", {}).get(test) or [r.get("outcomes", {}).get(test)])]
         passed = any(o == "passed" for o in seen)
         if not passed:
             failing.append(test)

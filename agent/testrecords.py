@@ -10,6 +10,7 @@ A merged run is a plain dict:
      "records": int, "rootdirs": [..], "exit_statuses": [..],
      "outcomes": {id: outcome}, "durations": {id: s}, "frames": {id: [[path, line]]}, "messages": {id: text},
      "hung": [ids], "collection_errors": [{"id", "message", "frames"}],
+     "runs": {id: [outcome of each run]},          (spec "repeat": tests run several times in one process)
      "coverage": {path: {line: [test ids]}}}      (mode coverage; "<test command>" for a plain script)
 """
 
@@ -63,6 +64,7 @@ class ProbeRecord(_Model):
     collection_errors: list[CollectionError] = Field(default_factory=list)
     tests: list[str] = Field(default_factory=list)
     lines: dict[str, dict[str, list[int]]] = Field(default_factory=dict)
+    runs: dict[str, list[Outcome]] = Field(default_factory=dict)
 
 
 def parse_records(raw: bytes) -> list[ProbeRecord]:
@@ -90,7 +92,7 @@ def merge(records: list[ProbeRecord]) -> dict[str, Any]:
     runner = "pytest" if "pytest" in runners else "unittest" if "unittest" in runners else None
     merged: dict[str, Any] = {"runner": runner, "records": len(records), "rootdirs": [], "exit_statuses": [],
                               "outcomes": {}, "durations": {}, "frames": {}, "messages": {}, "hung": [],
-                              "collection_errors": [], "coverage": {}}
+                              "collection_errors": [], "coverage": {}, "runs": {}}
     outcomes: dict[str, str] = merged["outcomes"]
     seen_errors: set[str] = set()
     hung: set[str] = set()
@@ -110,6 +112,8 @@ def merge(records: list[ProbeRecord]) -> dict[str, Any]:
         for name, text in rec.messages.items():
             merged["messages"][name[:MAX_NAME]] = text[-MAX_TEXT:]
         hung |= {n[:MAX_NAME] for n in rec.hung}
+        for name, seen in rec.runs.items():
+            merged["runs"].setdefault(name[:MAX_NAME], []).extend(seen)
         for err in rec.collection_errors:
             if err.id not in seen_errors:
                 seen_errors.add(err.id)

@@ -96,18 +96,20 @@ def shell(command: str) -> list[str]:
 
 def run_tests(sandbox: SandboxLike, command: str, *, timeout: float, mode: str = "outcomes",
               test_timeout: float = 0.0, tests: Iterable[str] | None = None, known_hangs: Iterable[str] = (),
-              env: Mapping[str, str] | None = None) -> dict[str, Any]:
+              env: Mapping[str, str] | None = None, repeat: int = 1) -> dict[str, Any]:
     """Run the user's command once with the probe on; the merged outcomes (agent.testrecords) plus
     exit_code, duration, timed_out, oom_killed and output (the tail of stdout and stderr).
 
     `tests` runs only those ids (pytest node ids or unittest ids, as an earlier run reported them);
     `test_timeout` stops one test after that many seconds (it then counts as failed and hung);
-    `env` adds variables to the command's environment (e.g. NO_ADDOPTS_ENV).
+    `env` adds variables to the command's environment (e.g. NO_ADDOPTS_ENV); with `tests`, `repeat` runs each
+    of them that many times in one process (merged "runs" holds every run's outcome).
     """
     if mode not in ("outcomes", "coverage"):
         raise WorkflowError(f"unknown test run mode {mode!r}")
     spec = {"mode": mode, "out": OUT_PATH, "test_timeout": float(test_timeout),
-            "tests": sorted(set(tests)) if tests is not None else None, "known_hangs": sorted(set(known_hangs))}
+            "tests": sorted(set(tests)) if tests is not None else None, "known_hangs": sorted(set(known_hangs)),
+            "repeat": int(repeat)}
     sandbox.put_files({f"{PROBE_DIR}/spec.json": json.dumps(spec), f"{PROBE_DIR}/out.jsonl": ""}, base=TOOLS)
     run = sandbox.exec(shell(command), timeout=timeout, env={**(env or {}), "FIXBOT_PROBE": SPEC_PATH})
     try:

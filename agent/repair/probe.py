@@ -19,7 +19,9 @@ pytest-xdist workers record the tests they run; the controller only its exit sta
 process started by a test (a CLI under test) records coverage for that test ("nested").
 
 Spec keys: mode ("outcomes" | "coverage"), out, test_timeout (s; 0 = none), known_hangs, tests
-(run only these ids), omit (coverage globs). Only the standard library is imported up front.
+(run only these ids), repeat (run each selected test that many times in this process; the record
+then has "runs": {id: [outcome of each run]}), omit (coverage globs). Only the standard library is
+imported up front.
 """
 
 from __future__ import annotations
@@ -98,6 +100,9 @@ class Probe:
         self.limit = float(spec.get("test_timeout") or 0.0)
         self.known_hangs = set(spec.get("known_hangs") or ())
         self.wanted = set(spec["tests"]) if spec.get("tests") else None
+        self.repeat = max(1, int(spec.get("repeat") or 1)) if self.wanted is not None else 1
+        self.runs = {}  # test id -> the outcome of each of its runs (spec "repeat")
+        self.this_run = {}  # test id -> the worst outcome of its current run so far
         owner = os.environ.get(OWNER_ENV)
         self.role = "nested" if owner and owner != str(os.getpid()) else "main"
         self.parent_test = os.environ.get(TEST_ENV) or "" if self.role == "nested" else ""
@@ -176,8 +181,20 @@ class Probe:
             raise FixbotTestTimeout()
 
     # ------------------------------------------------------------------ recording
+    def run_outcome(self, test_id, outcome):
+        """Note one phase's outcome in the test's current run (a failure in any phase wins)."""
+        if self.this_run.get(test_id) not in ("failed", "error"):
+            self.this_run[test_id] = outcome
+
+    def end_run(self, test_id):
+        """One run of the test is over: keep its outcome."""
+        outcome = self.this_run.pop(test_id, None)
+        if outcome is not None:
+            self.runs.setdefault(test_id, []).append(outcome)
+
     def outcome(self, test_id, outcome, duration=0.0):
         """Record one phase's outcome; a failure in any phase wins over a pass."""
+        self.run_outcome(test_id, outcome)
         before = self.outcomes.get(test_id)
         if before in ("failed", "error") and outcome not in ("failed", "error"):
             pass
@@ -212,9 +229,11 @@ class Probe:
                   "exit_status": self.exit_status, "outcomes": self.outcomes, "durations": self.durations,
                   "frames": self.frames, "messages": self.messages, "hung": sorted(self.hung),
                   "collection_errors": list(self.collection_errors.values())}
+        if self.repeat > 1:
+            record["runs"] = self.runs
         if self.cov is not None:
             record.update(self._lines(restart=not final))
-        self.outcomes, self.durations, self.frames, self.messages = {}, {}, {}, {}
+        self.outcomes, self.durations, self.frames, self.messages, self.runs = {}, {}, {}, {}, {}
         self.hung, self.collection_errors, self.exit_status = set(), {}, None
         said = (record["outcomes"] or record["collection_errors"] or record.get("lines")
                 or record["exit_status"] is not None)
@@ -310,16 +329,19 @@ def _patch_unittest(probe):
         if test_id not in probe.hung and began is not None:
             probe.slowest_ok = max(probe.slowest_ok, time.monotonic() - began)
         if began is not None:
-            probe.durations[test_id] = round(time.monotonic() - began, 6)
+            probe.durations[test_id] = round(probe.durations.get(test_id, 0.0) + time.monotonic() - began, 6)
         probe.outcomes.setdefault(test_id, "passed")
+        probe.this_run.setdefault(test_id, "passed")
+        probe.end_run(test_id)
 
     def failed(kind):
         def record(test, err):
             if type(test).__name__ == "_FailedTest":  # unittest's stand-in for a module that did not import
                 probe.collection_error(getattr(test, "_testMethodName", test.id()), _message(*err), _frames(err[2]))
                 return
-            probe.outcomes[test.id()] = "error" if kind == "error" and not issubclass(
-                err[0], test.failureException) else "failed"
+            outcome = "error" if kind == "error" and not issubclass(err[0], test.failureException) else "failed"
+            probe.outcomes[test.id()] = outcome
+            probe.run_outcome(test.id(), outcome)
             probe.failure(test.id(), err)
         return record
 
@@ -332,16 +354,27 @@ def _patch_unittest(probe):
     wrap("addError", failed("error"))
     wrap("addFailure", failed("failed"))
     wrap("addSubTest", subtest)
-    wrap("addSkip", lambda test, _reason: probe.outcomes.setdefault(test.id(), "skipped"))
-    wrap("addExpectedFailure", lambda test, _err: probe.outcomes.__setitem__(test.id(), "xfailed"))
-    wrap("addUnexpectedSuccess", lambda test: probe.outcomes.__setitem__(test.id(), "failed"))
+    def mark(test_id, outcome, force):
+        if force:
+            probe.outcomes[test_id] = outcome
+        else:
+            probe.outcomes.setdefault(test_id, outcome)
+        probe.run_outcome(test_id, outcome)
+
+    wrap("addSkip", lambda test, _reason: mark(test.id(), "skipped", False))
+    wrap("addExpectedFailure", lambda test, _err: mark(test.id(), "xfailed", True))
+    wrap("addUnexpectedSuccess", lambda test: mark(test.id(), "failed", True))
 
     if probe.wanted is not None:
         run = unittest.case.TestCase.run
 
         def selected_run(self, result=None):
-            if probe.runner != "pytest" and self.id() not in probe.wanted and type(self).__name__ != "_FailedTest":
+            if probe.runner == "pytest" or type(self).__name__ == "_FailedTest":
+                return run(self, result)
+            if self.id() not in probe.wanted:
                 return result  # not asked for: not run, not counted
+            for _ in range(probe.repeat - 1):
+                run(self, result)
             return run(self, result)
 
         unittest.case.TestCase.run = selected_run
@@ -370,7 +403,7 @@ class PytestRecorder:
         dropped = [it for it in items if it.nodeid not in wanted]
         if dropped:
             config.hook.pytest_deselected(items=dropped)
-            items[:] = keep
+        items[:] = [it for it in keep for _ in range(self.probe.repeat)]  # each run of a test right after the last
 
     def pytest_collectreport(self, report):
         if report.failed:
@@ -423,6 +456,7 @@ class PytestRecorder:
 
     def pytest_runtest_logfinish(self, nodeid, location):
         self.probe.switch("")
+        self.probe.end_run(nodeid)
 
     def pytest_sessionfinish(self, session, exitstatus):
         self.probe.disarm()

@@ -202,3 +202,16 @@ def test_records_are_untrusted_input():
     for bad in (b"[1, 2]\n", b'{"outcomes": {"t": "exploded"}}\n', b"{not json\n", b"[" * 100000):
         with pytest.raises(RunnerOutputError):
             parse_records(bad)
+
+
+def test_repeats_run_in_one_process_and_show_flips(box):
+    """Reruns for flaky tests: each selected test several times in one process, every run's outcome kept."""
+    box.put_files({"tests/test_flip.py": "import itertools\n\n_n = itertools.count()\n\n\ndef test_flip():\n"
+                                         "    assert next(_n) % 2 == 1\n\n\ndef test_never():\n    assert False\n"})
+    run = run_tests(box, "python -m pytest tests/test_flip.py", timeout=60, repeat=3,
+                    tests=["tests/test_flip.py::test_flip", "tests/test_flip.py::test_never"])
+    assert run["runs"] == {"tests/test_flip.py::test_flip": ["failed", "passed", "failed"],
+                           "tests/test_flip.py::test_never": ["failed", "failed", "failed"]}
+    unit = run_tests(box, "python -m unittest tests.test_calc", timeout=60, repeat=2,
+                     tests=[U + "test_only_negative"])
+    assert unit["runs"] == {U + "test_only_negative": ["failed", "failed"]}

@@ -11,7 +11,6 @@ from agent.baseline import COMMAND_ID, HANG_RETRY_FACTOR, baseline_of, classify,
 from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import request_of, tail
 from agent.testcmd import pytest_call, wrapper_of
-from agent.testrecords import FAILED
 from agent.testrun import NO_ADDOPTS_ENV, has_outcomes, run_tests
 
 NOT_FOUND_CODES = (126, 127)
@@ -104,27 +103,25 @@ def _usage_problem(run: dict[str, Any]) -> bool:
 
 async def _rerun_failures(box: Any, command: str, env: dict[str, str], baseline: dict[str, Any], limit: float,
                           per_test: float, times: int) -> None:
-    """Run the failing tests again (at most `times`, within about the first run's time): flaky and slow ones out."""
+    """Run the failing tests again, `times` each in one process (fewer when that would take longer than the
+    first run): flaky ones and slow ones (stopped as hung at first) set aside."""
     targets = rerun_targets(baseline)
-    reruns: list[dict[str, Any]] = []
-    spent, allowance = 0.0, max(float(baseline.get("duration") or 0.0), 5.0)
-    for _ in range(times):
-        if not targets or spent > allowance:
-            break
-        run = await asyncio.to_thread(run_tests, box, command, timeout=limit, test_timeout=per_test * HANG_RETRY_FACTOR,
-                                      tests=targets, env=env)
-        if not has_outcomes(run):
-            break
-        reruns.append(run)
-        spent += float(run.get("duration") or 0.0)
-        targets = [t for t in targets if run["outcomes"].get(t) in FAILED]
-    if not reruns:
+    if not targets or times < 1:
         return
-    verdicts = classify(baseline, reruns)
+    durations = baseline.get("durations", {})
+    hung = set(baseline.get("hung", []))
+    once = sum(per_test * HANG_RETRY_FACTOR if t in hung else float(durations.get(t, 0.0)) for t in targets)
+    allowance = max(float(baseline.get("duration") or 0.0), 5.0)
+    repeat = max(1, min(times, int(allowance // max(once, 0.01))))
+    run = await asyncio.to_thread(run_tests, box, command, timeout=limit, test_timeout=per_test * HANG_RETRY_FACTOR,
+                                  tests=targets, env=env, repeat=repeat)
+    if not has_outcomes(run) or not run["outcomes"]:
+        return
+    verdicts = classify(baseline, [run])
     baseline.update(verdicts)
     for test in verdicts["slow"]:  # what it really takes, for the per-candidate time limits later
-        baseline["durations"][test] = max(r.get("durations", {}).get(test, 0.0) for r in reruns)
-    baseline["reruns"] = len(reruns)
+        baseline["durations"][test] = run.get("durations", {}).get(test, 0.0) / max(len(run["runs"].get(test, [])), 1)
+    baseline["reruns"] = repeat
 
 
 def _nothing_to_fix(run: dict[str, Any], baseline: dict[str, Any], problems: list[dict[str, Any]]) -> tuple[str, str]:
