@@ -170,7 +170,7 @@ def kinds_main(settings, args) -> int:
             row = asyncio.run(run_kind(kind, settings.model_copy(update={"docker_timeout": 120}), Path(tmp)))
             rows.append(row)
             print(f"{row['kind']:<40} {row['verdict']:<12} {row['seconds']:>6.1f}s  "
-                  f"reproduce {row['reproduce_s']:>5.1f}s  {row['why'][:70]}", flush=True)
+                  f"reproduce {row['reproduce_s']:>5.1f}s  {' '.join(row['why'].split())[:70]}", flush=True)
     summary = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": args.cpus, **summarize(rows)}
     print(json.dumps(summary, indent=2))
     if args.json:
