@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -147,6 +148,15 @@ def test_a_file_name_that_is_not_utf8_does_not_crash_a_fix(hostile_repo, cli_env
     assert json.loads(out.read_text())["status"] == "fixed"
 
 
+@pytest.fixture
+def deep_trees():
+    """Removes the deep trees a test made (shutil.rmtree, and so pytest's own clean-up, recurses per level)."""
+    made: list[Path] = []
+    yield made
+    for root in made:
+        subprocess.run(["rm", "-rf", "--", str(root)], check=False)
+
+
 def _deep_tree(root: Path, depth: int) -> Path:
     root.mkdir(exist_ok=True)
     path = os.fspath(root)
@@ -159,8 +169,9 @@ def _deep_tree(root: Path, depth: int) -> Path:
 
 
 @pytest.mark.docker
-def test_a_tree_nested_a_thousand_folders_deep_is_refused_clearly(hostile_repo, cli_env, tmp_path):
+def test_a_tree_nested_a_thousand_folders_deep_is_refused_clearly(hostile_repo, cli_env, tmp_path, deep_trees):
     repo = _deep_tree(hostile_repo({}), 1000)
+    deep_trees.append(repo)
     out = tmp_path / "result.json"
     proc = fixbot("fix", "--repo", str(repo), "--issue", CALC_ISSUE, "--json", str(out), env=cli_env)
     assert proc.returncode == 1
@@ -171,14 +182,13 @@ def test_a_tree_nested_a_thousand_folders_deep_is_refused_clearly(hostile_repo, 
     assert proc.returncode == 1 and "nests folders more than 100 levels deep" in one_line_error(proc)
 
 
-def test_a_deep_tree_committed_to_git_is_refused_before_checkout(tmp_path):
-    import subprocess
-
+def test_a_deep_tree_committed_to_git_is_refused_before_checkout(tmp_path, deep_trees):
     from agent.clone import fetch_repository
     from agent.exceptions import CloneError
     from agent.request import FixRequest
 
     repo = _deep_tree(tmp_path / "src", 150)
+    deep_trees.append(repo)
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
     subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
     subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "deep"],
@@ -187,3 +197,39 @@ def test_a_deep_tree_committed_to_git_is_refused_before_checkout(tmp_path):
         fetch_repository(FixRequest(repo=str(repo), issue="x", branch="main"), tmp_path / "dest", timeout=60,
                          max_mb=10)
     assert not (tmp_path / "dest").exists()
+
+
+@pytest.mark.docker
+async def test_a_dangling_link_where_the_reproduction_test_goes_is_never_written_through(
+        make_repo, tmp_path, workflow_settings):
+    from llm_fakes import ScriptedChat
+
+    from agent.request import FixRequest
+    from agent.workflow import run_fix
+
+    green = {**CALC, "tests/test_calc.py": "from calc import calculate_total\n\n\ndef test_positive():\n"
+                                           "    assert calculate_total([1, 2, 3]) == 6\n"}
+    repo = make_repo(tmp_path / "r", green)
+    os.symlink("../../outside/test_fixbot_repro.py", repo / "tests" / "test_fixbot_repro.py")
+    repro = ("DESCRIPTION: negative items are summed\n```python\nfrom calc import calculate_total\n\n\n"
+             "def test_negative_items_count():\n    assert calculate_total([1, -2, 3]) == 2\n```\n")
+    fix = ("DESCRIPTION: add every item\nEXPLANATION: The guard skipped negative items.\n\ncalc.py\n"
+           "<<<<<<< SEARCH\n        if x > 0:\n            total += x\n=======\n        total += x\n"
+           ">>>>>>> REPLACE\n")
+    chat = ScriptedChat([repro, "ROOT CAUSE: the guard.\nFILES: calc.py", fix, '{"approve": true}'])
+    record = await run_fix(FixRequest(repo=str(repo), issue="calculate_total ignores negative numbers"),
+                           workflow_settings, engine="llm", llm=chat)
+    assert record["status"] == "fixed", record["message"]
+    assert "tests/test_fixbot_repro_2.py" in record["final_patch"]["files"]
+    assert not (tmp_path / "outside").exists()
+
+
+def test_writing_the_reproduction_test_onto_a_link_is_a_clear_error(tmp_path):
+    from agent.graph.nodes.llm_reprotest import _write_new, new_test_path
+
+    (tmp_path / "tests").mkdir()
+    os.symlink("nowhere.py", tmp_path / "tests" / "test_fixbot_repro.py")
+    assert new_test_path(str(tmp_path)) == "tests/test_fixbot_repro_2.py"
+    with pytest.raises(WorkflowError, match="could not create the reproduction test"):
+        _write_new(str(tmp_path), "tests/test_fixbot_repro.py", "x = 1\n")
+    assert not (tmp_path / "tests" / "nowhere.py").exists()

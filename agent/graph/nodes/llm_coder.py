@@ -105,13 +105,13 @@ def build_candidate(text: str, workspace: str, sources: dict[str, str], issue: s
         raise EditError("no SEARCH/REPLACE block or unified diff was found in the answer")
     paths = list(dict.fromkeys(str(edit.path) for edit in edits))
     for path in paths:
+        smuggled = forbidden_file(path, issue) if safe_path(path) else None
+        if smuggled:
+            raise UnsafeEdit(smuggled)
         if not safe_path(path) or not path.endswith(".py"):
             raise UnsafeEdit(f"{path!r} is not a Python source path inside the repository")
         if is_test_path(path):
             raise UnsafeEdit(f"{path} is a test file: fix the code, never the tests")
-        smuggled = forbidden_file(path, issue)
-        if smuggled:
-            raise UnsafeEdit(smuggled)
     for edit in edits:  # a "new file" must really be new: unreadable files (binary, huge, links) look absent
         if not edit.search.strip() and edit.path not in sources and os.path.lexists(Path(workspace) / edit.path):
             raise UnsafeEdit(f"{edit.path} already exists (it was not shown to you): an empty SEARCH only creates "
