@@ -21,6 +21,7 @@ LANGUAGES = ("python",)
 _INVISIBLE = dict.fromkeys(
     [0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 )
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._/~-]+$")
 _ALLOWED_SCHEMES = ("https", "http", "ssh", "git")
 
@@ -50,8 +51,9 @@ class FixRequest:
 
 
 def clean_text(text: str) -> str:
-    """Strip invisible and bidi control characters; normalise to NFC."""
-    return unicodedata.normalize("NFC", text.translate(_INVISIBLE))
+    """Strip invisible and bidi control characters, replace undecodable bytes (lone surrogates) by U+FFFD;
+    normalise to NFC."""
+    return unicodedata.normalize("NFC", _SURROGATES.sub("\ufffd", text.translate(_INVISIBLE)))
 
 
 def validate_request(req: FixRequest, settings: Settings) -> FixRequest:
@@ -103,9 +105,10 @@ def check_branch(branch: str) -> str:
     if branch.startswith("-") or len(branch) > 200 or "\x00" in branch:
         raise InvalidRequest(f"branch {branch!r} is not a valid branch name")
     # `--branch` form checks a branch name; the value goes after `--`-free positional use only.
-    proc = subprocess.run(
-        ["git", "check-ref-format", "--branch", branch], capture_output=True, text=True, timeout=10
-    )
+    from agent.clone import git_env  # here, not at the top: agent.clone imports this module
+
+    proc = subprocess.run(["git", "check-ref-format", "--branch", branch], capture_output=True, text=True,
+                          timeout=10, env=git_env(), cwd="/", stdin=subprocess.DEVNULL)
     if proc.returncode != 0 or "@{" in branch:
         raise InvalidRequest(f"branch {branch!r} is not a valid branch name")
     return branch
@@ -115,7 +118,8 @@ def check_repo(repo: str, settings: Settings) -> str:
     """A repository URL on the allowlist, or a local path when configuration allows it."""
     if len(repo) > MAX_URL:
         raise InvalidRequest(f"the repository address is too long (max {MAX_URL} chars)")
-    if repo.startswith("-") or "\x00" in repo or any(ch.isspace() for ch in repo):
+    local = repo.startswith(("/", "./", "../", "~")) or ":" not in repo  # a path: spaces are fine there
+    if repo.startswith("-") or "\x00" in repo or any(ch.isspace() and not (local and ch == " ") for ch in repo):
         raise InvalidRequest(f"repository {repo!r} is not a valid address")
     if "::" in repo.split("/", 1)[0] or repo.lower().startswith("ext:"):
         raise InvalidRequest("repository transports like ext:: are never allowed")

@@ -174,6 +174,7 @@ class Settings(BaseSettings):
             output_cap=self.sandbox_output_cap,
             lifetime=self.sandbox_lifetime,
             setup_network=self.sandbox_setup_network,
+            workspace_max_entries=self.clone_max_files,
             home_size=self.sandbox_home_size,
             wheelhouse=str(self.sandbox_wheelhouse) if self.sandbox_wheelhouse else None,
             pip_index_url=self.sandbox_pip_index_url,

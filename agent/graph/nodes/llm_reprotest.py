@@ -23,6 +23,7 @@ from agent.llm.context import CONTEXT_CHARS, head_tail, manager_context
 from agent.llm.errors import LLMError
 from agent.llm.prompts import fence, render
 from agent.localize import fallback_rank, is_test_path, issue_terms
+from agent.pyparse import parse_python
 
 TEST_NAME = "test_fixbot_repro"
 _CODE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
@@ -37,9 +38,9 @@ def new_test_path(workspace: str) -> str:
     for n in range(1, 100):
         name = f"{TEST_NAME}.py" if n == 1 else f"{TEST_NAME}_{n}.py"
         rel = f"{folder}/{name}" if folder else name
-        if not (root / rel).exists():
+        if not os.path.lexists(root / rel):  # a dangling link counts as taken: it is never written through
             return rel
-    raise FileExistsError("no free name for the reproduction test")
+    raise WorkflowError(f"no free name for the reproduction test ({TEST_NAME}.py to {TEST_NAME}_99.py all exist)")
 
 
 def extract_test(text: str) -> str:
@@ -53,7 +54,7 @@ def check_test(code: str) -> str | None:
     if not code:
         return "the answer has no ```python block with the test file"
     try:
-        tree = ast.parse(code)
+        tree = parse_python(code)
     except SyntaxError as exc:
         return f"the test file does not parse: {exc.msg} (line {exc.lineno})"
     if not any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name.startswith("test")
@@ -145,7 +146,10 @@ def _write_new(workspace: str, path: str, code: str) -> None:
     target = root / path
     if not inside(root, target.parent) or target.parent.is_symlink():
         raise WorkflowError(f"refusing to write {path}: its folder leads outside the repository")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise WorkflowError(f"could not create the reproduction test {path}: {exc.strerror or exc}") from None
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(code)

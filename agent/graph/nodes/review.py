@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from agent.graph.deps import Deps, add_time
-from agent.graph.nodes.common import pool_of, sources_of
+from agent.graph.nodes.common import pool_of, request_of, sources_of
 from agent.review import review_change
 
 
@@ -16,10 +16,12 @@ async def review(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     pool = pool_of(state, deps)
     sources = sources_of(state, deps)
     rejected = dict(state.get("rejected") or {})
+    issue = request_of(state).issue
     reviewed: list[int] = []
     for cid in state.get("batch", []):
         cand = pool[cid]
-        verdict = review_change(cand.path, sources.get(cand.path), cand.new_source, operator=cand.operator)
+        verdict = review_change(cand.path, sources.get(cand.path), cand.new_source, operator=cand.operator,
+                                issue=issue)
         if verdict.ok:
             reviewed.append(cid)
         else:
