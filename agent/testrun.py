@@ -32,8 +32,9 @@ USERCUSTOMIZE = '''\
 import os
 
 if os.environ.get("FIXBOT_PROBE"):
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") and "fixbot_probe" not in os.environ.get("PYTEST_PLUGINS", ""):
-        os.environ["PYTEST_PLUGINS"] = ",".join(p for p in (os.environ.get("PYTEST_PLUGINS"), "fixbot_probe") if p)
+    plugins = os.environ.get("PYTEST_PLUGINS", "")
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") and "fixbot_probe_pytest" not in plugins:
+        os.environ["PYTEST_PLUGINS"] = ",".join(p for p in (plugins, "fixbot_probe_pytest") if p)
     try:
         import fixbot_probe
 
@@ -43,7 +44,7 @@ if os.environ.get("FIXBOT_PROBE"):
 '''
 DIST_INFO = "fixbot_probe-1.dist-info"
 METADATA = "Metadata-Version: 2.1\nName: fixbot-probe\nVersion: 1\nSummary: fixbot's in-sandbox test probe\n"
-ENTRY_POINTS = "[pytest11]\nfixbot_probe = fixbot_probe\n"
+ENTRY_POINTS = "[pytest11]\nfixbot_probe = fixbot_probe_pytest\n"
 # Copies the probe into the user site (its path depends on the image's Python) and gives the shell a
 # `coverage` command when the image has only Debian's `python3-coverage`.
 INSTALL = f'''\
@@ -72,15 +73,17 @@ class SandboxLike(Protocol):
              env: Any = None) -> Any: ...
 
 
-def probe_source() -> str:
-    """The probe module shipped with fixbot."""
-    return resources.files("agent.repair").joinpath("probe.py").read_text(encoding="utf-8")
+def probe_source(name: str = "probe.py") -> str:
+    """A probe module shipped with fixbot (probe.py, or its pytest side probe_pytest.py)."""
+    return resources.files("agent.repair").joinpath(name).read_text(encoding="utf-8")
 
 
 def install_probe(sandbox: SandboxLike) -> None:
     """Install the probe into the sandbox user's site-packages (inert until a run names its spec)."""
     site = f"{PROBE_DIR}/site"
-    sandbox.put_files({f"{site}/fixbot_probe.py": probe_source(), f"{site}/usercustomize.py": USERCUSTOMIZE,
+    sandbox.put_files({f"{site}/fixbot_probe.py": probe_source(),
+                       f"{site}/fixbot_probe_pytest.py": probe_source("probe_pytest.py"),
+                       f"{site}/usercustomize.py": USERCUSTOMIZE,
                        f"{site}/{DIST_INFO}/METADATA": METADATA,
                        f"{site}/{DIST_INFO}/entry_points.txt": ENTRY_POINTS}, base=TOOLS)
     res = sandbox.exec(["python3", "-c", INSTALL], timeout=60)

@@ -126,6 +126,9 @@ def test_shell_forms_run_as_in_a_terminal(box):
     assert run["outcomes"][P + "test_negative"] == "failed"  # rootdir stays the ini's folder: ids unchanged
     run = run_tests(box, "python -m pytest -n 2 -p xdist tests/test_calc.py", timeout=90)
     assert run["outcomes"][P + "test_negative"] == "failed" and len(run["outcomes"]) == 4
+    # plugin autoloading off: the probe's pytest side comes in through PYTEST_PLUGINS instead
+    run = run_tests(box, "PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 python -m pytest tests/test_calc.py", timeout=60)
+    assert run["outcomes"][P + "test_negative"] == "failed" and len(run["outcomes"]) == 4
 
 
 def test_unittest_ids_and_selection(box):
