@@ -56,10 +56,10 @@ def pytest_call(command: str) -> PytestCall | None:
     tokens = split_command(command)
     cwd = ""
     if len(tokens) >= 3 and tokens[0] == "cd" and tokens[2] == "&&":
-        cwd = _inside(tokens[1])
-        if cwd is None:
+        inside = _inside(tokens[1])
+        if inside is None:
             return None
-        tokens = tokens[3:]
+        cwd, tokens = inside, tokens[3:]
     if any(t in _OPERATORS for t in tokens):
         return None
     env: dict[str, str] = {}

@@ -16,6 +16,7 @@ A merged run is a plain dict:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -138,7 +139,7 @@ def _add_lines(coverage: dict[str, dict[str, list[str]]], rec: ProbeRecord) -> N
                 into[line] = sorted(set(into.get(line, ())) | ids)
 
 
-def failing_of(run: dict[str, Any]) -> list[str]:
+def failing_of(run: Mapping[str, Any]) -> list[str]:
     """Test ids that failed or errored in a merged run, sorted."""
     return sorted(n for n, o in run.get("outcomes", {}).items() if o in FAILED)
 

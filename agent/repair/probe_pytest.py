@@ -7,6 +7,8 @@ the probe is recording (see agent/repair/probe.py, which holds the record format
 
 from __future__ import annotations
 
+from typing import Any
+
 try:
     import fixbot_probe as core  # in the sandbox
 except ImportError:  # on the host (tests, type checks)
@@ -106,6 +108,7 @@ def _has_own_timeout(item):
         return False
 
 
+_hookimpl: Any
 try:  # pytest.hookimpl is this marker; importing pluggy alone keeps every Python process's start quick
     import pluggy
 

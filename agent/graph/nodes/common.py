@@ -31,7 +31,7 @@ def invocation_of(state: dict[str, Any]) -> dict[str, Any]:
     """The test command's shape for the in-sandbox validator (working directory, env prefixes, `-m`), with the
     environment the baseline's outcomes were taken under (e.g. addopts cleared, see agent.testrun)."""
     call = pytest_call(request_of(state).test_command)
-    spec = call.runner_spec() if call is not None else {"cwd": "", "env": {}, "module": False}
+    spec: dict[str, Any] = call.runner_spec() if call is not None else {"cwd": "", "env": {}, "module": False}
     spec["env"] = {**((state.get("baseline") or {}).get("command_env") or {}), **spec["env"]}
     return spec
 

@@ -55,9 +55,9 @@ async def reproduce(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         retry = await asyncio.to_thread(run_tests, box, command, timeout=limit, test_timeout=per_test,
                                         env=NO_ADDOPTS_ENV)
         if not (retry["outcomes"] or retry["collection_errors"]):
-            again = diagnose.usage_error(retry["output"]) or diagnose.last_lines(retry["output"], 4, 400)
+            still = diagnose.usage_error(retry["output"]) or diagnose.last_lines(retry["output"], 4, 400)
             return finish("error", f"pytest stopped with a configuration problem (exit {run['exit_code']}): {reason}."
-                          f" fixbot retried with -o addopts=\"\" (your addopts cleared), which failed too: {again}",
+                          f" fixbot retried with -o addopts=\"\" (your addopts cleared), which failed too: {still}",
                           baseline_of(run, command, env))
         run, env = retry, dict(NO_ADDOPTS_ENV)
         notes.append(f"pytest's configuration could not be used as it is ({reason}); the outcomes come from a "
