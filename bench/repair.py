@@ -10,6 +10,9 @@ naive approach) to compare against the warm in-sandbox runner.
 
 `--corpus DIR` runs over every subdirectory of DIR that holds an ISSUE.md (a tiny repo with a
 failing pytest suite, like examples/), e.g. a local held-out set that is never committed.
+
+`--kinds` runs the "real-world kinds" corpus instead (tests/fixtures/kinds, see bench/kinds.py):
+each kind is fixed, a clear error naming its cause, or wrong.
 """
 
 from __future__ import annotations
@@ -111,11 +114,14 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=60.0)
     parser.add_argument("--corpus", type=Path, default=ROOT / "examples",
                         help="a directory of small repos, each with ISSUE.md and a failing pytest suite")
+    parser.add_argument("--kinds", action="store_true", help="the real-world kinds corpus (tests/fixtures/kinds)")
     parser.add_argument("--json")
     args = parser.parse_args()
     corpus = args.corpus.resolve()
     settings = load_settings(allow_local_repos=True, docker_max_cpu=args.cpus, repair_time_budget=args.budget,
                              work_dir=Path("/tmp/fixbot-bench"), checkpoint_db=Path("/tmp/fixbot-bench/cp.sqlite"))
+    if args.kinds:
+        return kinds_main(settings, args)
     names = args.only or sorted(p.name for p in corpus.iterdir() if (p / "ISSUE.md").exists())
     rows = []
     for name in names:
@@ -149,6 +155,27 @@ def main() -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "summary": summary}, indent=2))
     return 0
+
+
+def kinds_main(settings, args) -> int:
+    """Every kind: fixed / clear error / wrong, time, reproduce time."""
+    import tempfile
+
+    from bench.kinds import load_kinds, run_kind, summarize
+
+    kinds = [k for k in load_kinds() if not args.only or k.name in args.only]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="fixbot-kinds-") as tmp:
+        for kind in kinds:
+            row = asyncio.run(run_kind(kind, settings.model_copy(update={"docker_timeout": 120}), Path(tmp)))
+            rows.append(row)
+            print(f"{row['kind']:<40} {row['verdict']:<12} {row['seconds']:>6.1f}s  "
+                  f"reproduce {row['reproduce_s']:>5.1f}s  {' '.join(row['why'].split())[:70]}", flush=True)
+    summary = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": args.cpus, **summarize(rows)}
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "summary": summary}, indent=2))
+    return 0 if not summary["wrong"] else 1
 
 
 if __name__ == "__main__":

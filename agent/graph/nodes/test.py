@@ -9,6 +9,7 @@ from typing import Any
 
 from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import (
+    invocation_of,
     pool_of,
     pytest_args_of,
     request_of,
@@ -17,6 +18,7 @@ from agent.graph.nodes.common import (
     sources_of,
     tail,
 )
+from agent.proof import prove
 from agent.repair.validate import validate_batch
 
 MAX_SURVIVORS = 12
@@ -36,6 +38,24 @@ def candidate_timeout(baseline: dict[str, Any]) -> float:
         return round(min(3.0, 0.5 + 0.05 * failing), 2)  # -x: a looping mutant hangs in the first test
     typical = durations[len(durations) // 2] if durations else 0.1
     return round(min(30.0, max(1.0, 20 * typical * failing + 0.5)), 2)
+
+
+def suite_timeout(baseline: dict[str, Any], per: float) -> float:
+    """Limit of one candidate's full-suite run: thrice the per-candidate limit, and never less than twice the
+    suite's own test time, so a suite with a few slow tests (threads, sleeps) is not cut off as a hang."""
+    total = sum(baseline.get("durations", {}).values())
+    return round(max(per * 3, 2 * total + 2.0), 2)
+
+
+def no_evidence(baseline: dict[str, Any]) -> set[str]:
+    """Tests whose failure says nothing about a candidate: flaky ones and those the environment breaks."""
+    return set(baseline.get("flaky", [])) | {t for p in baseline.get("environment", []) for t in p.get("tests", [])}
+
+
+def passes(row: dict[str, Any], ignored: set[str]) -> bool:
+    """A validation row that passed, or failed only in tests that are no evidence."""
+    return row["status"] == "pass" or (row["status"] == "fail" and bool(row["failed"])
+                                       and set(row["failed"]) <= ignored)
 
 
 def search_time_left(state: dict[str, Any], deps: Deps) -> float:
@@ -72,7 +92,8 @@ async def test(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         # In rank order, stopping once a few pass: one early fix no longer waits for the whole batch.
         first = await asyncio.to_thread(validate_batch, box, pool.payload(pending), pytest_args=args,
                                         tests=baseline["failing"], per_candidate_timeout=per, stop_early=True,
-                                        deadline=search_time_left(state, deps), stop_after_passes=ENOUGH_PASSES)
+                                        deadline=search_time_left(state, deps), stop_after_passes=ENOUGH_PASSES,
+                                        invocation=invocation_of(state))
         skipped = [cid for cid in pending if first[cid]["status"] == "skipped"]
         survivors = [cid for cid in pending if first[cid]["status"] == "pass"][:MAX_SURVIVORS]
         deps.emit(task_id, "candidates", tried=tried - len(skipped), survivors=len(survivors), total=len(pool))
@@ -90,8 +111,10 @@ async def _best_of(box: Any, deps: Deps, state: dict[str, Any], survivors: list[
     """The full suite for the survivors, then the user's command on the plausible ones, smallest first."""
     pool, sources = pool_of(state, deps), sources_of(state, deps)
     full = await asyncio.to_thread(validate_batch, box, pool.payload(survivors), pytest_args=args,
-                                   tests=None, per_candidate_timeout=per * 3, stop_early=False)
-    plausible = [cid for cid in survivors if full[cid]["status"] == "pass"]
+                                   tests=None, per_candidate_timeout=suite_timeout(state["baseline"], per),
+                                   stop_early=False, invocation=invocation_of(state))
+    ignored = no_evidence(state["baseline"])
+    plausible = [cid for cid in survivors if passes(full[cid], ignored)]
     for cid in sorted(plausible, key=lambda c: (changed_lines(sources[pool[c].path], pool[c].new_source),
                                                  pool[c].cost, c)):
         proof = await _prove(box, deps, state, cid)
@@ -102,22 +125,25 @@ async def _best_of(box: Any, deps: Deps, state: dict[str, Any], survivors: list[
 
 
 async def _prove(box: Any, deps: Deps, state: dict[str, Any], cid: int) -> dict[str, Any]:
-    """Run the user's exact test command with the candidate applied; restore the file after."""
+    """The user's test command with the candidate applied (then a repeat run); the file is restored after."""
     pool, sources = pool_of(state, deps), sources_of(state, deps)
     cand = pool[cid]
     req = request_of(state)
     attempt = len(state.get("test_results", [])) + 1
     await asyncio.to_thread(box.put_files, {cand.path: cand.new_source})
     try:
-        run = await asyncio.to_thread(box.exec, req.test_command, timeout=deps.settings.docker_timeout)
+        proof = await asyncio.to_thread(prove, box, req.test_command, state["baseline"],
+                                        timeout=deps.settings.docker_timeout, test_timeout=deps.settings.test_timeout)
     finally:
         await asyncio.to_thread(box.put_files, {cand.path: sources[cand.path]})
-    output = tail((run.stdout or "") + ("\n" + run.stderr if run.stderr else ""), 4000)
-    deps.emit(state["task_id"], "proof", candidate=cand.description, success=run.exit_code == 0)
+    output = tail(proof["output"], 4000)
+    if proof["reason"]:
+        output += f"\n[fixbot] not proven: {proof['reason']}"
+    deps.emit(state["task_id"], "proof", candidate=cand.description, success=proof["success"])
     return {"id": cid, "path": cand.path, "description": cand.description, "operator": cand.operator,
             "line": cand.line, "function": cand.function,
-            "result": {"attempt": attempt, "success": run.exit_code == 0 and not run.timed_out,
-                       "stdout": output, "candidate": cand.description}}
+            "result": {"attempt": attempt, "success": proof["success"], "stdout": output,
+                       "candidate": cand.description}}
 
 
 async def _by_command(state: dict[str, Any], deps: Deps, reviewed: list[int]) -> dict[str, Any] | None:
