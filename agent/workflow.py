@@ -118,7 +118,7 @@ async def rerun_fix(task_id: str, request: FixRequest, settings: Settings, *, en
     The checkout is fetched again when this host does not have it (another worker, or it was removed).
     """
     sink = events or NullSink()
-    values = await checkpoint_values(settings, task_id)
+    values, _ = await checkpoint_values(settings, task_id)
     if not values:
         shutil.rmtree(task_dir(settings, task_id), ignore_errors=True)
         return await run_fix(request, settings, engine=engine, task_id=task_id, events=sink, pool=pool, llm=llm,
@@ -137,16 +137,18 @@ async def decide_fix(task_id: str, decision: dict[str, Any], settings: Settings,
     """Resume a task paused at `propose` with a decision {"action": approve|reject|retry, "by", "feedback"}.
 
     Works in any process that shares the checkpointer. A retry needs the checkout again (it was
-    removed while the task waited), so it is fetched first. Raises WorkflowError when the task is
-    not paused for a decision.
+    removed while the task waited), so it is fetched first. When the decision was already taken in
+    by a run that died afterwards, the thread continues from its checkpoint instead. Raises
+    WorkflowError when the task has no checkpoint of a run that asked for approval.
     """
-    values = await checkpoint_values(settings, task_id)
+    values, waiting = await checkpoint_values(settings, task_id)
     if not values or not values.get("approval"):
         raise WorkflowError(f"task {task_id!r} has no checkpoint waiting for a decision")
     try:
-        if decision.get("action") == "retry":
+        if decision.get("action") == "retry" or not waiting:
             await asyncio.to_thread(ensure_checkout, values, settings)
-        final, proposal = await _invoke(settings, task_id, Command(resume=decision), events or NullSink(), pool, llm)
+        start = Command(resume=decision) if waiting else None
+        final, proposal = await _invoke(settings, task_id, start, events or NullSink(), pool, llm)
     finally:
         if not settings.keep_workdir:
             shutil.rmtree(task_dir(settings, task_id), ignore_errors=True)
@@ -167,12 +169,12 @@ def ensure_checkout(values: dict[str, Any], settings: Settings) -> Path:
     return fetch_repository(request, workspace, timeout=settings.clone_timeout, max_mb=settings.clone_max_mb)
 
 
-async def checkpoint_values(settings: Settings, task_id: str) -> dict[str, Any]:
-    """The task's last checkpointed state ({} when it has none)."""
+async def checkpoint_values(settings: Settings, task_id: str) -> tuple[dict[str, Any], bool]:
+    """The task's last checkpointed state ({} when it has none) and whether it waits at an interrupt."""
     deps = Deps(settings=settings, sandboxes=None)  # type: ignore[arg-type]  # nothing runs
     async with open_checkpointer(settings) as saver:
         snapshot = await build_graph(deps, checkpointer=saver).aget_state(_config(task_id))
-    return dict(snapshot.values or {})
+    return dict(snapshot.values or {}), bool(snapshot.interrupts)
 
 
 def default_llm(settings: Settings) -> Any:
