@@ -21,7 +21,7 @@ SLOW = {
     "conftest.py": "",
     "calc.py": "def calculate_total(items):\n    total = 0\n    for x in items:\n        if x > 0:\n"
                "            total += x\n    return total\n",
-    "tests/test_calc.py": "import time\n\nfrom calc import calculate_total\n\n\ndef test_slow():\n    time.sleep(3)\n"
+    "tests/test_calc.py": "import time\n\nfrom calc import calculate_total\n\n\ndef test_slow():\n    time.sleep(2)\n"
                           "    assert calculate_total([1, 2]) == 3\n\n\ndef test_negative():\n"
                           "    assert calculate_total([1, -2, 3]) == 2\n",
 }
@@ -155,3 +155,25 @@ def test_wall_clock_limit_times_the_task_out_with_what_it_tried(cluster, make_re
     while cluster.containers(task["id"]) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert cluster.containers(task["id"]) == []
+
+
+def test_sigterm_finishes_the_running_task_and_a_second_one_hands_it_back(cluster, make_repo, tmp_path):
+    warm = cluster.start_worker()
+    task = cluster.submit(make_repo(tmp_path / "slow", SLOW), "negative amounts are added")
+    cluster.wait(task["id"], {"running"})
+    warm.send_signal(signal.SIGTERM)  # warm shutdown: the task finishes first
+    assert warm.wait(timeout=120) == 0
+    assert cluster.service.store.get(task["id"])["status"] == "awaiting_approval"
+
+    cold = cluster.start_worker()
+    other = cluster.submit(make_repo(tmp_path / "slow2", SLOW), "negative amounts are added")
+    cluster.wait(other["id"], {"running"})
+    cold.send_signal(signal.SIGTERM)
+    time.sleep(1.5)  # rq ignores a repeated signal within a second
+    cold.send_signal(signal.SIGTERM)  # cold shutdown: the horse is killed, the task goes back at once
+    cold.wait(timeout=30)
+    requeued = wait_event(cluster, other["id"], "requeued", timeout=10)
+    assert requeued["data"]["reason"] == "its worker was shut down"
+    assert cluster.service.store.get(other["id"])["status"] == "queued"
+    cluster.start_worker()
+    assert cluster.wait(other["id"], {"awaiting_approval", "failed"}, timeout=120)["status"] == "awaiting_approval"
