@@ -171,7 +171,7 @@ async def decide_fix(task_id: str, decision: dict[str, Any], settings: Settings,
     try:
         if decision.get("action") == "retry" or not waiting:
             await asyncio.to_thread(ensure_checkout, values, settings)
-        start = Command(resume=decision) if waiting else None
+        start: Command | None = Command(resume=decision) if waiting else None
         final, proposal = await _invoke(settings, task_id, start, events or NullSink(), pool, llm)
     finally:
         if not settings.keep_workdir:
