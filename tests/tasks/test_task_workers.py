@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -28,8 +30,7 @@ SLOW = {
 
 
 def test_tasks_across_two_worker_processes_all_finish_with_records_and_events(cluster):
-    cluster.start_worker()
-    cluster.start_worker()
+    cluster.start_worker("--pool", "2")  # rq's WorkerPool: two worker processes
     names = ["calculate_total", "gcd", "in_range", "count_vowels"]
     tasks = [cluster.submit(EXAMPLES / name) for name in names]
     workers = set()
@@ -46,6 +47,11 @@ def test_tasks_across_two_worker_processes_all_finish_with_records_and_events(cl
         workers.add(Job.fetch(task["id"], connection=cluster.service.store.conn).worker_name)
     assert len(workers) == 2, "both worker processes took tasks"
     assert cluster.containers(tasks[0]["id"]) == [], "the sandbox is released while the task waits"
+    watched = subprocess.run([sys.executable, "-m", "agent.cli", "watch", tasks[0]["id"]], capture_output=True,
+                             text=True, env=cluster.env, timeout=120, stdin=subprocess.DEVNULL)
+    assert watched.returncode == 0, watched.stderr
+    assert "patch proposed" in watched.stderr and "+++ b/calc.py" in watched.stdout
+    assert f"fixbot approve {tasks[0]['id']}" in watched.stdout
 
 
 def test_decisions_resume_on_another_worker_process(cluster):
