@@ -38,6 +38,7 @@ from agent.tasks.states import TERMINAL, TaskStatus
 
 S = TaskStatus
 PR_SET_PDEATHSIG = 1
+WORKER_TTL = 60  # rq's default is 420 s: a dead idle worker would count as alive for 8 minutes
 log = logging.getLogger("fixbot.worker")
 
 
@@ -201,6 +202,7 @@ class FixbotWorker(Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         settings = get_settings()
         kwargs.setdefault("job_monitoring_interval", max(1, int(settings.worker_heartbeat)))
+        kwargs.setdefault("worker_ttl", WORKER_TTL)  # an idle worker that died leaves the registry within ~2 min
         kwargs.setdefault("work_horse_killed_handler", _horse_killed)
         super().__init__(*args, **kwargs)
         self.settings = settings
@@ -295,7 +297,7 @@ def run_worker(settings: Settings, *, queue: str | None = None, pool: int = 1, b
     name = queue or settings.queue_name
     if pool <= 1:
         worker = FixbotWorker([Queue(name, connection=conn)], connection=conn)
-        worker.work(burst=burst, logging_level=logging_level, with_scheduler=True)
+        worker.work(burst=burst, logging_level=logging_level)  # no scheduler: our retries have no delay
         return 0
     from rq.worker_pool import WorkerPool
 

@@ -183,3 +183,26 @@ def test_sigterm_finishes_the_running_task_and_a_second_one_hands_it_back(cluste
     assert cluster.service.store.get(other["id"])["status"] == "queued"
     cluster.start_worker()
     assert cluster.wait(other["id"], {"awaiting_approval", "failed"}, timeout=120)["status"] == "awaiting_approval"
+
+
+def test_a_work_horse_killed_alone_is_retried_by_rq(cluster, make_repo, tmp_path):
+    worker = cluster.start_worker()
+    task = cluster.submit(make_repo(tmp_path / "slow", SLOW), "negative amounts are added")
+    cluster.wait(task["id"], {"running"})
+    horse = _children(worker.pid)  # `fixbot worker` forks one work horse per job
+    assert len(horse) == 1
+    os.kill(horse[0], signal.SIGKILL)  # as the OOM killer would
+    requeued = wait_event(cluster, task["id"], "requeued", timeout=30)
+    assert "killed (SIGKILL; out of memory?)" in requeued["data"]["reason"]
+    final = cluster.wait(task["id"], {"awaiting_approval", "failed"}, timeout=180)
+    assert final["status"] == "awaiting_approval", final["reason"]
+    assert final["infra_retries"] == 1 and cluster.kinds(task["id"]).count("started") == 2
+    assert worker.poll() is None, "the worker itself lives on"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/children") as fh:
+            found += [int(p) for p in fh.read().split()]
+    return found
