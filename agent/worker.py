@@ -292,8 +292,13 @@ def run_worker(settings: Settings, *, queue: str | None = None, pool: int = 1, b
                logging_level: str = "INFO") -> int:
     """Start one worker (pool=1) or rq's WorkerPool of `pool` workers on the task queue; returns when stopped."""
     from agent.tasks.service import connect
+    from agent.tasks.store import reachable
+    from sandbox.client import docker_client
 
     conn = connect(settings)
+    with reachable(conn):  # one clear line (StoreUnavailable) instead of rq's retry loop when Redis is down
+        conn.ping()
+    docker_client().close()  # DockerUnavailable says how to start the engine; a worker without it fails every task
     name = queue or settings.queue_name
     if pool <= 1:
         worker = FixbotWorker([Queue(name, connection=conn)], connection=conn)
