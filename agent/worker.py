@@ -71,6 +71,32 @@ def reap_sandboxes(settings: Settings | None = None, *, also: str | None = None)
         return []
 
 
+def clean_work_dirs(settings: Settings) -> list[str]:
+    """Remove checkouts left in WORK_DIR by dead workers whose tasks this deployment's store says are over.
+
+    A folder is removed only when its name is a task id the store knows and that task is finished or
+    waiting for a person (its checkout is fetched again if the work goes on); anything else stays.
+    """
+    import shutil
+    from pathlib import Path
+
+    root = Path(settings.work_dir).expanduser()
+    if not root.is_dir():
+        return []
+    svc = _service()
+    removed = []
+    for path in root.iterdir():
+        if path.is_dir() and not path.is_symlink() and path.name.startswith("fx-"):
+            try:
+                status = svc.store.get(path.name)["status"]
+            except TaskNotFound:
+                continue
+            if status in TERMINAL or status == S.AWAITING_APPROVAL:
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+    return removed
+
+
 def reap_task(task_id: str) -> list[str]:
     """Remove a cancelled or dead task's sandboxes (labelled with this deployment)."""
     return reap_sandboxes(also=task_id)
@@ -254,6 +280,13 @@ class FixbotWorker(Worker):
         removed = reap_sandboxes(self.settings)
         if removed:
             self.log.info("reaped %d leftover sandbox container(s)/volume(s)", len(removed))
+        try:
+            cleaned = clean_work_dirs(self.settings)
+        except Exception as exc:  # noqa: BLE001 - housekeeping never stops a worker from starting
+            self.log.warning("could not clean WORK_DIR: %s", exc)
+            cleaned = []
+        if cleaned:
+            self.log.info("removed %d checkout(s) of finished tasks from WORK_DIR", len(cleaned))
         self.watchdog = Watchdog(self.settings, self.name)
         self.watchdog.start()
 

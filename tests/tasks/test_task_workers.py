@@ -130,6 +130,13 @@ def test_a_task_whose_worker_dies_twice_fails_with_a_reason(cluster, make_repo, 
     record = cluster.wait(task["id"], {"failed"}, timeout=60)
     assert "stopped responding" in record["reason"] and "giving up" in record["reason"]
     assert cluster.kinds(task["id"])[-1] == "failed"
+    checkout = tmp_path / "work" / task["id"]
+    assert checkout.is_dir(), "the dead worker's checkout is still there"
+    cluster.start_worker()  # a worker that starts removes checkouts of finished tasks
+    deadline = time.monotonic() + 60
+    while checkout.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not checkout.exists()
 
 
 def test_cancel_a_running_task_stops_it_and_removes_its_sandbox(cluster, make_repo, tmp_path):
