@@ -274,6 +274,12 @@ class FixbotWorker(Worker):
         super().main_work_horse(job, queue)
 
     # start and stop -------------------------------------------------------
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        """rq's work loop without its scheduler process (rq's WorkerPool asks for one): fixbot schedules
+        nothing (its retries have no delay), and a scheduler outlives a SIGKILLed worker as an orphan."""
+        kwargs["with_scheduler"] = False
+        return super().work(*args, **kwargs)
+
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         """rq's bootstrap, then the reaper once and the watchdog thread."""
         super().bootstrap(*args, **kwargs)
@@ -335,7 +341,7 @@ def run_worker(settings: Settings, *, queue: str | None = None, pool: int = 1, b
     name = queue or settings.queue_name
     if pool <= 1:
         worker = FixbotWorker([Queue(name, connection=conn)], connection=conn)
-        worker.work(burst=burst, logging_level=logging_level)  # no scheduler: our retries have no delay
+        worker.work(burst=burst, logging_level=logging_level)
         return 0
     from rq.worker_pool import WorkerPool
 
