@@ -36,6 +36,7 @@ def test_tasks_across_two_worker_processes_all_finish_with_records_and_events(cl
     workers = set()
     for task in tasks:
         record = cluster.wait(task["id"], {"awaiting_approval"}, timeout=180)
+        wait_event(cluster, task["id"], "approval_needed", timeout=10)  # emitted just after the status changes
         assert record["result"]["status"] == "fixed" and record["result"]["final_patch"]["diff"]
         assert record["started_at"] and record["proposed_at"] and record["risk"]["level"]
         assert record["progress"]["candidates_tried"] >= 1
@@ -73,6 +74,7 @@ def test_decisions_resume_on_another_worker_process(cluster):
     assert published["status"] == "published", published["reason"]
     patch = published["publication"]["patch"]
     assert patch.startswith("From ") and "Approved-by: U2" in patch
+    wait_event(cluster, a["id"], "published", timeout=10)  # events follow the status change
     assert cluster.kinds(a["id"]).count("resumed") == 1 and cluster.kinds(a["id"])[-1] == "published"
     svc.reject(b["id"], by="U2", feedback="no", retry=False)
     assert cluster.wait(b["id"], {"rejected"})["decision"]["action"] == "reject"
@@ -81,6 +83,9 @@ def test_decisions_resume_on_another_worker_process(cluster):
     again = cluster.wait(c["id"], {"awaiting_approval"}, timeout=180)  # the search has more plausible patches
     assert again["decision"]["feedback"] == "refunds must be subtracted"
     assert again["result"]["final_patch"]["diff"] != rejected_diff
+    deadline = time.monotonic() + 10
+    while cluster.kinds(c["id"]).count("proposed") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert cluster.kinds(c["id"]).count("proposed") == 2
     svc.cancel(d["id"], by="U5")
     with pytest.raises(IllegalTransition, match=r"is cancelled \(by U5 at"):
@@ -129,7 +134,7 @@ def test_a_task_whose_worker_dies_twice_fails_with_a_reason(cluster, make_repo, 
     os.kill(doomed.pid, signal.SIGKILL)
     record = cluster.wait(task["id"], {"failed"}, timeout=60)
     assert "stopped responding" in record["reason"] and "giving up" in record["reason"]
-    assert cluster.kinds(task["id"])[-1] == "failed"
+    assert wait_event(cluster, task["id"], "failed", timeout=10)["data"]["reason"] == record["reason"]
     checkout = tmp_path / "work" / task["id"]
     assert checkout.is_dir(), "the dead worker's checkout is still there"
     cluster.start_worker()  # a worker that starts removes checkouts of finished tasks
