@@ -29,6 +29,19 @@ class Settings(BaseSettings):
     redis_port: int = Field(6379, ge=1, le=65535)
     redis_db: int = Field(0, ge=0)
 
+    # Durable tasks (agent.tasks, agent.jobs, `fixbot worker`).
+    redis_prefix: str = Field("fixbot", min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
+    queue_name: str = Field("fixbot", min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_.-]+$")
+    task_retention_days: float = Field(30.0, gt=0)  # records of finished tasks expire after this
+    task_time_limit: float = Field(1800.0, gt=0)  # wall clock of one run (s): past it the task is timed_out
+    job_timeout: float = Field(3600.0, gt=0)  # rq's hard limit on one job (s), a backstop behind TASK_TIME_LIMIT
+    task_infra_retries: int = Field(1, ge=0, le=5)  # reruns after a dead worker or an infrastructure fault
+    worker_heartbeat: float = Field(5.0, gt=0, le=60)  # seconds between a busy worker's heartbeats
+    worker_lease_ttl: float = Field(20.0, gt=0, le=600)  # no heartbeat for this long: the worker is dead
+    event_stream_maxlen: int = Field(2000, ge=100)  # events kept per task (the global stream keeps 50x)
+    deployment_id: str | None = Field(None, max_length=60, pattern=r"^[A-Za-z0-9_.-]+$")  # labels our sandboxes
+    checkpoint_url: SecretStr | None = None  # postgresql://... shares checkpoints across hosts (else CHECKPOINT_DB)
+
     # Sandbox (names kept from the seed where they fit).
     sandbox_image: str = DEFAULT_IMAGE
     docker_timeout: float = Field(300.0, gt=0, le=24 * 3600)
@@ -115,6 +128,19 @@ class Settings(BaseSettings):
         return self.redis_url or f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}"
 
     @property
+    def deployment(self) -> str:
+        """This deployment's identity (DEPLOYMENT_ID, else derived from the Redis URL and prefix).
+
+        Sandboxes carry it, so a worker reaps only containers of tasks its own store knows.
+        """
+        if self.deployment_id:
+            return self.deployment_id
+        import hashlib
+
+        seed = f"{self.redis_connection_url}|{self.redis_prefix}".encode()
+        return "d" + hashlib.sha256(seed).hexdigest()[:12]
+
+    @property
     def llm_configured(self) -> bool:
         """True when an LLM endpoint can be called (a key, or a keyless local base URL)."""
         return bool(self.openai_api_key and self.openai_api_key.get_secret_value()) or bool(
@@ -134,6 +160,7 @@ class Settings(BaseSettings):
             output_cap=self.sandbox_output_cap,
             lifetime=self.sandbox_lifetime,
             setup_network=self.sandbox_setup_network,
+            deployment=self.deployment,
         )
 
 
@@ -149,7 +176,7 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(f"bad setting {name}: {first['msg']}{shown}") from None
 
 
-_SECRET_NAMES = {"OPENAI_API_KEY", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"}
+_SECRET_NAMES = {"CHECKPOINT_URL", "OPENAI_API_KEY", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"}
 
 
 @lru_cache(maxsize=1)
