@@ -294,6 +294,27 @@ def render_decision_area(task: dict[str, Any], *, superseded: bool = False) -> l
     return [ContextBlock(elements=[MarkdownTextObject(text=text)])]
 
 
+def refusal_text(task: dict[str, Any], action: str) -> str:
+    """Why a decision (approve, reject, retry, cancel) changed nothing, from the task's current record."""
+    status = task.get("status")
+    decision = task.get("decision") or {}
+    by, at = user_ref(decision.get("by")), slack_date(decision.get("at") or task.get("decided_at"))
+    done = {"approve": "approved", "reject": "rejected", "retry": "sent back with feedback"}
+    if status == "cancelled":
+        why = f"the task was cancelled by {user_ref(task.get('cancelled_by'))} at {slack_date(task.get('finished_at'))}"
+    elif decision.get("action") in done and status in ("approved", "publishing", "published", "rejected", "queued",
+                                                       "running"):
+        why = f"this patch was already {done[decision['action']]} by {by} at {at}"
+        if status in ("queued", "running"):
+            why += ", and a new patch is being worked on"
+    elif status in ("queued", "running"):
+        why = f"the task is {line(status, 20)}: there is no patch to decide on yet"
+    else:
+        why = f"the task already ended ({STATUS_LABEL.get(str(status), line(status, 30))})"
+    verb = {"approve": "approve", "reject": "reject", "retry": "retry", "cancel": "cancel"}.get(action, action)
+    return f"Nothing changed ({verb}): {why}."
+
+
 def render_decision_reply(task: dict[str, Any], data: dict[str, Any]) -> list[Block]:
     """Thread reply for a decision event: who decided what, and what happens next."""
     by, action = user_ref(data.get("by")), data.get("action")
