@@ -17,6 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     fix_cmd.register(sub)
     sandbox_cmd.register(sub)
+    from chatbot.cli import register as register_serve  # `serve`; slack_bolt is imported only when it runs
+
+    register_serve(sub)
     return parser
 
 

@@ -73,6 +73,7 @@ class Notifier:
         self.mode = deps.settings.slack_progress_blocks
         self._due: dict[str, float] = {}  # task id -> monotonic time of the next status edit attempt
         self._last_claim = 0.0
+        self.block_ms = 1000  # longest wait for new events (also how long a stop can take)
         self.ready = asyncio.Event()  # set once the consumer group exists
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -92,7 +93,7 @@ class Notifier:
 
     async def step(self) -> int:
         """One read of the stream (blocking at most until the next scheduled edit), then the due edits."""
-        block_ms = 1000
+        block_ms = self.block_ms
         if self._due:
             block_ms = max(10, min(block_ms, int((min(self._due.values()) - time.monotonic()) * 1000)))
         batch = await self.deps.call(self.deps.events.read_group, self.group, self.consumer, block_ms=block_ms,

@@ -144,6 +144,14 @@ class SlackEmulator:
         """Add a member of the workspace."""
         self.users[user_id] = {"id": user_id, "name": name, "real_name": name, "is_bot": is_bot, "team_id": self.team}
 
+    def user_message(self, channel: str, user: str, text: str, *, thread_ts: str | None = None) -> dict[str, Any]:
+        """A person posts `text` (in a thread when thread_ts is given); returns the message as events show it."""
+        msg = {"type": "message", "ts": self._next_ts(), "channel": channel, "user": user, "text": text,
+               "blocks": [], "thread_ts": thread_ts, "edits": 0}
+        self.channels[channel].messages.append(msg)
+        event = {k: v for k, v in msg.items() if k not in ("blocks", "edits") and v is not None}
+        return {**event, "event_ts": msg["ts"], "channel_type": "channel"}
+
     def fail(self, method: str, *, error: str = "ratelimited", status: int | None = None,
              retry_after: int | None = None, times: int = 1) -> None:
         """Make the next `times` calls of `method` fail: HTTP 429 + Retry-After for ratelimited by default."""

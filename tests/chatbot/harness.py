@@ -103,8 +103,10 @@ async def serve_bot(emu: SlackEmulator, settings: Settings, *, notifier: bool = 
     deps = SlackDeps.from_settings(settings, Access(settings, client))
     bolt_app = build_bolt_app(settings, deps, client=client)
     app = create_app(settings, bolt_app=bolt_app, deps=deps, notifier=notifier)
-    if notifier and consumer:
-        app[NOTIFIER_KEY].consumer = consumer
+    if notifier:
+        app[NOTIFIER_KEY].block_ms = 100  # quick stops between tests
+        if consumer:
+            app[NOTIFIER_KEY].consumer = consumer
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
     if notifier:
