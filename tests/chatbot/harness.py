@@ -121,3 +121,67 @@ def example_repo() -> str:
 
 def now() -> float:
     return time.time()
+
+
+SHORT_DIFF = """--- a/calc.py
++++ b/calc.py
+@@ -3,5 +3,4 @@ def calculate_total(items):
+     total = 0
+     for amount in items:
+-        if amount > 0:
+-            total += amount
++        total += amount
+     return total
+"""
+
+
+def proposal(diff: str = SHORT_DIFF, level: str = "medium") -> dict[str, Any]:
+    """A proposal as agent.jobs emits it (the "proposed" event's data)."""
+    return {"analysis": "Refunds (negative amounts) are skipped by the `if amount > 0` guard.",
+            "final_patch": {"filename": "calc.py", "diff": diff, "explanation": "Count every amount."},
+            "explanation": "Count every amount.", "risk": {"level": level, "reasons": ["removes a condition"]},
+            "test_results": [{"attempt": 1, "success": True, "stdout": "3 passed"}], "candidates_tried": 12,
+            "attempts": 0, "engine": "search", "message": "fixed"}
+
+
+def play_worker_to_proposal(deps: SlackDeps, task_id: str, data: dict[str, Any] | None = None) -> None:
+    """What agent.jobs does up to the proposal (for tests of the Slack side without a worker process):
+    running, progress events, the reproduction, the proposal and the pause."""
+    data = data or proposal()
+    store, events = deps.store, deps.events
+    if store.get(task_id)["status"] == "queued":
+        store.transition(task_id, "running", expect={"queued"})
+    events.emit(task_id, "started", {"job": task_id})
+    store.update(task_id, {"progress": {"phase": "reproduce", "text": "Running the tests", "candidates_tried": 0,
+                                        "attempts": 0}})
+    events.emit(task_id, "phase", {"phase": "reproduce", "text": "Running the tests"})
+    events.emit(task_id, "reproduced", {"status": "running", "message": "1 failing test(s) reproduced",
+                                        "failing": ["tests/test_calc.py::test_refunds"], "passing": 2})
+    store.update(task_id, {"progress": {"phase": "test", "text": "Proving", "candidates_tried": 12, "attempts": 0}})
+    events.emit(task_id, "candidates", {"tried": 12, "survivors": 1, "total": 40})
+    store.transition(task_id, "awaiting_approval", expect={"running"},
+                     fields={"result": {**data, "status": "fixed", "proposal": data}, "risk": data["risk"]})
+    events.emit(task_id, "proposed", data)
+    events.emit(task_id, "approval_needed", {"risk": data["risk"], "filename": "calc.py"})
+
+
+async def start_task(bot: Bot, text: str | None = None, *, user: str = REQUESTER) -> tuple[str, str]:
+    """/fix on the example repository; returns (task id, thread ts) once the task exists."""
+    before = set(bot.task_ids())
+    await bot.command(text or f"{example_repo()} refunds are not subtracted", user=user, key=f"start-{len(before)}")
+    new = await bot.emu.wait_for(lambda: [t for t in bot.task_ids() if t not in before], what="a new task")
+    task = bot.deps.store.get(new[0])
+    for _ in range(200):
+        if bot.deps.conn.get(bot.deps.keys.thread(CHANNEL, task["origin"]["thread_ts"])):
+            break
+        await asyncio.sleep(0.01)
+    return task["id"], task["origin"]["thread_ts"]
+
+
+def proposal_messages(emu: SlackEmulator, thread_ts: str) -> list[dict[str, Any]]:
+    """Bot messages in the thread that carry (or carried) the decision buttons."""
+    return [m for m in emu.messages(CHANNEL, thread_ts=thread_ts) if "Patch proposed" in json.dumps(m["blocks"])]
+
+
+def has_buttons(message: dict[str, Any]) -> bool:
+    return any(b.get("type") == "actions" and b.get("block_id") == "decision" for b in message["blocks"])
