@@ -39,7 +39,7 @@ class RedactSecrets(logging.Filter):
 def secrets_of(settings: Settings) -> list[str]:
     """The secret values configured in `settings`."""
     values = [settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
-              settings.openai_api_key]
+              settings.openai_api_key, getattr(settings, "checkpoint_url", None)]
     return [v.get_secret_value() for v in values if v is not None]
 
 
