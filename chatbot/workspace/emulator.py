@@ -84,6 +84,7 @@ class SlackEmulator:
         self.reactions: list[dict[str, Any]] = []
         self.files: dict[str, dict[str, Any]] = {}
         self.socket = SocketModeEmulator(self)
+        self.refused_block_types: set[str] = set()  # e.g. {"plan"}: a workspace that does not accept those blocks
         self._faults: list[Fault] = []
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
@@ -253,6 +254,12 @@ class SlackEmulator:
             raise _ApiError("channel_not_found")
         return channel
 
+    def _blocks(self, blocks: Any) -> list[dict[str, Any]] | None:
+        checked = _check_blocks(blocks)
+        if checked and any(b.get("type") in self.refused_block_types for b in checked):
+            raise _ApiError("invalid_blocks")
+        return checked
+
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": f"https://{self.domain}.slack.com/", "team": self.domain, "team_id": self.team,
                 "user": "fixbot", "user_id": self.bot_user, "bot_id": "BFIXBOT"}
@@ -261,7 +268,7 @@ class SlackEmulator:
         channel = self._channel(args)
         if not channel.bot_member:
             raise _ApiError("not_in_channel")
-        blocks = _check_blocks(args.get("blocks"))
+        blocks = self._blocks(args.get("blocks"))
         if not args.get("text") and not blocks:
             raise _ApiError("no_text")
         if len(str(args.get("text") or "")) > 40000:
@@ -280,7 +287,7 @@ class SlackEmulator:
             msg = self.message(channel.id, str(args.get("ts")))
         except KeyError:
             raise _ApiError("message_not_found") from None
-        blocks = _check_blocks(args.get("blocks"))
+        blocks = self._blocks(args.get("blocks"))
         if "text" in args:
             msg["text"] = args["text"] or ""
         if blocks is not None:
@@ -290,7 +297,7 @@ class SlackEmulator:
 
     def _post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(args)
-        blocks = _check_blocks(args.get("blocks"))
+        blocks = self._blocks(args.get("blocks"))
         self.ephemeral.append({"channel": channel.id, "user": args.get("user"), "text": args.get("text") or "",
                                "blocks": blocks or [], "thread_ts": args.get("thread_ts")})
         return {"ok": True, "message_ts": self._next_ts()}

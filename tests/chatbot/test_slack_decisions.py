@@ -261,3 +261,13 @@ async def test_app_home_shows_figures_and_own_tasks(bot):
     await bot.event({"type": "app_home_opened", "user": OTHER, "tab": "home"}, event_id="EvH2")
     other = await bot.emu.wait_for(lambda: bot.emu.home.get(OTHER), what="the bystander's home")
     assert task_id not in json.dumps(other)  # not an approver: sees only their own tasks
+
+
+async def test_workspace_refusing_plan_blocks_gets_classic_progress(bot):
+    bot.emu.refused_block_types = {"plan"}
+    task_id, thread = await start_task(bot)
+    await bot.emu.wait_for(lambda: [c for c in bot.emu.calls_to("chat.update") if c.ok], what="a status edit")
+    status = bot.emu.message(CHANNEL, thread)["blocks"]
+    assert "plan" not in {blk["type"] for blk in status}
+    assert ":white_circle: Reproduce the failure" in json.dumps(status)
+    assert [c.error for c in bot.emu.calls_to("chat.update")][0] == "invalid_blocks"
