@@ -38,6 +38,7 @@ def create_app(settings: Settings, *, bolt_app: AsyncApp, deps: SlackDeps, http_
         app.router.add_post("/slack/events", _slack_events)
     app.router.add_get("/healthz", _healthz)
     app.on_startup.append(_learn_workspace)
+    app.on_shutdown.append(_drain)
     if notifier:
         app[NOTIFIER_KEY] = Notifier(deps, bolt_app.client)
         app.cleanup_ctx.append(_run_notifier)
@@ -78,6 +79,11 @@ async def _learn_workspace(app: web.Application) -> None:
         deps.workspace_url = reply.get("url")
     except Exception as exc:  # noqa: BLE001 - links are optional; the bolt app reports auth errors per request
         log.warning("auth.test failed (%s): thread links are off until a restart", type(exc).__name__)
+
+
+async def _drain(app: web.Application) -> None:
+    """Finish the work listeners started after their acks (a /fix being posted, a click being applied)."""
+    await app[DEPS_KEY].drain()
 
 
 async def _run_notifier(app: web.Application):  # type: ignore[no-untyped-def]

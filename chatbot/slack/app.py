@@ -43,6 +43,6 @@ def build_bolt_app(settings: Settings, deps: SlackDeps, *, client: AsyncWebClien
     client = client or build_web_client(settings)
     deps.access.client = client
     app = AsyncApp(client=client, signing_secret=secret or None, request_verification_enabled=True,
-                   logger=log, name="fixbot")
+                   process_before_response=True, logger=log, name="fixbot")
     register_all(app, deps)
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -54,7 +54,7 @@ class SlackDeps:
     access: Access
     now: Callable[[], float] = time.time
     workspace_url: str | None = None  # from auth.test, for thread links
-    extra: dict[str, Any] = field(default_factory=dict)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)  # listeners' work after their ack
 
     @classmethod
     def from_settings(cls, settings: Settings, access: Access, conn: redis.Redis | None = None) -> SlackDeps:
@@ -81,6 +81,25 @@ class SlackDeps:
     def retention(self) -> int:
         """Seconds Slack's keys of a task live (as long as finished task records)."""
         return int(self.settings.task_retention_days * 86400)
+
+    def spawn(self, work: Coroutine[Any, Any, Any], *, name: str) -> None:
+        """Run a listener's work after its ack, as a task this process tracks (its errors are logged)."""
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Let running listener work finish (on shutdown); what is still running after `timeout` is cancelled."""
+        if not self.tasks:
+            return
+        _done, pending = await asyncio.wait(set(self.tasks), timeout=timeout)
+        for task in pending:
+            task.cancel()
 
     async def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking task-layer call in a thread."""

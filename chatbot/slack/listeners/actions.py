@@ -1,8 +1,9 @@
 """Buttons: Approve, Reject, Reject with feedback (opens a modal), Retry with this (thread feedback), Retry.
 
-Every click is acked first. The outcome reaches the thread through the notifier (the decision
-event replaces the buttons for everyone, whichever replica or face took the decision); a click
-that changes nothing is answered only to the person who clicked, with the reason.
+Every click is acked at once (see chatbot.slack.listeners.handoff). The outcome reaches the
+thread through the notifier (the decision event replaces the buttons for everyone, whichever
+replica or face took the decision); a click that changes nothing is answered only to the person
+who clicked, with the reason.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from chatbot.slack.blocks import (
 )
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.decisions import decide
+from chatbot.slack.listeners import handoff
 from chatbot.slack.submit import start_retry
 from chatbot.slack.surfaces import render_feedback_modal
 from chatbot.slack.text import mrkdwn
@@ -44,8 +46,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         message_ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts")
         return user, team, channel, message_ts
 
-    async def on_decision(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
+    async def on_decision(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
         user, team, channel, message_ts = who(body)
         refusal = deps.access.refusal(team=team, channel=channel, user=user)
         if refusal:
@@ -56,13 +57,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         if why:
             await answer(respond, why)
 
-    app.action(APPROVE)(on_decision)
-    app.action(REJECT)(on_decision)
-
-    @app.action(REJECT_FEEDBACK)
-    async def on_reject_feedback(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond,
+    async def on_reject_feedback(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond,
                                  client: AsyncWebClient) -> None:
-        await ack()
         user, team, channel, message_ts = who(body)
         refusal = deps.access.refusal(team=team, channel=channel, user=user)
         if refusal:
@@ -80,10 +76,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         await client.views_open(trigger_id=body["trigger_id"],
                                 view=render_feedback_modal(task, channel=channel, message_ts=message_ts or ""))
 
-    @app.action(RETRY_WITH_FEEDBACK)
-    async def on_retry_with_feedback(ack: Any, body: dict[str, Any], action: dict[str, Any],
-                                     respond: AsyncRespond) -> None:
-        await ack()
+    async def on_retry_with_feedback(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
         user, team, channel, _ = who(body)
         refusal = deps.access.refusal(team=team, channel=channel, user=user)
         if refusal:
@@ -99,10 +92,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         if why:
             await answer(respond, why)
 
-    @app.action(RETRY_TASK)
-    async def on_retry(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond,
+    async def on_retry(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond,
                        client: AsyncWebClient) -> None:
-        await ack()
         user, team, channel, _ = who(body)
         refusal = deps.access.refusal(team=team, channel=channel, user=user)
         if refusal:
@@ -119,3 +110,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             await answer(respond, text)
 
         await start_retry(deps, client, notify, old, user=user, team=team)
+
+    for action_id, handler in ((APPROVE, on_decision), (REJECT, on_decision), (REJECT_FEEDBACK, on_reject_feedback),
+                               (RETRY_WITH_FEEDBACK, on_retry_with_feedback), (RETRY_TASK, on_retry)):
+        app.action(action_id)(handoff(deps, handler))

@@ -1,4 +1,4 @@
-"""`/fix`: ack at once, then parse, authorize, and start a task, open the modal, or manage channel defaults."""
+"""`/fix`: ack at once; then parse, authorize, and start a task, open the modal, or manage channel defaults."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from chatbot.exceptions import CommandSyntaxError
 from chatbot.slack.blocks import render_config, render_ephemeral, render_help
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.fix_command import parse_fix_command
+from chatbot.slack.listeners import handoff
 from chatbot.slack.submit import request_from, start_fix
 from chatbot.slack.surfaces import render_fix_modal
 from chatbot.slack.text import mrkdwn
@@ -20,9 +21,7 @@ from chatbot.slack.text import mrkdwn
 def register(app: AsyncApp, deps: SlackDeps) -> None:
     """Attach the /fix listener."""
 
-    @app.command("/fix")
-    async def fix_command(ack: Any, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
-        await ack()  # first, always: Slack gives up after 3 s and the work below can take longer
+    async def fix_command(body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> None:
         team, channel, user = body.get("team_id", ""), body.get("channel_id", ""), body.get("user_id", "")
 
         async def notify(text: str) -> None:
@@ -56,3 +55,5 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                                 idempotency_key=f"slack:{team}:{body.get('trigger_id')}")
         except (CommandSyntaxError, FixbotError) as exc:
             await notify(f":warning: {mrkdwn(str(exc), 1000)}")
+
+    app.command("/fix")(handoff(deps, fix_command))  # ack first, always: the work runs after it

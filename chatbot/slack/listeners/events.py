@@ -24,6 +24,7 @@ from chatbot.slack.blocks import (
 )
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.decisions import decide
+from chatbot.slack.listeners import handoff
 from chatbot.slack.submit import start_retry
 from chatbot.slack.text import line, mrkdwn
 
@@ -36,7 +37,6 @@ MAX_OFFERED_FEEDBACK = 1500  # a button value holds 2,000 characters
 def register(app: AsyncApp, deps: SlackDeps) -> None:
     """Attach the event listeners."""
 
-    @app.event("app_mention")
     async def on_mention(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         if not await deps.first_time(f"event:{body.get('event_id')}"):
             return
@@ -89,7 +89,6 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                 return
             await start_retry(deps, client, whisper, task, user=user, team=team)
 
-    @app.event("message")
     async def on_message(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient,
                          context: AsyncBoltContext) -> None:
         thread_ts, text, user = event.get("thread_ts"), event.get("text") or "", event.get("user") or ""
@@ -113,7 +112,6 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text="Retry with this feedback?",
                                       blocks=render_feedback_offer(task, feedback, value, user))
 
-    @app.event("reaction_added")
     async def on_reaction(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         item = event.get("item") or {}
         if event.get("reaction") not in CANCEL_REACTIONS or item.get("type") != "message":
@@ -129,6 +127,10 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         if why:
             await client.chat_postEphemeral(channel=channel, user=user, text=why, blocks=render_ephemeral(why))
 
+
+    app.event("app_mention")(handoff(deps, on_mention))
+    app.event("message")(handoff(deps, on_message))
+    app.event("reaction_added")(handoff(deps, on_reaction))
 
 async def _find_task(deps: SlackDeps, channel: str, arg: str | None, thread_ts: str | None) -> dict[str, Any] | None:
     """The task named by id (only if it belongs to this channel), else the task of the current thread."""

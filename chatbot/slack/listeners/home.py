@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.tasks.exceptions import NotAuthorized, StoreUnavailable
 from chatbot.slack.context import SlackDeps
+from chatbot.slack.listeners import handoff
 from chatbot.slack.surfaces import render_home
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,6 @@ log = logging.getLogger(__name__)
 def register(app: AsyncApp, deps: SlackDeps) -> None:
     """Attach the App Home listener."""
 
-    @app.event("app_home_opened")
     async def on_home(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return
@@ -45,3 +45,5 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             return
         links = {t["id"]: link for t in tasks if (link := deps.link(t))}
         await client.views_publish(user_id=user, view=render_home(stats, tasks, links=links, now=deps.now()))
+
+    app.event("app_home_opened")(handoff(deps, on_home))
