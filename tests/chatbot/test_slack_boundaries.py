@@ -70,3 +70,19 @@ def test_log_lines_never_carry_a_secret():
     text = "\n".join(records)
     assert "xoxb-1234-secret-token" not in text and "signing-secret-value" not in text
     assert text.count(REDACTED) >= 2 and "ValueError" in text
+
+
+def test_manifest_declares_what_the_app_listens_to():
+    import yaml
+
+    manifest = yaml.safe_load((ROOT / "slack-manifest.yml").read_text())
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert {"app_mention", "app_home_opened", "message.channels", "reaction_added"} <= events
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/fix"]
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"commands", "chat:write", "app_mentions:read", "files:write", "usergroups:read", "reactions:read",
+            "channels:history"} <= scopes
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    urls = {c["url"] for c in manifest["features"]["slash_commands"]} | {
+        manifest["settings"]["event_subscriptions"]["request_url"], manifest["settings"]["interactivity"]["request_url"]}
+    assert urls == {"https://YOUR-HOST/slack/events"}  # the one route chatbot.server serves
