@@ -158,9 +158,13 @@ async def _limited(coro: Any, limit: float) -> Any:
 
 def record_outcome(svc: TaskService, task_id: str, active: S, result: dict[str, Any]) -> dict[str, Any]:
     """Store the workflow's result record and move the task to the matching status (emitting its event)."""
-    fields = {"result": result, "attempts": int(result.get("attempts") or 0), "risk": result.get("risk"),
-              "tokens": result.get("tokens") or {"prompt": 0, "completion": 0, "total": 0}}
     status = result.get("status")
+    phase = "awaiting_approval" if result.get("awaiting_approval") else str(status)
+    fields = {"result": result, "attempts": int(result.get("attempts") or 0), "risk": result.get("risk"),
+              "tokens": result.get("tokens") or {"prompt": 0, "completion": 0, "total": 0},
+              "progress": {"phase": phase, "text": result.get("message") or "",
+                           "candidates_tried": int(result.get("candidates_tried") or 0),
+                           "attempts": int(result.get("attempts") or 0)}}
     if active == S.REJECTED:
         svc.store.update(task_id, fields)
         return {"task_id": task_id, "status": "rejected"}

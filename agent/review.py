@@ -1,8 +1,18 @@
-"""Static review of a candidate patch before anything runs: applies, parses, touches only source."""
+"""Static review of a candidate patch before anything runs: applies, parses, touches only source, smuggles nothing.
+
+A bug fix changes the code that is wrong. Some files run code merely by existing — Python's
+`sitecustomize.py` / `usercustomize.py` and `.pth` files at interpreter start (see the `site`
+module's documentation), `conftest.py` when pytest starts, build and packaging files when the
+project is installed — so a patch that adds or edits one is refused unless the issue asks for
+that file by name. A patch that brings in a process, network, shell or dynamic-code call it did
+not have before, or a new file, is high risk with the reason named, whatever else it does.
+"""
 
 from __future__ import annotations
 
 import ast
+import posixpath
+from collections import Counter
 from dataclasses import dataclass
 
 from agent.localize import is_test_path
@@ -20,13 +30,121 @@ class Review:
 
 _MEDIUM_OPERATORS = ("stmt_", "guard", "return", "insert", "delete", "wrap", "unwrap", "move")
 
+# Files that run code at interpreter start, test start or install time.
+STARTUP_FILES = frozenset({"sitecustomize.py", "usercustomize.py", "conftest.py", "__main__.py"})
+BUILD_FILES = frozenset({
+    "setup.py", "setup.cfg", "pyproject.toml", "tox.ini", "noxfile.py", "pytest.ini", "MANIFEST.in", "Makefile",
+    "makefile", "GNUmakefile", "Pipfile", "Pipfile.lock", "poetry.lock", "uv.lock", "requirements.txt",
+    "environment.yml", "hatch.toml", "setup.py.in", "build.py", ".pre-commit-config.yaml",
+})
 
-def review_change(path: str, old: str | None, new: str, *, operator: str = "", lines_changed: int = 1) -> Review:
-    """Check one file change; `old` is None for a new file."""
+# What a fix rarely needs and a smuggled payload always does: (what it does, dotted call or module names).
+_CAPABILITIES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("starts a process", frozenset({
+        "subprocess", "os.system", "os.popen", "os.fork", "os.forkpty", "os.execv", "os.execve", "os.execvp",
+        "os.execvpe", "os.execl", "os.execle", "os.execlp", "os.execlpe", "os.spawnv", "os.spawnve", "os.spawnl",
+        "os.spawnle", "os.spawnlp", "os.spawnvp", "os.posix_spawn", "os.posix_spawnp", "pty", "pty.spawn",
+        "multiprocessing", "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell", "commands"})),
+    ("reaches the network", frozenset({
+        "socket", "ssl", "urllib.request", "urllib.request.urlopen", "http.client", "http.server", "requests",
+        "httpx", "aiohttp", "urllib3", "ftplib", "smtplib", "telnetlib", "poplib", "imaplib", "xmlrpc.client",
+        "socketserver", "websocket", "websockets", "paramiko"})),
+    ("runs a shell", frozenset({"os.system", "os.popen", "shell=True", "asyncio.create_subprocess_shell"})),
+    ("runs dynamic code", frozenset({
+        "eval", "exec", "compile", "__import__", "importlib.import_module", "importlib", "marshal.loads",
+        "pickle.loads", "pickle.load", "ctypes", "runpy", "code.interact"})),
+)
+
+
+def forbidden_file(path: str, issue: str = "") -> str | None:
+    """Why a bug fix may not add or change this file, or None when it may.
+
+    Startup, build and packaging files (and any `.pth`) are refused unless the issue text names the file.
+    """
+    name = posixpath.basename(path.replace("\\", "/"))
+    if name.endswith(".pth"):
+        kind = "a .pth file runs code whenever Python starts"
+    elif name in STARTUP_FILES:
+        kind = f"{name} runs code when Python or pytest starts"
+    elif name in BUILD_FILES or (name.startswith("requirements") and name.endswith((".txt", ".in"))):
+        kind = f"{name} is a build or packaging file and runs or installs code at install time"
+    else:
+        return None
+    if name.lower() in issue.lower():
+        return None
+    return f"the patch changes {path}: {kind}; a bug fix may change it only when the issue asks for it by name"
+
+
+def capabilities(source: str) -> Counter[str]:
+    """How often the module uses each risky name: imports (`socket`), calls (`subprocess.run`, counted also
+    under `subprocess`), names bound by `from x import y [as z]` resolved, and `shell=True`.
+
+    Returns an empty Counter for code that does not parse.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return Counter()
+    aliases: dict[str, str] = {}
+    used: Counter[str] = Counter()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                used[alias.name] += 1
+                aliases[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else \
+                    alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            used[node.module] += 1
+            for alias in node.names:
+                used[f"{node.module}.{alias.name}"] += 1
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _dotted(node.func)
+        if name:
+            head, _, rest = name.partition(".")
+            resolved = aliases.get(head, head) + (f".{rest}" if rest else "")
+            parts = resolved.split(".")
+            used.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+        if any(k.arg == "shell" and isinstance(k.value, ast.Constant) and k.value.value is True
+               for k in node.keywords):
+            used["shell=True"] += 1
+    return used
+
+
+def new_capabilities(old: str | None, new: str) -> list[str]:
+    """Reasons for each risky kind of call the new text uses more often than the old one."""
+    before, after = capabilities(old or ""), capabilities(new)
+    reasons: list[str] = []
+    for category, names in _CAPABILITIES:
+        added = sorted(n for n in names if after[n] > before[n])
+        if added:
+            reasons.append(f"{category}: new {', '.join(added[:3])}")
+    return reasons
+
+
+def _dotted(node: ast.expr) -> str:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return ""
+
+
+def review_change(path: str, old: str | None, new: str, *, operator: str = "", lines_changed: int = 1,
+                  issue: str = "") -> Review:
+    """Check one file change; `old` is None for a new file; `issue` is the user's words (they may name a file)."""
     if old is not None and old == new:
         return Review(False, "the patch changes nothing", "low", ())
     if is_test_path(path):
         return Review(False, f"the patch edits a test file ({path}); repairs must not change tests", "high", ())
+    smuggled = forbidden_file(path, issue)
+    if smuggled:
+        return Review(False, smuggled, "high", ())
     if not path.endswith(".py"):
         return Review(False, f"only Python source files may be changed, not {path}", "high", ())
     try:
@@ -36,9 +154,9 @@ def review_change(path: str, old: str | None, new: str, *, operator: str = "", l
     reasons: list[str] = []
     risk = "low"
     if old is None:
-        risk, reasons = "medium", ["adds a new file"]
+        risk, reasons = "high", ["adds a new file"]
     if any(tag in operator for tag in _MEDIUM_OPERATORS):
-        risk = "medium"
+        risk = "medium" if risk == "low" else risk
         reasons.append(f"changes control flow or statements ({operator})")
     if lines_changed > 10:
         risk = "high"
@@ -46,6 +164,10 @@ def review_change(path: str, old: str | None, new: str, *, operator: str = "", l
     elif lines_changed > 3 and risk == "low":
         risk = "medium"
         reasons.append(f"{lines_changed} lines changed")
+    dangerous = new_capabilities(old, new)
+    if dangerous:
+        risk = "high"
+        reasons += dangerous
     if not reasons:
         reasons.append("a single expression changed")
     return Review(True, "", risk, tuple(reasons))

@@ -10,6 +10,7 @@ The result record carries `awaiting_approval` and the `proposal` when the graph 
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import time
 from pathlib import Path
@@ -20,17 +21,28 @@ from langgraph.types import Command
 from agent.checkpoints import open_checkpointer
 from agent.clone import fetch_repository
 from agent.events import EventSink, NullSink
-from agent.exceptions import ConfigError, WorkflowError
+from agent.exceptions import ConfigError, InvalidRequest, WorkflowError
 from agent.graph.build import build_graph
 from agent.graph.deps import Deps
 from agent.request import FixRequest, validate_request
 from agent.sandboxes import SandboxPool
 from agent.settings import Settings
 from agent.tasks.store import new_task_id
+from agent.textsafe import clean_line
 
 ENGINES = ("search", "llm", "auto")
 RESULT_KEYS = ("status", "message", "analysis", "final_patch", "test_results", "risk", "candidates_tried",
                "attempts", "phase_times", "tokens", "engine", "decision", "publication")
+
+
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def check_task_id(task_id: str) -> str:
+    """The id when it is safe in paths, container names and Redis keys; InvalidRequest otherwise."""
+    if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id):
+        raise InvalidRequest(f"{clean_line(task_id, 80)!r} is not a task id (ids look like fx-1a2b3c4d5e6f)")
+    return task_id
 
 
 def result_record(task_id: str, state: dict[str, Any], proposal: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -49,6 +61,12 @@ def result_record(task_id: str, state: dict[str, Any], proposal: dict[str, Any] 
     record["request"] = state.get("request")
     record["elapsed"] = round(time.time() - state.get("started_at", time.time()), 3)
     return record
+
+
+def own_paths(settings: Settings) -> list[Path]:
+    """fixbot's own files (work directory, checkpoint database), never copied when a repository holds them."""
+    db = Path(settings.checkpoint_db).expanduser()
+    return [Path(settings.work_dir).expanduser(), db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
 
 
 def task_dir(settings: Settings, task_id: str) -> Path:
@@ -77,13 +95,18 @@ async def run_fix(
     if engine == "llm" and llm is None and not settings.llm_configured:
         raise ConfigError("engine llm needs a model: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)")
     request = validate_request(request, settings)
-    task_id = task_id or new_task_id()
+    task_id = check_task_id(task_id) if task_id else new_task_id()
     workdir = task_dir(settings, task_id)
     workdir.mkdir(parents=True, exist_ok=True)
     sink = events or NullSink()
     sink.emit(task_id, "phase", {"phase": "clone", "text": "Fetching the repository"})
-    checkout = fetch_repository(request, workdir / "repo", timeout=settings.clone_timeout,
-                                max_mb=settings.clone_max_mb)
+    try:
+        checkout = fetch_repository(request, workdir / "repo", timeout=settings.clone_timeout,
+                                    max_mb=settings.clone_max_mb, max_entries=settings.clone_max_files,
+                                    exclude=own_paths(settings))
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)  # a failed fetch leaves no task directory behind
+        raise
     available = engine != "search" and (llm is not None or settings.llm_configured)
     state = {"task_id": task_id, "request": request.to_dict(), "workspace": str(checkout), "engine": engine,
              "llm_available": available, "started_at": time.time(), "status": "running", "phase_times": {},
@@ -99,6 +122,7 @@ async def run_fix(
 async def resume_fix(task_id: str, settings: Settings, *, events: EventSink | None = None,
                      pool: SandboxPool | None = None, llm: Any = None) -> dict[str, Any]:
     """Continue a task from its last finished node (after a crash or a kill)."""
+    check_task_id(task_id)
     if not task_dir(settings, task_id).is_dir():
         raise WorkflowError(f"no task {task_id!r} in {settings.work_dir}")
     from sandbox.reaper import reap
@@ -147,7 +171,7 @@ async def decide_fix(task_id: str, decision: dict[str, Any], settings: Settings,
     try:
         if decision.get("action") == "retry" or not waiting:
             await asyncio.to_thread(ensure_checkout, values, settings)
-        start = Command(resume=decision) if waiting else None
+        start: Command | None = Command(resume=decision) if waiting else None
         final, proposal = await _invoke(settings, task_id, start, events or NullSink(), pool, llm)
     finally:
         if not settings.keep_workdir:
@@ -166,7 +190,8 @@ def ensure_checkout(values: dict[str, Any], settings: Settings) -> Path:
                             "tasks must use the same WORK_DIR")
     workspace.parent.mkdir(parents=True, exist_ok=True)
     request = FixRequest.from_dict(values["request"])
-    return fetch_repository(request, workspace, timeout=settings.clone_timeout, max_mb=settings.clone_max_mb)
+    return fetch_repository(request, workspace, timeout=settings.clone_timeout, max_mb=settings.clone_max_mb,
+                            max_entries=settings.clone_max_files, exclude=own_paths(settings))
 
 
 async def checkpoint_values(settings: Settings, task_id: str) -> tuple[dict[str, Any], bool]:

@@ -18,12 +18,14 @@ import redis
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from agent.request import FixRequest
 from agent.settings import get_settings
 from agent.tasks.service import ENGINES, TaskService
 from agent.tasks.states import TERMINAL, TaskStatus
 from agent.tasks.store import StoreUnavailable
+from agent.textsafe import clean_line
 
 STOP_AT = {s.value for s in TERMINAL} | {TaskStatus.AWAITING_APPROVAL.value}
 
@@ -133,28 +135,30 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def describe(record: dict[str, Any]) -> str:
-    """A few lines for a person: status, why, progress, decision, publication."""
-    lines = [f"{record['id']}: {record['status']} · {record['request']['repo']} · created {age(record['created_at'])}"
-             f" ago by {record['origin'].get('user', '?')}"]
+    """A few lines for a person: status, why, progress, decision, publication (untrusted text cleaned)."""
+    c = clean_line
+    lines = [f"{c(record['id'], 80)}: {c(record['status'], 40)} · {c(record['request']['repo'], 200)} · created "
+             f"{age(record['created_at'])} ago by {c(record['origin'].get('user', '?'), 80)}"]
     if record.get("reason"):
-        lines.append(f"  reason: {record['reason']}")
+        lines.append(f"  reason: {c(record['reason'], 1000)}")
     progress = record.get("progress") or {}
     if record["status"] in ("queued", "running", "publishing"):
-        lines.append(f"  progress: {progress.get('text') or progress.get('phase')} · "
-                     f"{progress.get('candidates_tried', 0)} candidates tried")
+        lines.append(f"  progress: {c(progress.get('text') or progress.get('phase'), 300)} · "
+                     f"{int(progress.get('candidates_tried') or 0)} candidates tried")
     result = record.get("result") or {}
     patch = result.get("final_patch") or {}
     if patch:
-        lines.append(f"  patch: {patch.get('filename')} · risk {(record.get('risk') or {}).get('level', '?')} · "
-                     f"{patch.get('explanation', '')}")
+        lines.append(f"  patch: {c(patch.get('filename'), 200)} · risk {c((record.get('risk') or {}).get('level'), 20)}"
+                     f" · {c(patch.get('explanation', ''), 1000)}")
     decision = record.get("decision")
     if decision:
-        said = f" ({decision['feedback']})" if decision.get("feedback") else ""
-        lines.append(f"  decision: {decision['action']} by {decision['by']} {age(decision['at'])} ago{said}")
+        said = f" ({c(decision['feedback'], 500)})" if decision.get("feedback") else ""
+        lines.append(f"  decision: {c(decision['action'], 20)} by {c(decision['by'], 80)} {age(decision['at'])} "
+                     f"ago{said}")
     publication = record.get("publication")
     if publication:
-        lines.append(f"  committed {publication['commit'][:12]} for branch {publication['branch']}"
-                     f" (`fixbot status {record['id']} --json` has the format-patch)")
+        lines.append(f"  committed {c(publication['commit'], 12)[:12]} for branch {c(publication['branch'], 200)}"
+                     f" (`fixbot status {c(record['id'], 80)} --json` has the format-patch)")
     if record["status"] == TaskStatus.AWAITING_APPROVAL:
         lines.append(f"  decide: fixbot approve {record['id']} | fixbot reject {record['id']} [--feedback TEXT] "
                      "[--retry]")
@@ -205,29 +209,33 @@ def watch(task_id: str) -> int:
     return 0 if record["status"] in ("awaiting_approval", "approved", "publishing", "published") else 1
 
 
-def service_line(event: dict[str, Any]) -> str | None:
-    """How `watch` shows the task-level events (the workflow's own are drawn by fix's Progress)."""
+def service_line(event: dict[str, Any]) -> Text | None:
+    """How `watch` shows the task-level events (the workflow's own are drawn by fix's Progress); never markup."""
     kind, data = event["kind"], event["data"]
+    c = clean_line
     if kind == "queued":
-        return f"[bold]queued[/] (engine {data.get('engine')}, {data.get('position', '?')} job(s) waiting)"
+        return Text.assemble(("queued", "bold"), f" (engine {c(data.get('engine'), 20)}, "
+                                                 f"{c(data.get('position', '?'), 10)} job(s) waiting)")
     if kind == "started":
-        return "[bold]started[/] on a worker" + (" (rerun from its checkpoint)" if data.get("rerun") else "")
+        return Text.assemble(("started", "bold"), " on a worker" + (" (rerun from its checkpoint)"
+                                                                     if data.get("rerun") else ""))
     if kind == "requeued":
-        return f"[yellow]requeued[/]: {data.get('reason')}"
+        return Text.assemble(("requeued", "yellow"), ": ", c(data.get("reason"), 500))
     if kind == "approval_needed":
-        risk = (data.get("risk") or {}).get("level", "?")
-        return f"[bold green]patch proposed[/] (risk {risk}): waiting for a decision"
+        risk = c((data.get("risk") or {}).get("level", "?"), 20)
+        return Text.assemble(("patch proposed", "bold green"), f" (risk {risk}): waiting for a decision")
     if kind == "decision":
-        said = f": {data['feedback']}" if data.get("feedback") else ""
-        return f"[bold]decision[/]: {data.get('action')} by {data.get('by')}{said}"
+        said = f": {c(data['feedback'], 500)}" if data.get("feedback") else ""
+        return Text.assemble(("decision", "bold"), f": {c(data.get('action'), 20)} by {c(data.get('by'), 80)}{said}")
     if kind == "resumed":
-        return "[bold]resumed[/] with the decision"
+        return Text.assemble(("resumed", "bold"), " with the decision")
     if kind == "published":
-        return f"[bold green]published[/]: commit {str(data.get('commit', ''))[:12]} for {data.get('branch')}"
+        return Text.assemble(("published", "bold green"), f": commit {c(data.get('commit', ''), 12)[:12]} for "
+                                                          f"{c(data.get('branch'), 200)}")
     if kind in ("failed", "timed_out", "not_fixed", "no_failure"):
-        return f"[bold red]{kind}[/]: {data.get('reason', '')}"
+        return Text.assemble((kind, "bold red"), ": ", c(data.get("reason", ""), 1000))
     if kind == "cancelled":
-        return f"[bold red]cancelled[/] by {data.get('by')}"
+        return Text.assemble(("cancelled", "bold red"), f" by {c(data.get('by'), 80)}")
     return None
 
 
@@ -270,6 +278,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         table.add_column(column)
     for r in page:
         progress = r.get("reason") or (r.get("progress") or {}).get("text") or ""
-        table.add_row(r["id"], r["status"], age(r["created_at"]), r["request"]["repo"][-50:], progress[:60])
+        table.add_row(Text(clean_line(r["id"], 80)), Text(clean_line(r["status"], 40)), age(r["created_at"]),
+                      Text(clean_line(r["request"]["repo"], 200)[-50:]), Text(clean_line(progress, 60)))
     Console(soft_wrap=True).print(table)
     return 0

@@ -59,7 +59,7 @@ class TaskEvents:
         """Append one event to the task's stream and the global stream; never raises (progress is best effort)."""
         if kind in SAMPLED_KINDS and not self._sample(task_id, kind):
             return
-        fields = {"kind": kind, "task_id": task_id, "at": repr(time.time()),
+        fields: dict[Any, Any] = {"kind": kind, "task_id": task_id, "at": repr(time.time()),
                   "data": json.dumps(data, default=str, ensure_ascii=False)}
         try:
             with self.conn.pipeline(transaction=False) as pipe:
@@ -83,7 +83,7 @@ class TaskEvents:
     def replay(self, task_id: str, after: str = "0-0", count: int | None = None) -> list[dict[str, Any]]:
         """The task's events after entry id `after` (all of them by default), oldest first."""
         with reachable(self.conn):
-            rows = self.conn.xrange(self.keys.events(task_id), min=f"({after}" if after != "0-0" else "-",
+            rows: Any = self.conn.xrange(self.keys.events(task_id), min=f"({after}" if after != "0-0" else "-",
                                     count=count)
         return [decode(entry_id, fields) for entry_id, fields in rows]
 
@@ -91,7 +91,7 @@ class TaskEvents:
                count: int = 200) -> list[dict[str, Any]]:
         """New events of the task after `after`, waiting up to block_ms for the first one ([] on timeout)."""
         with reachable(self.conn):
-            rows = self.conn.xread({self.keys.events(task_id): after}, count=count, block=block_ms)
+            rows: Any = self.conn.xread({self.keys.events(task_id): after}, count=count, block=block_ms)
         return [decode(entry_id, fields) for _stream, entries in rows or [] for entry_id, fields in entries]
 
     # ------------------------------------------------------------------ consumer groups on the global stream
@@ -111,7 +111,8 @@ class TaskEvents:
         Unacknowledged entries stay pending; `claim_stale` hands those of a dead consumer to a live one.
         """
         with reachable(self.conn):
-            rows = self.conn.xreadgroup(group, consumer, {self.keys.all_events(): ">"}, count=count, block=block_ms)
+            rows: Any = self.conn.xreadgroup(group, consumer, {self.keys.all_events(): ">"}, count=count,
+                                             block=block_ms)
         return [(_text(entry_id), decode(entry_id, fields))
                 for _stream, entries in rows or [] for entry_id, fields in entries]
 
@@ -119,7 +120,7 @@ class TaskEvents:
                     count: int = 100) -> list[tuple[str, dict[str, Any]]]:
         """Take over entries another consumer read but did not ack for min_idle_ms (it died): XAUTOCLAIM."""
         with reachable(self.conn):
-            reply = self.conn.xautoclaim(self.keys.all_events(), group, consumer, min_idle_ms, "0-0", count=count)
+            reply: Any = self.conn.xautoclaim(self.keys.all_events(), group, consumer, min_idle_ms, "0-0", count=count)
         entries = reply[1] if len(reply) > 1 else []
         return [(_text(entry_id), decode(entry_id, fields)) for entry_id, fields in entries if fields]
 

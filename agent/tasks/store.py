@@ -231,7 +231,7 @@ class TaskStore:
         last = 0.0  # score of the last record on the page: the next page starts below it
         with reachable(self.conn):
             while True:
-                rows = self.conn.zrevrangebyscore(index, upper, "-inf", start=0, num=limit + 1, withscores=True)
+                rows: Any = self.conn.zrevrangebyscore(index, upper, "-inf", start=0, num=limit + 1, withscores=True)
                 if not rows:
                     return page, None
                 ids = [_text(member) for member, _ in rows]
@@ -245,7 +245,7 @@ class TaskStore:
                     if len(page) == limit:
                         return page, repr(last)
                     page.append(record)
-                    last = score
+                    last = float(score)
                 upper = f"({rows[-1][1]!r}"
 
     def ids_in(self, status: str) -> list[str]:

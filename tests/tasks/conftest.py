@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from task_cluster import Cluster
 
 from agent.settings import load_settings
 from agent.tasks.events import TaskEvents
@@ -33,3 +36,13 @@ def service(redis_conn: Any) -> TaskService:
     settings = load_settings(_env_file=None, redis_prefix="fixbot-test", queue_name="fixbot-test",
                              allowed_repos="https://github.com/acme/")
     return TaskService.from_settings(settings, conn=redis_conn)
+
+
+@pytest.fixture
+def cluster(redis_conn: Any, tmp_path: Path, sandbox_image: str, docker_client: Any) -> Iterator[Cluster]:
+    """Workers started by the test (as subprocesses), all killed and their sandboxes removed afterwards."""
+    kw = redis_conn.connection_pool.connection_kwargs
+    url = f"redis://{kw.get('host', '127.0.0.1')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+    made = Cluster(tmp_path, sandbox_image, docker_client, url)
+    yield made
+    made.stop()

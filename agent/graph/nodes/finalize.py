@@ -8,7 +8,7 @@ from typing import Any
 
 from agent.edits.diff import unified_diff
 from agent.graph.deps import Deps, add_time
-from agent.graph.nodes.common import pool_of, sources_of
+from agent.graph.nodes.common import pool_of, request_of, sources_of
 from agent.graph.nodes.llm_prove import final_patch_of
 from agent.graph.nodes.test import changed_lines
 from agent.review import review_change
@@ -27,7 +27,7 @@ async def finalize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         cand = pool[found["id"]]
         old = sources[cand.path]
         verdict = review_change(cand.path, old, cand.new_source, operator=cand.operator,
-                                lines_changed=changed_lines(old, cand.new_source))
+                                lines_changed=changed_lines(old, cand.new_source), issue=request_of(state).issue)
         before, after = {cand.path: old}, {cand.path: cand.new_source}
         reasons = list(verdict.risk_reasons)
         repro = state.get("repro_test") or {}

@@ -50,8 +50,11 @@ def build_publication(state: dict[str, Any], settings: Any, root: Path) -> dict[
     diff = str(patch.get("diff") or "")
     if not diff.strip():
         raise WorkflowError("nothing to publish: the task has no patch")
+    from agent.workflow import own_paths  # (agent.workflow builds this graph)
+
     checkout = fetch_repository(request_of(state), root / "repo", timeout=settings.clone_timeout,
-                                max_mb=settings.clone_max_mb)
+                                max_mb=settings.clone_max_mb, max_entries=settings.clone_max_files,
+                                exclude=own_paths(settings))
     if not (checkout / ".git").exists():  # a local directory is copied without its history
         _git(checkout, "init", "-q")
         _git(checkout, "add", "-A")

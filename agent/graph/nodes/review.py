@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from agent.graph.deps import Deps, add_time
-from agent.graph.nodes.common import pool_of, sources_of
+from agent.graph.nodes.common import pool_of, request_of, sources_of
 from agent.graph.nodes.propose import source_digest
 from agent.review import review_change
 
@@ -17,6 +17,7 @@ async def review(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     pool = pool_of(state, deps)
     sources = sources_of(state, deps)
     rejected = dict(state.get("rejected") or {})
+    issue = request_of(state).issue
     refused = {(r["path"], r["sha256"]) for r in state.get("rejected_sources") or []}
     reviewed: list[int] = []
     for cid in state.get("batch", []):
@@ -24,7 +25,8 @@ async def review(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         if refused and (cand.path, source_digest(cand.new_source)) in refused:
             rejected["rejected by a reviewer"] = rejected.get("rejected by a reviewer", 0) + 1
             continue
-        verdict = review_change(cand.path, sources.get(cand.path), cand.new_source, operator=cand.operator)
+        verdict = review_change(cand.path, sources.get(cand.path), cand.new_source, operator=cand.operator,
+                                issue=issue)
         if verdict.ok:
             reviewed.append(cid)
         else:
