@@ -1,8 +1,9 @@
 """The Slack face under load: ack latency, /fix → first message in the thread, Web API calls per task.
 
-A real `fixbot serve` process (HTTP) talks to the Web API emulator (chatbot.workspace) run by this
-script on loopback, and to the real Redis at REDIS_URL under a throw-away key prefix and queue
-(deleted at the end; nothing else is touched).
+A real `fixbot serve` process (HTTP) talks to the Web API emulator (`python -m chatbot.workspace`, its
+own process, so neither shares a CPU-bound event loop with this load generator) on loopback, and to
+the real Redis at REDIS_URL under a throw-away key prefix and queue (deleted at the end; nothing
+else is touched).
 
 1. Ack latency: N concurrent, correctly signed `/fix` requests (distinct trigger ids), measured from
    sending the request to the HTTP response (the ack); p50 / p99. Then the same requests sent one at a
@@ -47,10 +48,9 @@ from agent.settings import load_settings  # noqa: E402
 from agent.tasks.service import TaskService  # noqa: E402
 from chatbot.slack import blocks as b  # noqa: E402
 from chatbot.workspace import payloads  # noqa: E402
-from chatbot.workspace.emulator import SlackEmulator  # noqa: E402
 
 SECRET = "bench-signing-secret-0123456789"
-REQUESTER, APPROVER, CHANNEL = "U0REQUEST", "U0APPROVE", "C0GENERAL"
+REQUESTER, APPROVER = "U0REQUEST", "U0APPROVE"
 EXAMPLE = ROOT / "examples" / "calculate_total"
 
 
@@ -66,10 +66,36 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class Emulator:
+    """The emulator process and its call log (read over HTTP, GET /_emulator/calls)."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "chatbot.workspace", "--user", REQUESTER,
+                                      "--user", APPROVER], stdout=subprocess.PIPE, cwd=ROOT, start_new_session=True)
+        info = json.loads(self.proc.stdout.readline())  # type: ignore[union-attr]
+        self.url, self.base, self.bot_token = info["url"], info["base"], info["bot_token"]
+        self.calls: list[dict[str, Any]] = []
+
+    def response_url(self, key: str) -> str:
+        return f"{self.base}/respond/{key}"
+
+    async def refresh(self, http: aiohttp.ClientSession) -> list[dict[str, Any]]:
+        async with http.get(f"{self.base}/_emulator/calls", params={"since": str(len(self.calls))}) as resp:
+            self.calls += (await resp.json())["calls"]
+        return self.calls
+
+    def calls_to(self, method: str) -> list[dict[str, Any]]:
+        return [c for c in self.calls if c["method"] == method]
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
 class Stack:
     """The emulator here, `fixbot serve` (and optionally `fixbot worker`) as child processes."""
 
-    def __init__(self, tmp: Path, emu: SlackEmulator, interval: float) -> None:
+    def __init__(self, tmp: Path, emu: Emulator, interval: float) -> None:
         tag = uuid.uuid4().hex[:8]
         self.prefix, self.queue = f"fxbench-{tag}", f"qbench-{tag}"
         self.port = free_port()
@@ -126,7 +152,7 @@ async def wait_ready(http: aiohttp.ClientSession, url: str, *, worker: bool) -> 
     raise SystemExit(f"fixbot serve did not become healthy at {url}")
 
 
-async def signed_fix(http: aiohttp.ClientSession, stack: Stack, emu: SlackEmulator, text: str) -> float:
+async def signed_fix(http: aiohttp.ClientSession, stack: Stack, emu: Emulator, text: str) -> float:
     """Send one signed /fix; returns the seconds until the ack (the HTTP response)."""
     body = payloads.form_body(payloads.slash_command(text, user=REQUESTER, response_url=emu.response_url("b")))
     headers = payloads.signed_headers(SECRET, body)
@@ -137,10 +163,10 @@ async def signed_fix(http: aiohttp.ClientSession, stack: Stack, emu: SlackEmulat
     return time.perf_counter() - started
 
 
-def first_message_at(emu: SlackEmulator, marker: str) -> float | None:
+def first_message_at(emu: Emulator, marker: str) -> float | None:
     for call in emu.calls_to("chat.postMessage"):
-        if call.ok and marker in str(call.args.get("text")):
-            return call.at
+        if call["ok"] and marker in str(call["args"].get("text")):
+            return float(call["at"])
     return None
 
 
@@ -162,7 +188,8 @@ async def ack_and_first_message(http, stack, emu, n: int, concurrent: bool) -> d
     for text in texts:
         marker = text.split(str(EXAMPLE), 1)[1].strip()[:40]
         while (at := first_message_at(emu, marker)) is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+            await emu.refresh(http)
         if at is not None:
             firsts.append(at - sent[text])
     ms = [a * 1000 for a in acks]
@@ -171,13 +198,14 @@ async def ack_and_first_message(http, stack, emu, n: int, concurrent: bool) -> d
             "first_message_p99_ms": round(percentile(firsts, 99) * 1000, 1), "first_messages_seen": len(firsts)}
 
 
-async def coalescing(stack: Stack, emu: SlackEmulator, http: aiohttp.ClientSession, events: int,
+async def coalescing(stack: Stack, emu: Emulator, http: aiohttp.ClientSession, events: int,
                      seconds: float) -> dict[str, Any]:
     service = stack.service()
     marker = f"coalesce {uuid.uuid4().hex[:6]}"
     await signed_fix(http, stack, emu, f"{EXAMPLE} {marker} total is wrong")
     while first_message_at(emu, marker) is None:
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        await emu.refresh(http)
     task_id = None
     while task_id is None:
         tasks, _ = service.store.recent(limit=200)
@@ -185,7 +213,8 @@ async def coalescing(stack: Stack, emu: SlackEmulator, http: aiohttp.ClientSessi
         await asyncio.sleep(0.01)
     ts = service.store.get(task_id)["origin"]["message_ts"]
     await asyncio.sleep(1.0)
-    before = len([c for c in emu.calls_to("chat.update") if c.args.get("ts") == ts])
+    await emu.refresh(http)
+    before = len([c for c in emu.calls_to("chat.update") if c["args"].get("ts") == ts])
     started = time.monotonic()
     for i in range(events):
         service.store.update(task_id, {"progress": {"phase": "repair", "text": f"candidate {i}",
@@ -193,18 +222,19 @@ async def coalescing(stack: Stack, emu: SlackEmulator, http: aiohttp.ClientSessi
         service.events.emit(task_id, "phase", {"phase": "repair", "text": f"candidate {i}"})
         await asyncio.sleep(max(0.0, started + (i + 1) * seconds / events - time.monotonic()))
     await asyncio.sleep(3 * float(stack.env["SLACK_UPDATE_INTERVAL"]))
-    edits = [c for c in emu.calls_to("chat.update") if c.args.get("ts") == ts][before:]
-    shown = json.dumps(emu.message(CHANNEL, ts)["blocks"])
+    await emu.refresh(http)
+    edits = [c for c in emu.calls_to("chat.update") if c["args"].get("ts") == ts and c["ok"]][before:]
+    shown = json.dumps(edits[-1]["args"].get("blocks")) if edits else ""
     return {"events": events, "seconds": seconds, "status_edits": len(edits),
             "edits_per_second": round(len(edits) / seconds, 2), "last_state_shown": f"{events} candidates" in shown}
 
 
-async def whole_tasks(stack: Stack, emu: SlackEmulator, http: aiohttp.ClientSession, count: int) -> dict[str, Any]:
+async def whole_tasks(stack: Stack, emu: Emulator, http: aiohttp.ClientSession, count: int) -> dict[str, Any]:
     service = stack.service()
     per_task: list[dict[str, int]] = []
     events: list[int] = []
     for _ in range(count):
-        first_call = len(emu.calls)
+        first_call = len(await emu.refresh(http))
         marker = f"whole {uuid.uuid4().hex[:6]}"
         await signed_fix(http, stack, emu, f"{EXAMPLE} {marker} refunds are ignored test: python3 -m pytest -q")
         task = None
@@ -227,7 +257,8 @@ async def whole_tasks(stack: Stack, emu: SlackEmulator, http: aiohttp.ClientSess
                 break
             await asyncio.sleep(0.1)
         await asyncio.sleep(3 * float(stack.env["SLACK_UPDATE_INTERVAL"]))
-        counts = collections.Counter(c.method for c in emu.calls[first_call:] if c.method != "auth.test")
+        await emu.refresh(http)
+        counts = collections.Counter(c["method"] for c in emu.calls[first_call:] if c["method"] != "auth.test")
         per_task.append(dict(counts))
         events.append(len(service.events.replay(task["id"])))
     totals = [sum(c.values()) for c in per_task]
@@ -236,10 +267,7 @@ async def whole_tasks(stack: Stack, emu: SlackEmulator, http: aiohttp.ClientSess
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    emu = SlackEmulator()
-    await emu.start()
-    emu.add_user(REQUESTER, "requester")
-    emu.add_user(APPROVER, "approver")
+    emu = Emulator()
     with tempfile.TemporaryDirectory(prefix="fixbot-bench-") as tmp:
         stack = Stack(Path(tmp), emu, args.interval)
         stack.start("serve", "--port", str(stack.port))
@@ -260,7 +288,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 results["coalescing"] = await coalescing(stack, emu, http, args.events, args.seconds)
         finally:
             stack.stop()
-            await emu.stop()
+            emu.stop()
     return results
 
 

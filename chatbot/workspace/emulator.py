@@ -104,17 +104,18 @@ class SlackEmulator:
 
     # ----- set-up and inspection (used by tests and the bench)
 
-    async def start(self) -> str:
-        """Serve on 127.0.0.1 at a free port; returns the Web API base URL (ends with /api/)."""
+    async def start(self, port: int = 0) -> str:
+        """Serve on 127.0.0.1 (port 0: a free one); returns the Web API base URL (ends with /api/)."""
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_post("/api/{method}", self._dispatch)
         app.router.add_get("/api/{method}", self._dispatch)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/respond/{key}", self._respond)
         app.router.add_get("/socket", self.socket.handle)
+        app.router.add_get("/_emulator/calls", self._calls_json)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base = f"http://127.0.0.1:{port}"
@@ -230,6 +231,13 @@ class SlackEmulator:
                 fault.times -= 1
                 return fault
         return None
+
+    async def _calls_json(self, request: web.Request) -> web.Response:
+        """The call log for a process that does not share memory with the emulator (`?since=N`: from call N on)."""
+        since = int(request.query.get("since", "0"))
+        calls = [{"method": c.method, "args": c.args, "at": c.at, "status": c.status, "ok": c.ok, "error": c.error}
+                 for c in self.calls[since:]]
+        return web.json_response({"calls": calls, "next": since + len(calls)})
 
     async def _respond(self, request: web.Request) -> web.Response:
         body = await request.json()
