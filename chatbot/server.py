@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -86,7 +87,7 @@ async def _drain(app: web.Application) -> None:
     await app[DEPS_KEY].drain()
 
 
-async def _run_notifier(app: web.Application):  # type: ignore[no-untyped-def]
+async def _run_notifier(app: web.Application) -> AsyncIterator[None]:
     stopping = asyncio.Event()
     task = asyncio.create_task(app[NOTIFIER_KEY].run(stopping), name="fixbot-notifier")
     yield

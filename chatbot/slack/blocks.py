@@ -194,9 +194,11 @@ def render_reproduced(task: dict[str, Any], data: dict[str, Any]) -> list[Block]
     else:
         text = f":mag: *Reproduced:* {line(data.get('message') or 'the test command fails', 500)}"
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
-    output = data.get("output") or data.get("stdout") or (data.get("message") if failing else None)
+    output = data.get("output") or data.get("stdout")  # the first lines of the failure, when the event has them
     if output:
         blocks.append(preformatted(output, max_lines=12, max_chars=1500))
+    elif failing and data.get("message"):
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line(data["message"], 300))]))
     return blocks
 
 

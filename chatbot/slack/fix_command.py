@@ -108,7 +108,8 @@ def _parse_key_values(text: str) -> FixCommand:
     if loose and "issue" in values:
         raise CommandSyntaxError(f"cannot read {' '.join(loose)!r}: put it inside issue=\"...\" or leave issue= out")
     issue = values.pop("issue", None) or (" ".join(loose) or None)
-    command = FixCommand("fix", issue=issue, **values)
+    command = FixCommand("fix", repo=values.get("repo"), issue=issue, test=values.get("test"),
+                         branch=values.get("branch"), setup=values.get("setup"), engine=values.get("engine"))
     return _finish(command)
 
 
@@ -130,7 +131,8 @@ def _parse_positional(text: str, has_default_repo: bool) -> FixCommand:
     repo = None
     if first and _looks_like_repo(first, strict=has_default_repo):
         repo, head = first, rest.strip()
-    return _finish(FixCommand("fix", repo=repo, issue=head or None, **options))
+    return _finish(FixCommand("fix", repo=repo, issue=head or None, test=options.get("test"),
+                              branch=options.get("branch"), setup=options.get("setup"), engine=options.get("engine")))
 
 
 def _finish(command: FixCommand) -> FixCommand:

@@ -26,7 +26,7 @@ from chatbot.slack.text import line, mrkdwn
 
 Notify = Callable[[str], Awaitable[Any]]  # shows one ephemeral mrkdwn line to the user who asked
 NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
-DEFAULT_TEST = FixRequest.__dataclass_fields__["test_command"].default
+DEFAULT_TEST: str = FixRequest("-", "-").test_command  # the request's own default test command
 log = logging.getLogger(__name__)
 
 

@@ -148,8 +148,8 @@ class SlackEmulator:
 
     def user_message(self, channel: str, user: str, text: str, *, thread_ts: str | None = None) -> dict[str, Any]:
         """A person posts `text` (in a thread when thread_ts is given); returns the message as events show it."""
-        msg = {"type": "message", "ts": self._next_ts(), "channel": channel, "user": user, "text": text,
-               "blocks": [], "thread_ts": thread_ts, "edits": 0}
+        msg: dict[str, Any] = {"type": "message", "ts": self._next_ts(), "channel": channel, "user": user,
+                               "text": text, "blocks": [], "thread_ts": thread_ts, "edits": 0}
         self.channels[channel].messages.append(msg)
         event = {k: v for k, v in msg.items() if k not in ("blocks", "edits") and v is not None}
         return {**event, "event_ts": msg["ts"], "channel_type": "channel"}

@@ -10,7 +10,8 @@ bench/slack.py), and the tasks are tracked so a stopping server finishes them (S
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.kwargs_injection.async_args import AsyncArgs
@@ -18,7 +19,7 @@ from slack_bolt.kwargs_injection.async_args import AsyncArgs
 from chatbot.slack.context import SlackDeps
 
 
-def handoff(deps: SlackDeps, work: Callable[..., Awaitable[None]]) -> Callable[[AsyncArgs], Awaitable[None]]:
+def handoff(deps: SlackDeps, work: Callable[..., Coroutine[Any, Any, None]]) -> Callable[[AsyncArgs], Awaitable[None]]:
     """A listener that acks, then runs `work` (its parameters named as bolt's arguments: body, client...)."""
     names = list(inspect.signature(work).parameters)
 

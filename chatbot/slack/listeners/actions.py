@@ -52,8 +52,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         if refusal:
             await answer(respond, f":no_entry: {refusal}")
             return
-        kind = "approve" if action["action_id"] == APPROVE else "reject"
-        why = await decide(deps, str(action.get("value") or ""), user=user, action=kind, message_ts=message_ts)
+        why = await decide(deps, str(action.get("value") or ""), user=user,
+                           action="approve" if action["action_id"] == APPROVE else "reject", message_ts=message_ts)
         if why:
             await answer(respond, why)
 
