@@ -181,7 +181,7 @@ def render_status(task: dict[str, Any], *, now: float, mode: str = "plan") -> li
 
 def status_text(task: dict[str, Any]) -> str:
     """The notification text of the status message (shown where blocks are not)."""
-    return f"fixbot {task.get('id')}: {_headline(task).lower()} ({repo_name(task)})"
+    return f"fixbot {line(task.get('id'), 40)}: {_headline(task).lower()} ({line(repo_name(task), 80)})"
 
 
 def render_reproduced(task: dict[str, Any], data: dict[str, Any]) -> list[Block]:

@@ -53,6 +53,7 @@ from chatbot.slack.context import SlackDeps
 OUTCOMES = ("published", "failed", "timed_out", "not_fixed", "no_failure", "cancelled")
 CLAIM_IDLE_MS = 60_000
 CLAIM_EVERY = 30.0
+PRUNE_IDLE_MS = 3600_000  # a consumer (a replica's host-pid) silent for an hour with nothing pending is gone
 log = logging.getLogger(__name__)
 
 
@@ -102,17 +103,31 @@ class Notifier:
             self._last_claim = time.monotonic()
             batch += await self.deps.call(self.deps.events.claim_stale, self.group, self.consumer,
                                           min_idle_ms=CLAIM_IDLE_MS)
+            await self.deps.call(self.prune_consumers)
         if batch:
             await self.handle(batch)
         await self.flush_due()
         return len(batch)
+
+    def prune_consumers(self) -> int:
+        """Forget consumers of stopped replicas (nothing pending, idle for PRUNE_IDLE_MS); returns how many."""
+        stream, removed = self.deps.keys.all_events(), 0
+        for info in self.deps.conn.xinfo_consumers(stream, self.group):
+            name = info["name"].decode() if isinstance(info["name"], bytes) else str(info["name"])
+            if name != self.consumer and not int(info["pending"]) and int(info["idle"]) > PRUNE_IDLE_MS:
+                removed += int(self.deps.conn.xgroup_delconsumer(stream, self.group, name) == 0)
+        return removed
 
     async def handle(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
         """Handle a batch: tasks concurrently, each task's events in order; then acknowledge them all."""
         by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for _entry_id, event in batch:
             by_task[event["task_id"]].append(event)
-        await asyncio.gather(*(self._handle_task(task_id, events) for task_id, events in by_task.items()))
+        results = await asyncio.gather(*(self._handle_task(task_id, events) for task_id, events in by_task.items()),
+                                       return_exceptions=True)
+        for task_id, result in zip(by_task, results, strict=True):
+            if isinstance(result, Exception):  # acknowledged anyway: one bad event must not come back forever
+                log.error("events of task %s not posted", task_id, exc_info=result)
         await self.deps.call(self.deps.events.ack, self.group, [entry_id for entry_id, _ in batch])
 
     async def _handle_task(self, task_id: str, events: list[dict[str, Any]]) -> None:

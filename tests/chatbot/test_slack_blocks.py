@@ -227,3 +227,8 @@ def test_modal_values_reads_each_kind():
         "engine": {"engine": {"type": "static_select", "selected_option": {"value": "llm"}}},
         "retry": {"retry": {"type": "checkboxes", "selected_options": [{"value": "retry"}]}}}}}
     assert s.modal_values(view) == {"issue": "broken", "engine": "llm", "retry": ["retry"]}
+
+
+def test_notification_text_is_escaped_too():
+    t = task(request={"repo": "https://github.com/acme/<!channel>", "issue": "x"})
+    assert "<!channel>" not in b.status_text(t) and "&lt;!channel&gt;" in b.status_text(t)

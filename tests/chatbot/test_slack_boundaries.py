@@ -83,6 +83,7 @@ def test_manifest_declares_what_the_app_listens_to():
     assert {"commands", "chat:write", "app_mentions:read", "files:write", "usergroups:read", "reactions:read",
             "channels:history"} <= scopes
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    settings = manifest["settings"]
     urls = {c["url"] for c in manifest["features"]["slash_commands"]} | {
-        manifest["settings"]["event_subscriptions"]["request_url"], manifest["settings"]["interactivity"]["request_url"]}
+        settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"]}
     assert urls == {"https://YOUR-HOST/slack/events"}  # the one route chatbot.server serves

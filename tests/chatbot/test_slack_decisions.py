@@ -271,3 +271,18 @@ async def test_workspace_refusing_plan_blocks_gets_classic_progress(bot):
     assert "plan" not in {blk["type"] for blk in status}
     assert ":white_circle: Reproduce the failure" in json.dumps(status)
     assert [c.error for c in bot.emu.calls_to("chat.update")][0] == "invalid_blocks"
+
+
+async def test_consumers_of_stopped_replicas_are_forgotten(bot, monkeypatch):
+    from chatbot.server import NOTIFIER_KEY
+    from chatbot.slack import notifier as notifier_module
+
+    notifier = bot.app[NOTIFIER_KEY]
+    stream = bot.deps.keys.all_events()
+    bot.deps.conn.xgroup_createconsumer(stream, notifier.group, "gone-host-1")
+    names = {i["name"].decode() for i in bot.deps.conn.xinfo_consumers(stream, notifier.group)}
+    assert "gone-host-1" in names
+    monkeypatch.setattr(notifier_module, "PRUNE_IDLE_MS", -1)
+    assert notifier.prune_consumers() >= 1
+    names = {i["name"].decode() for i in bot.deps.conn.xinfo_consumers(stream, notifier.group)}
+    assert "gone-host-1" not in names
