@@ -370,8 +370,8 @@ def render_outcome(task: dict[str, Any]) -> list[Block]:
     return [SectionBlock(text=MarkdownTextObject(text=text))]
 
 
-def render_ephemeral(text: str) -> list[Block]:
-    """A short ephemeral answer (refusals, errors) as one section; `text` is already safe mrkdwn."""
+def render_text(text: str) -> list[Block]:
+    """One section of text (an answer, a refusal, the first version of a thread parent); `text` is safe mrkdwn."""
     return [SectionBlock(text=MarkdownTextObject(text=cut(text, 2900)))]
 
 

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agent.exceptions import FixbotError, InvalidRequest
 from agent.request import FixRequest, validate_request
 from agent.tasks.states import TERMINAL
-from chatbot.slack.blocks import code_span, render_ephemeral, repo_name, user_ref
+from chatbot.slack.blocks import code_span, render_text, repo_name, user_ref
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.fix_command import FixCommand
 from chatbot.slack.text import line, mrkdwn
@@ -60,7 +60,7 @@ async def start_fix(deps: SlackDeps, client: AsyncWebClient, notify: Notify, *, 
     opening = f":hourglass_flowing_sand: {user_ref(user)} asked me to fix {repo}: {line(request.issue, 300)}"
     try:
         posted = await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=opening,
-                                               blocks=render_ephemeral(opening), unfurl_links=False)
+                                               blocks=render_text(opening), unfurl_links=False)
     except SlackApiError as exc:
         error = exc.response.get("error") if exc.response is not None else None
         if error in NOT_IN_CHANNEL:
@@ -78,7 +78,7 @@ async def start_fix(deps: SlackDeps, client: AsyncWebClient, notify: Notify, *, 
                                           idempotency_key=idempotency_key, retry_of=retry_of)
     except FixbotError as exc:
         text = f":warning: Could not start: {mrkdwn(str(exc), 1000)}"
-        await client.chat_update(channel=channel, ts=ts, text=text, blocks=render_ephemeral(text))
+        await client.chat_update(channel=channel, ts=ts, text=text, blocks=render_text(text))
         return None
     if not created:  # the same request was already submitted (a retried interaction): keep the first thread only
         await client.chat_delete(channel=channel, ts=ts)

@@ -9,7 +9,8 @@ from agent.settings import load_settings
 
 
 def test_seed_defaults(monkeypatch):
-    for name in ("DOCKER_TIMEOUT", "DOCKER_MAX_MEMORY", "DOCKER_MAX_CPU", "LLM_MODEL", "LLM_TEMPERATURE", "API_PORT"):
+    for name in ("DOCKER_TIMEOUT", "DOCKER_MAX_MEMORY", "DOCKER_MAX_CPU", "LLM_MODEL", "LLM_TEMPERATURE", "API_PORT",
+                 "REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_DB"):  # the suite runs with REDIS_URL on its own db
         monkeypatch.delenv(name, raising=False)
     s = load_settings(_env_file=None)
     assert (s.docker_timeout, s.docker_max_memory, s.docker_max_cpu) == (300, "512m", 0.5)

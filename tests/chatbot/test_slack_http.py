@@ -159,3 +159,14 @@ def test_signing_helper_matches_slack_sdk():
     headers = payloads.signed_headers(SECRET, "a=b")
     assert SignatureVerifier(SECRET).is_valid_request("a=b", headers)
     assert not SignatureVerifier("other").is_valid_request("a=b", headers)
+
+
+async def test_healthz_is_503_when_redis_is_unreachable(emulator):
+    settings = bot_settings(emulator, redis_url="redis://127.0.0.1:1/0")
+    server, _deps = await serve_bot(emulator, settings, notifier=False)
+    try:
+        async with aiohttp.ClientSession() as http, http.get(f"{str(server.make_url('')).rstrip('/')}/healthz") as resp:
+            data = await resp.json()
+        assert resp.status == 503 and data["status"] == "down" and "cannot reach Redis" in data["redis"]
+    finally:
+        await server.close()

@@ -23,7 +23,7 @@ from chatbot.slack.blocks import (
     RETRY_TASK,
     RETRY_WITH_FEEDBACK,
     refusal_text,
-    render_ephemeral,
+    render_text,
 )
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.decisions import decide
@@ -37,7 +37,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     """Attach the button listeners."""
 
     async def answer(respond: AsyncRespond, text: str) -> None:
-        await respond(text=text, blocks=render_ephemeral(text), response_type="ephemeral", replace_original=False)
+        await respond(text=text, blocks=render_text(text), response_type="ephemeral", replace_original=False)
 
     def who(body: dict[str, Any]) -> tuple[str, str, str, str | None]:
         user = (body.get("user") or {}).get("id", "")

@@ -9,7 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.exceptions import FixbotError
 from chatbot.exceptions import CommandSyntaxError
-from chatbot.slack.blocks import render_config, render_ephemeral, render_help
+from chatbot.slack.blocks import render_config, render_help, render_text
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.fix_command import parse_fix_command
 from chatbot.slack.listeners import handoff
@@ -25,7 +25,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         team, channel, user = body.get("team_id", ""), body.get("channel_id", ""), body.get("user_id", "")
 
         async def notify(text: str) -> None:
-            await respond(text=text, blocks=render_ephemeral(text), response_type="ephemeral")
+            await respond(text=text, blocks=render_text(text), response_type="ephemeral")
 
         # Slack repeats an invocation it thinks was lost with the same trigger_id: handle it once.
         if not await deps.first_time(f"command:{team}:{body.get('trigger_id') or body.get('response_url')}"):

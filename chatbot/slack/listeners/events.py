@@ -16,11 +16,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agent.tasks.exceptions import NotAuthorized, TaskNotFound
 from agent.tasks.policy import check_participant
 from chatbot.slack.blocks import (
-    render_ephemeral,
     render_feedback_offer,
     render_help,
     render_task_list,
     render_task_summary,
+    render_text,
 )
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.decisions import decide
@@ -46,11 +46,11 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 
         async def say(text: str | None = None, blocks: list[Any] | None = None) -> None:
             await client.chat_postMessage(channel=channel, thread_ts=reply_ts, text=text or "fixbot",
-                                          blocks=blocks or render_ephemeral(text or ""), unfurl_links=False)
+                                          blocks=blocks or render_text(text or ""), unfurl_links=False)
 
         async def whisper(text: str) -> None:
             await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, text=text,
-                                            blocks=render_ephemeral(text))
+                                            blocks=render_text(text))
 
         refusal = deps.access.refusal(team=team, channel=channel, user=user)
         if refusal:
@@ -125,7 +125,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         refusal = deps.access.refusal(team=body.get("team_id"), channel=channel, user=user)
         why = f":no_entry: {refusal}" if refusal else await decide(deps, task["id"], user=user, action="cancel")
         if why:
-            await client.chat_postEphemeral(channel=channel, user=user, text=why, blocks=render_ephemeral(why))
+            await client.chat_postEphemeral(channel=channel, user=user, text=why, blocks=render_text(why))
 
 
     app.event("app_mention")(handoff(deps, on_mention))

@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.exceptions import InvalidRequest
 from agent.request import FixRequest, validate_request
-from chatbot.slack.blocks import render_ephemeral
+from chatbot.slack.blocks import render_text
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.decisions import decide
 from chatbot.slack.listeners import handoff
@@ -52,9 +52,9 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     async def tell(client: AsyncWebClient, channel: str, user: str, text: str) -> None:
         """An ephemeral line in the channel, or a direct message when the bot cannot post there."""
         try:
-            await client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=render_ephemeral(text))
+            await client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=render_text(text))
         except SlackApiError:
-            await client.chat_postMessage(channel=user, text=text, blocks=render_ephemeral(text))
+            await client.chat_postMessage(channel=user, text=text, blocks=render_text(text))
 
     async def check_fix_modal(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         user, team, channel = _who(body, view)
