@@ -170,3 +170,30 @@ async def test_healthz_is_503_when_redis_is_unreachable(emulator):
         assert resp.status == 503 and data["status"] == "down" and "cannot reach Redis" in data["redis"]
     finally:
         await server.close()
+
+
+def test_missing_slack_secrets_are_one_clear_line(emulator):
+    from chatbot.exceptions import SlackSetupError
+    from chatbot.slack.access import Access
+    from chatbot.slack.app import build_bolt_app, build_web_client
+    from chatbot.slack.context import SlackDeps
+
+    with pytest.raises(SlackSetupError, match="SLACK_BOT_TOKEN is not set"):
+        build_web_client(bot_settings(emulator, slack_bot_token=None))
+    settings = bot_settings(emulator, slack_signing_secret=None)
+    deps = SlackDeps.from_settings(settings, Access(settings))
+    with pytest.raises(SlackSetupError, match="SLACK_SIGNING_SECRET is not set"):
+        build_bolt_app(settings, deps)
+    build_bolt_app(settings, deps, socket_mode=True)  # Socket Mode needs no signing secret
+
+
+def test_serve_without_a_token_says_so_in_one_line():
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "serve", "--port", "0"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "SLACK_BOT_TOKEN is not set" in proc.stderr and "Traceback" not in proc.stderr
