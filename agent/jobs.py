@@ -27,13 +27,14 @@ from rq.timeouts import JobTimeoutException
 from agent.exceptions import FixbotError
 from agent.request import FixRequest
 from agent.settings import Settings, get_settings
-from agent.tasks.exceptions import IllegalTransition, TaskNotFound
+from agent.tasks.exceptions import IllegalTransition, StoreUnavailable, TaskNotFound
 from agent.tasks.service import TaskService
 from agent.tasks.states import TERMINAL, TaskStatus
 from sandbox.exceptions import ContainerStartError, DockerUnavailable, SandboxError
 
 S = TaskStatus
-INFRA_ERRORS = (DockerUnavailable, ContainerStartError, redis.ConnectionError, redis.TimeoutError, ConnectionError)
+INFRA_ERRORS = (DockerUnavailable, ContainerStartError, StoreUnavailable, redis.ConnectionError, redis.TimeoutError,
+                ConnectionError)
 PROGRESS_EVERY = 1.0  # seconds between two progress writes to the record (phase changes are written at once)
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,10 @@ def _execute(svc: TaskService, settings: Settings, task_id: str, active: S, work
     except JobTimeoutException:
         return _end(svc, task_id, active, S.TIMED_OUT, _timed_out_reason(settings.job_timeout, sink), "timed_out")
     except INFRA_ERRORS as exc:
-        _infrastructure_fault(svc, task_id, active, exc)
+        try:
+            _infrastructure_fault(svc, task_id, active, exc)
+        except (StoreUnavailable, redis.RedisError):  # Redis itself is down: rq's retry (or the watchdog) takes over
+            log.warning("task %s: infrastructure fault and Redis unreachable: %s", task_id, exc)
         raise
     except (FixbotError, SandboxError) as exc:
         return _end(svc, task_id, active, S.FAILED, str(exc), "failed")
