@@ -34,7 +34,7 @@ async def decide(deps: SlackDeps, task_id: str, *, user: str, action: Action, fe
     try:
         if message_ts and action != "cancel":
             current = (await deps.message_refs(task_id)).get("proposal")
-            if current and current != message_ts:
+            if current and _ts(current) > _ts(message_ts):  # a newer proposal (not yet recorded: not stale)
                 return ("Nothing changed: this proposal was replaced by a newer one further down the thread; "
                         "use the buttons there.")
         approvers = await deps.access.approvers()
@@ -55,3 +55,11 @@ async def decide(deps: SlackDeps, task_id: str, *, user: str, action: Action, fe
         except TaskNotFound:
             return mrkdwn(str(exc), 500)
     return None
+
+
+def _ts(value: str) -> float:
+    """A Slack message ts as a number (ts values grow within a channel); 0 when unreadable."""
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0

@@ -286,3 +286,10 @@ async def test_consumers_of_stopped_replicas_are_forgotten(bot, monkeypatch):
     assert notifier.prune_consumers() >= 1
     names = {i["name"].decode() for i in bot.deps.conn.xinfo_consumers(stream, notifier.group)}
     assert "gone-host-1" not in names
+
+
+async def test_a_click_on_a_proposal_not_yet_recorded_is_not_stale(bot):
+    task_id, _thread, message = await proposed_task(bot)
+    bot.deps.conn.hset(bot.deps.keys.messages(task_id), "proposal", "1000000000.000001")  # an older proposal's ts
+    await bot.click(b.APPROVE, task_id, user=APPROVER, message_ts=message["ts"], key="fresh")
+    await bot.emu.wait_for(lambda: bot.deps.store.get(task_id)["status"] == "approved", what="approval")
