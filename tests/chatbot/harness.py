@@ -179,8 +179,10 @@ async def start_task(bot: Bot, text: str | None = None, *, user: str = REQUESTER
 
 
 def proposal_messages(emu: SlackEmulator, thread_ts: str) -> list[dict[str, Any]]:
-    """Bot messages in the thread that carry (or carried) the decision buttons."""
-    return [m for m in emu.messages(CHANNEL, thread_ts=thread_ts) if "Patch proposed" in json.dumps(m["blocks"])]
+    """Bot messages in the thread that carry (or carried) the decision buttons (not the status message, whose
+    timeline is titled "Patch proposed" too)."""
+    return [m for m in emu.messages(CHANNEL, thread_ts=thread_ts)
+            if m["blocks"] and ":bulb: *Patch proposed*" in json.dumps(m["blocks"][0], ensure_ascii=False)]
 
 
 def has_buttons(message: dict[str, Any]) -> bool:

@@ -166,7 +166,7 @@ async def test_fix_to_published_and_reject_with_feedback_with_two_replicas(deplo
             await emu.wait_for(lambda: ":rocket: published" in json.dumps(emu.message(CHANNEL, thread)["blocks"]),
                                what="the final status")
             thread_msgs = emu.messages(CHANNEL, thread_ts=thread)
-            for marker in ("Reproduced:", "Patch proposed", "Publishing the patch", "Published:"):
+            for marker in ("Reproduced:", ":bulb: *Patch proposed*", "Publishing the patch", "Published:"):
                 found = [m for m in thread_msgs if m["ts"] != thread and marker in json.dumps(m["blocks"])]
                 assert len(found) == 1, (marker, len(found))  # two replicas, each milestone posted once
             edits = sorted(c.at for c in emu.calls_to("chat.update") if c.args.get("ts") == thread and c.ok)
@@ -197,6 +197,7 @@ async def test_fix_to_published_and_reject_with_feedback_with_two_replicas(deplo
                                what="the second proposal closed")
         except BaseException:
             print(deployment.logs())
+            print("responses:", json.dumps(emu.responses)[-3000:])
             raise
     text_everywhere = json.dumps([c.args for c in emu.calls]) + deployment.logs()
     for secret in (emu.bot_token, SECRET):
