@@ -181,6 +181,7 @@ class Settings(BaseSettings):
             lifetime=self.sandbox_lifetime,
             setup_network=self.sandbox_setup_network,
             deployment=self.deployment,
+            workspace_max_entries=self.clone_max_files,
         )
 
 

@@ -38,6 +38,7 @@ from agent.tasks.states import TERMINAL, TaskStatus
 
 S = TaskStatus
 PR_SET_PDEATHSIG = 1
+WORKER_TTL = 60  # rq's default is 420 s: a dead idle worker would count as alive for 8 minutes
 log = logging.getLogger("fixbot.worker")
 
 
@@ -68,6 +69,32 @@ def reap_sandboxes(settings: Settings | None = None, *, also: str | None = None)
     except Exception as exc:  # noqa: BLE001 - reaping is housekeeping: log, never crash the worker
         log.warning("sandbox reaper failed: %s", exc)
         return []
+
+
+def clean_work_dirs(settings: Settings) -> list[str]:
+    """Remove checkouts left in WORK_DIR by dead workers whose tasks this deployment's store says are over.
+
+    A folder is removed only when its name is a task id the store knows and that task is finished or
+    waiting for a person (its checkout is fetched again if the work goes on); anything else stays.
+    """
+    import shutil
+    from pathlib import Path
+
+    root = Path(settings.work_dir).expanduser()
+    if not root.is_dir():
+        return []
+    svc = _service()
+    removed = []
+    for path in root.iterdir():
+        if path.is_dir() and not path.is_symlink() and path.name.startswith("fx-"):
+            try:
+                status = svc.store.get(path.name)["status"]
+            except TaskNotFound:
+                continue
+            if status in TERMINAL or status == S.AWAITING_APPROVAL:
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+    return removed
 
 
 def reap_task(task_id: str) -> list[str]:
@@ -201,6 +228,7 @@ class FixbotWorker(Worker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         settings = get_settings()
         kwargs.setdefault("job_monitoring_interval", max(1, int(settings.worker_heartbeat)))
+        kwargs.setdefault("worker_ttl", WORKER_TTL)  # an idle worker that died leaves the registry within ~2 min
         kwargs.setdefault("work_horse_killed_handler", _horse_killed)
         super().__init__(*args, **kwargs)
         self.settings = settings
@@ -246,12 +274,25 @@ class FixbotWorker(Worker):
         super().main_work_horse(job, queue)
 
     # start and stop -------------------------------------------------------
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        """rq's work loop without its scheduler process (rq's WorkerPool asks for one): fixbot schedules
+        nothing (its retries have no delay), and a scheduler outlives a SIGKILLed worker as an orphan."""
+        kwargs["with_scheduler"] = False
+        return super().work(*args, **kwargs)
+
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         """rq's bootstrap, then the reaper once and the watchdog thread."""
         super().bootstrap(*args, **kwargs)
         removed = reap_sandboxes(self.settings)
         if removed:
             self.log.info("reaped %d leftover sandbox container(s)/volume(s)", len(removed))
+        try:
+            cleaned = clean_work_dirs(self.settings)
+        except Exception as exc:  # noqa: BLE001 - housekeeping never stops a worker from starting
+            self.log.warning("could not clean WORK_DIR: %s", exc)
+            cleaned = []
+        if cleaned:
+            self.log.info("removed %d checkout(s) of finished tasks from WORK_DIR", len(cleaned))
         self.watchdog = Watchdog(self.settings, self.name)
         self.watchdog.start()
 
@@ -290,12 +331,17 @@ def run_worker(settings: Settings, *, queue: str | None = None, pool: int = 1, b
                logging_level: str = "INFO") -> int:
     """Start one worker (pool=1) or rq's WorkerPool of `pool` workers on the task queue; returns when stopped."""
     from agent.tasks.service import connect
+    from agent.tasks.store import reachable
+    from sandbox.client import docker_client
 
     conn = connect(settings)
+    with reachable(conn):  # one clear line (StoreUnavailable) instead of rq's retry loop when Redis is down
+        conn.ping()
+    docker_client().close()  # DockerUnavailable says how to start the engine; a worker without it fails every task
     name = queue or settings.queue_name
     if pool <= 1:
         worker = FixbotWorker([Queue(name, connection=conn)], connection=conn)
-        worker.work(burst=burst, logging_level=logging_level, with_scheduler=True)
+        worker.work(burst=burst, logging_level=logging_level)
         return 0
     from rq.worker_pool import WorkerPool
 

@@ -26,7 +26,7 @@ from agent.graph.build import build_graph
 from agent.graph.deps import Deps
 from agent.request import FixRequest, validate_request
 from agent.sandboxes import SandboxPool
-from agent.settings import Settings
+from agent.settings import Settings, state_dir
 from agent.tasks.store import new_task_id
 from agent.textsafe import clean_line
 
@@ -64,9 +64,20 @@ def result_record(task_id: str, state: dict[str, Any], proposal: dict[str, Any] 
 
 
 def own_paths(settings: Settings) -> list[Path]:
-    """fixbot's own files (work directory, checkpoint database), never copied when a repository holds them."""
+    """fixbot's own files (work directory, checkpoint database, crash log), never copied when a repository
+    holds them."""
     db = Path(settings.checkpoint_db).expanduser()
-    return [Path(settings.work_dir).expanduser(), db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+    return [Path(settings.work_dir).expanduser(), db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"),
+            state_dir() / "crash.log"]
+
+
+def _make_dir(path: Path, setting: str) -> None:
+    """Create one of fixbot's own folders, or say in one line which setting to change."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {path} ({exc.strerror or exc}): set {setting} (or XDG_STATE_HOME) "
+                          "to a folder fixbot may write") from None
 
 
 def task_dir(settings: Settings, task_id: str) -> Path:
@@ -97,7 +108,10 @@ async def run_fix(
     request = validate_request(request, settings)
     task_id = check_task_id(task_id) if task_id else new_task_id()
     workdir = task_dir(settings, task_id)
-    workdir.mkdir(parents=True, exist_ok=True)
+    if workdir.exists():  # never ours to reuse or remove: a task of that id has (or had) its checkout here
+        raise WorkflowError(f"task {task_id} already has a work directory ({workdir}); resume it with "
+                            f"--resume {task_id}, or run without --task-id")
+    _make_dir(workdir, "WORK_DIR")
     sink = events or NullSink()
     sink.emit(task_id, "phase", {"phase": "clone", "text": "Fetching the repository"})
     try:
@@ -188,7 +202,7 @@ def ensure_checkout(values: dict[str, Any], settings: Settings) -> Path:
     if not workspace.resolve().is_relative_to(root):
         raise WorkflowError(f"the task's checkout {workspace} is outside WORK_DIR {root}: workers that share "
                             "tasks must use the same WORK_DIR")
-    workspace.parent.mkdir(parents=True, exist_ok=True)
+    _make_dir(workspace.parent, "WORK_DIR")
     request = FixRequest.from_dict(values["request"])
     return fetch_repository(request, workspace, timeout=settings.clone_timeout, max_mb=settings.clone_max_mb,
                             max_entries=settings.clone_max_files, exclude=own_paths(settings))
@@ -218,6 +232,8 @@ def _config(task_id: str) -> dict[str, Any]:
 async def _invoke(settings: Settings, task_id: str, start: dict[str, Any] | Command | None, sink: EventSink,
                   pool: SandboxPool | None, llm: Any = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Run the graph from `start` (a new state, a Command, or None to continue); return (state, proposal)."""
+    if not settings.checkpoint_url:
+        _make_dir(Path(settings.checkpoint_db).expanduser().parent, "CHECKPOINT_DB")
     own_pool = pool is None
     pool = pool or SandboxPool(settings.sandbox_config())
     deps = Deps(settings=settings, sandboxes=pool, events=sink, llm=llm if llm is not None else default_llm(settings))

@@ -84,8 +84,12 @@ class Bench:
             try:
                 w.wait(timeout=120)
             except subprocess.TimeoutExpired:
+                pass
+            try:  # the whole session, also what a killed worker's children left
                 os.killpg(w.pid, signal.SIGKILL)
-                w.wait()
+            except ProcessLookupError:
+                pass
+            w.wait()
         self.workers = []
 
     def submit(self, repo: Path, issue: str | None = None) -> dict[str, Any]:

@@ -22,9 +22,9 @@ from rich.text import Text
 
 from agent.request import FixRequest
 from agent.settings import get_settings
+from agent.tasks.exceptions import StoreUnavailable
 from agent.tasks.service import ENGINES, TaskService
 from agent.tasks.states import TERMINAL, TaskStatus
-from agent.tasks.store import StoreUnavailable
 from agent.textsafe import clean_line
 
 STOP_AT = {s.value for s in TERMINAL} | {TaskStatus.AWAITING_APPROVAL.value}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from agent.pyparse import parse_python
+
 
 @dataclass
 class SourceFile:
@@ -17,7 +19,7 @@ class SourceFile:
     lines: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.tree = ast.parse(self.text)
+        self.tree = parse_python(self.text)
         self.data = self.text.encode("utf-8")
         self.lines = self.text.splitlines(keepends=True)
         self.starts = [0]

@@ -7,6 +7,17 @@ The faces' notifiers read the global stream through a consumer group, so several
 handle an event once; a reader (`fixbot watch`, SSE) replays a task's stream from the start and then
 blocks for new entries. Candidate progress is sampled: at most one event of a sampled kind per task
 every SAMPLE_SECONDS in this process (the graph of one task runs in one process).
+
+Kinds and their data (the workflow's own kinds keep the shapes agent/graph/nodes emit):
+  queued {engine, position, retry_of} · started {job, rerun} · phase {phase, text} · reproduced {status,
+  message, failing, passing} · localized {suspects} · candidates {tried, survivors, total} (sampled) ·
+  candidate {engine, description, files} (sampled) · proof {candidate, success} · analysis {text} ·
+  review / repro_test (LLM engine) · finished {status, message} (the graph's end or pause) ·
+  proposed {task_id, analysis, final_patch {filename, files, diff, explanation}, explanation, risk {level,
+  reasons}, test_results [{attempt, success, stdout, candidate}], candidates_tried, attempts, engine, message} ·
+  approval_needed {risk, filename} · decision {action: approve|reject|retry, by, feedback} · resumed {action,
+  by, job} · published {branch, commit, pr_url} · requeued {reason, retry} (a dead worker or an infrastructure
+  fault) · failed {reason} · timed_out {reason} · not_fixed {reason} · no_failure {reason} · cancelled {by, was}.
 """
 
 from __future__ import annotations

@@ -267,7 +267,7 @@ class TaskStore:
             ids = [_text(m) for m in self.conn.zrangebyscore(self.keys.recent(), since, "+inf")]
             records = [r for r in self.get_many(ids) if r is not None]
             queue = Queue(self.queue_name, connection=self.conn)
-            depth, workers = queue.count, Worker.count(queue=queue)
+            depth, workers = queue.count, len(Worker.all(queue=queue))  # all() drops workers whose key expired
         by_status: dict[str, int] = {s.value: 0 for s in TaskStatus}
         for r in records:
             by_status[r["status"]] = by_status.get(r["status"], 0) + 1

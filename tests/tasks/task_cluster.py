@@ -82,10 +82,9 @@ class Cluster:
         return "\n".join(p.read_text() for p in sorted(self.tmp.glob("worker-*.log")))
 
     def stop(self) -> None:
-        for proc in self.workers:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+        for proc in self.workers:  # the whole session: also what a SIGKILLed worker's children left running
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
         selector = {"label": f"fixbot.deployment={self.deployment}"}
         for c in self.docker.containers.list(all=True, filters=selector, ignore_removed=True):

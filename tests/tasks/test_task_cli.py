@@ -59,5 +59,5 @@ def test_bad_submission_and_unreachable_redis_get_one_line(fixbot):
     one_line_error(fixbot("submit", "--repo", "ext::sh -c id", "--issue", "x"), "not a valid address", 2)
     one_line_error(fixbot("submit", "--repo", "examples/gcd", "--issue", "x", "--engine", "llm", OPENAI_API_KEY="",
                           OPENAI_BASE_URL=""), "engine llm needs a model", 2)
-    for args in (["tasks"], ["submit", "--repo", "examples/gcd", "--issue", "x"]):
+    for args in (["tasks"], ["submit", "--repo", "examples/gcd", "--issue", "x"], ["worker"]):
         one_line_error(fixbot(*args, REDIS_URL="redis://127.0.0.1:1/0"), "cannot reach Redis at 127.0.0.1:1")

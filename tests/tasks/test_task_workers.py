@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -28,8 +30,7 @@ SLOW = {
 
 
 def test_tasks_across_two_worker_processes_all_finish_with_records_and_events(cluster):
-    cluster.start_worker()
-    cluster.start_worker()
+    cluster.start_worker("--pool", "2")  # rq's WorkerPool: two worker processes
     names = ["calculate_total", "gcd", "in_range", "count_vowels"]
     tasks = [cluster.submit(EXAMPLES / name) for name in names]
     workers = set()
@@ -46,6 +47,11 @@ def test_tasks_across_two_worker_processes_all_finish_with_records_and_events(cl
         workers.add(Job.fetch(task["id"], connection=cluster.service.store.conn).worker_name)
     assert len(workers) == 2, "both worker processes took tasks"
     assert cluster.containers(tasks[0]["id"]) == [], "the sandbox is released while the task waits"
+    watched = subprocess.run([sys.executable, "-m", "agent.cli", "watch", tasks[0]["id"]], capture_output=True,
+                             text=True, env=cluster.env, timeout=120, stdin=subprocess.DEVNULL)
+    assert watched.returncode == 0, watched.stderr
+    assert "patch proposed" in watched.stderr and "+++ b/calc.py" in watched.stdout
+    assert f"fixbot approve {tasks[0]['id']}" in watched.stdout
 
 
 def test_decisions_resume_on_another_worker_process(cluster):
@@ -124,6 +130,13 @@ def test_a_task_whose_worker_dies_twice_fails_with_a_reason(cluster, make_repo, 
     record = cluster.wait(task["id"], {"failed"}, timeout=60)
     assert "stopped responding" in record["reason"] and "giving up" in record["reason"]
     assert cluster.kinds(task["id"])[-1] == "failed"
+    checkout = tmp_path / "work" / task["id"]
+    assert checkout.is_dir(), "the dead worker's checkout is still there"
+    cluster.start_worker()  # a worker that starts removes checkouts of finished tasks
+    deadline = time.monotonic() + 60
+    while checkout.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not checkout.exists()
 
 
 def test_cancel_a_running_task_stops_it_and_removes_its_sandbox(cluster, make_repo, tmp_path):
@@ -177,3 +190,26 @@ def test_sigterm_finishes_the_running_task_and_a_second_one_hands_it_back(cluste
     assert cluster.service.store.get(other["id"])["status"] == "queued"
     cluster.start_worker()
     assert cluster.wait(other["id"], {"awaiting_approval", "failed"}, timeout=120)["status"] == "awaiting_approval"
+
+
+def test_a_work_horse_killed_alone_is_retried_by_rq(cluster, make_repo, tmp_path):
+    worker = cluster.start_worker()
+    task = cluster.submit(make_repo(tmp_path / "slow", SLOW), "negative amounts are added")
+    cluster.wait(task["id"], {"running"})
+    horse = _children(worker.pid)  # `fixbot worker` forks one work horse per job
+    assert len(horse) == 1
+    os.kill(horse[0], signal.SIGKILL)  # as the OOM killer would
+    requeued = wait_event(cluster, task["id"], "requeued", timeout=30)
+    assert "killed (SIGKILL; out of memory?)" in requeued["data"]["reason"]
+    final = cluster.wait(task["id"], {"awaiting_approval", "failed"}, timeout=180)
+    assert final["status"] == "awaiting_approval", final["reason"]
+    assert final["infra_retries"] == 1 and cluster.kinds(task["id"]).count("started") == 2
+    assert worker.poll() is None, "the worker itself lives on"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/children") as fh:
+            found += [int(p) for p in fh.read().split()]
+    return found

@@ -11,7 +11,7 @@ from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import pool_of, request_of, sources_of
 from agent.graph.nodes.llm_prove import final_patch_of
 from agent.graph.nodes.test import changed_lines
-from agent.review import review_change
+from agent.review import review_change, review_new_test
 
 
 async def finalize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
@@ -29,17 +29,18 @@ async def finalize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         verdict = review_change(cand.path, old, cand.new_source, operator=cand.operator,
                                 lines_changed=changed_lines(old, cand.new_source), issue=request_of(state).issue)
         before, after = {cand.path: old}, {cand.path: cand.new_source}
-        reasons = list(verdict.risk_reasons)
+        level, reasons = verdict.risk, list(verdict.risk_reasons)
         repro = state.get("repro_test") or {}
         if repro.get("path"):  # the model's reproduction test is part of the patch
             after[repro["path"]] = repro["content"]
-            reasons.append(f"adds the reproduction test {repro['path']}")
+            added = review_new_test(repro["path"], repro["content"])
+            level, reasons = added.risk, reasons + list(added.risk_reasons)
         update = {
             "status": "fixed",
             "message": f"found a patch that makes the tests pass: {cand.description}",
             "final_patch": {"filename": cand.path, "files": sorted(after), "diff": unified_diff(before, after),
                             "explanation": explain(cand.description, state)},
-            "risk": {"level": verdict.risk, "reasons": reasons},
+            "risk": {"level": level, "reasons": reasons},
         }
     elif state.get("status") in (None, "running"):
         update = {"status": "not_fixed", "message": state.get("message") or "no plausible patch found"}
