@@ -12,7 +12,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -113,11 +113,23 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
-    approvers: CommaList = Field(default_factory=list)
+    approvers: CommaList = Field(default_factory=list)  # Slack user ids who may approve (empty: anyone allowed)
+    approver_group: str | None = None  # a Slack user group id (S...) whose members may approve too
+    self_approval: bool = False  # may the requester approve their own low/medium-risk patch
+    slack_allowed_teams: CommaList = Field(default_factory=list)  # workspace ids (T...); empty: any
+    slack_allowed_channels: CommaList = Field(default_factory=list)  # channel ids (C.../G...); empty: any
+    slack_allowed_users: CommaList = Field(default_factory=list)  # user ids (U...); empty: any
+    slack_diff_inline_lines: int = Field(40, ge=0, le=500)  # longer diffs are uploaded as a .diff file
+    slack_update_interval: float = Field(1.0, ge=0.05, le=60)  # seconds between edits of one status message
+    slack_progress_blocks: Literal["plan", "classic"] = "plan"  # plan/task_card blocks, or plain Block Kit
+    slack_rate_limit_retries: int = Field(3, ge=0, le=20)  # retries of a 429 answer (after Retry-After)
+    slack_notifier_group: str = Field("slack-notifier", min_length=1, max_length=100)
 
+    api_host: str = "127.0.0.1"  # address `fixbot serve` listens on (0.0.0.0 behind a proxy or in a container)
     api_port: int = Field(8000, ge=1, le=65535)
 
-    @field_validator("allowed_repos", "approvers", mode="before")
+    @field_validator("allowed_repos", "approvers", "slack_allowed_teams", "slack_allowed_channels",
+                     "slack_allowed_users", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

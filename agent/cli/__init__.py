@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_cmd.register(sub)
     task_cmd.register(sub)
     worker_cmd.register(sub)
+    from chatbot.cli import register as register_serve  # `serve`; slack_bolt is imported only when it runs
+
+    register_serve(sub)
     return parser
 
 
