@@ -18,6 +18,7 @@ MAX_COMMAND = 500
 MAX_URL = 500
 MAX_HINTS = 20
 LANGUAGES = ("python",)
+ENGINES = ("search", "llm", "auto")  # repair engines: offline search, the LLM agent, search then LLM
 _INVISIBLE = dict.fromkeys(
     [0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 )

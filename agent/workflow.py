@@ -24,13 +24,12 @@ from agent.events import EventSink, NullSink
 from agent.exceptions import ConfigError, InvalidRequest, WorkflowError
 from agent.graph.build import build_graph
 from agent.graph.deps import Deps
-from agent.request import FixRequest, validate_request
+from agent.request import ENGINES, FixRequest, validate_request
 from agent.sandboxes import SandboxPool
 from agent.settings import Settings, state_dir
 from agent.tasks.store import new_task_id
 from agent.textsafe import clean_line
 
-ENGINES = ("search", "llm", "auto")
 RESULT_KEYS = ("status", "message", "analysis", "final_patch", "test_results", "risk", "candidates_tried",
                "attempts", "phase_times", "tokens", "engine", "localization", "decision", "publication")
 # What the result says of the baseline run: failing tests by test id (pytest node id or unittest id), the

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-
-from docker.utils import parse_bytes
 
 DEFAULT_IMAGE = "fixbot-sandbox:latest"
 LABEL_APP = "fixbot.app"
@@ -45,5 +44,12 @@ class SandboxConfig:
 
 
 def size_bytes(size: str) -> int:
-    """Bytes of a Docker-style size ("512m", "1g", "4096"), by docker's own parser."""
-    return int(parse_bytes(size))
+    """Bytes of a Docker-style size ("512m", "1g", "4096"); ValueError for anything else.
+
+    Docker's own `docker.utils.parse_bytes` would do, but importing it loads the whole SDK, and this
+    module is read by processes that never talk to Docker (the Slack bot, the task store).
+    """
+    match = re.fullmatch(r"(\d+)([bkmg]?)", size.strip().lower())
+    if not match:
+        raise ValueError(f"expected a size such as 512m or 1g, got {size!r}")
+    return int(match.group(1)) * {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30}[match.group(2)]

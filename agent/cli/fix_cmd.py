@@ -18,10 +18,10 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from agent.cli.errors import failure_record, run_guarded
-from agent.request import FixRequest
+from agent.request import ENGINES, FixRequest
 from agent.settings import get_settings
+from agent.tasks.store import new_task_id
 from agent.textsafe import clean_display, clean_line
-from agent.workflow import ENGINES, new_task_id, resume_fix, run_fix
 
 
 def register(sub: Any) -> None:
@@ -115,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, console: Console, task_id: str) -> dict[str, Any]:
+    from agent.workflow import resume_fix, run_fix  # here: the graph and the LLM client take seconds to import
+
     settings = get_settings()
     progress = Progress(console)
     engine = args.engine or ("auto" if settings.llm_configured else "search")

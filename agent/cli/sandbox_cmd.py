@@ -12,9 +12,6 @@ from typing import Any
 from agent.settings import get_settings
 from agent.textsafe import clean_display
 from sandbox import TreeTooLarge
-from sandbox.image import build_image
-from sandbox.oneshot import run_once
-from sandbox.reaper import reap
 
 
 def register(sub: Any) -> None:
@@ -44,6 +41,8 @@ def register(sub: Any) -> None:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Build the image and print its id."""
+    from sandbox.image import build_image  # the docker SDK loads only for the commands that use it
+
     name = args.name or get_settings().sandbox_image
     offline = True if args.offline else False if args.online else None
     image_id = build_image(name, offline=offline)
@@ -62,6 +61,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.workspace is not None and not args.workspace.is_dir():
         print(f"fixbot sandbox run: no directory {args.workspace}", file=sys.stderr)
         return 2
+    from sandbox.oneshot import run_once
+
     config = get_settings().sandbox_config()
     try:
         result = run_once(command, config, workspace=args.workspace, timeout=args.timeout,
@@ -86,6 +87,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_reap(args: argparse.Namespace) -> int:
     """Remove expired containers and volumes; print what went."""
+    from sandbox.reaper import reap
+
     removed = reap()
     print(f"removed {len(removed)} container(s)/volume(s)" + (": " + ", ".join(removed) if removed else ""))
     return 0

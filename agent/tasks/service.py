@@ -22,7 +22,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
 from agent.exceptions import InvalidRequest
-from agent.request import FixRequest, validate_request
+from agent.request import ENGINES, FixRequest, validate_request
 from agent.settings import Settings
 from agent.tasks.events import TaskEvents
 from agent.tasks.exceptions import IllegalTransition
@@ -30,7 +30,6 @@ from agent.tasks.keys import Keys
 from agent.tasks.states import TaskStatus
 from agent.tasks.store import TaskStore, reachable
 
-ENGINES = ("search", "llm", "auto")
 MAX_FEEDBACK = 4000
 RUN_JOB = "agent.jobs.run_task"
 RESUME_JOB = "agent.jobs.resume_task"
@@ -91,7 +90,10 @@ class TaskService:
         if old["status"] not in {s.value for s in (S.NOT_FIXED, S.NO_FAILURE, S.FAILED, S.CANCELLED, S.TIMED_OUT,
                                                    S.REJECTED, S.PUBLISHED)}:
             raise IllegalTransition(f"task {task_id} is {old['status']}: only a finished task can be retried")
-        origin = {**old["origin"], "user": by} if old["origin"].get("kind") == "slack" else dict(old["origin"])
+        # Where to report, not what was posted: the old task's status message stays the old task's.
+        origin = {k: v for k, v in old["origin"].items() if k not in ("message_ts", "response_url")}
+        if origin.get("kind") == "slack":
+            origin["user"] = by
         return self.submit(FixRequest.from_dict(old["request"]), origin, engine=old["engine"],
                            idempotency_key=f"retry:{task_id}:{by}", retry_of=task_id)
 

@@ -23,13 +23,13 @@ import shlex
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from agent.request import ENGINES
 from chatbot.exceptions import CommandSyntaxError
 
 Kind = Literal["fix", "help", "modal", "config_show", "config_set", "config_clear"]
 OPTION_KEYS = ("test", "branch", "setup", "engine")
 CONFIG_KEYS = ("repo", *OPTION_KEYS)
 KV_KEYS = ("repo", "issue", *OPTION_KEYS)
-ENGINES = ("search", "llm", "auto")  # agent.workflow.ENGINES (not imported: it pulls in the sandbox)
 
 _SLACK_LINK = re.compile(r"<((?:https?|ssh|git|file|mailto):[^<>|\s]+)(?:\|[^<>]*)?>")
 _MARKER = re.compile(r"(?:^|(?<=\s))(test|branch|setup|engine)\s*:", re.IGNORECASE)

@@ -34,6 +34,14 @@ def test_chatbot_never_imports_docker_or_agent_work():
         assert not bad, f"{path} imports {bad}"
 
 
+def test_the_bot_process_never_loads_the_docker_sdk():
+    """Not even indirectly (agent.settings reads sandbox.config): the bot never talks to Docker."""
+    code = ("import sys, chatbot.serve, chatbot.slack.app, chatbot.server, agent.tasks.service, agent.settings; "
+            "print(sorted(m for m in sys.modules if m == 'docker' or m.startswith('docker.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_the_app_never_imports_the_workspace_emulator():
     for path, names in imported_modules("chatbot").items():
         if not path.startswith("chatbot/workspace/"):

@@ -30,7 +30,7 @@ async def reproduce(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     def finish(status: str, message: str, baseline: dict[str, Any]) -> dict[str, Any]:
         deps.emit(task_id, "reproduced", status=status, message=message,
                   failing=baseline.get("failing", []), passing=len(baseline.get("passing", [])),
-                  flaky=baseline.get("flaky", []))
+                  flaky=baseline.get("flaky", []), output=first_failure(baseline))
         return {"status": status, "message": message, "baseline": baseline, "setup_done": True,
                 "phase_times": add_time(state, "reproduce", started)}
 
@@ -166,3 +166,17 @@ def _reproduced(baseline: dict[str, Any], per_test: float, notes: list[str]) -> 
     if baseline["collection_errors"]:
         text += "; also " + diagnose.collection_problem(baseline["collection_errors"]).split("\n", 1)[0]
     return "; ".join([text, *notes])
+
+
+def first_failure(baseline: dict[str, Any], limit: int = 1500) -> str:
+    """The start of what went wrong, for the faces' "bug reproduced" message: the first failing test's
+    failure (its id, then its message), else the tail of the command's output; "" when nothing failed."""
+    failing = baseline.get("failing") or []
+    messages = baseline.get("messages") or {}
+    for name in failing:
+        if messages.get(name):
+            return f"{name}\n{messages[name]}"[:limit]
+    if failing or baseline.get("collection_errors"):
+        return tail(str(baseline.get("stdout") or ""), limit)
+    return ""
+
