@@ -22,6 +22,7 @@ from agent.tasks.keys import Keys
 from agent.tasks.service import TaskService
 from agent.tasks.store import TaskStore, reachable
 from chatbot.slack.access import Access
+from chatbot.slack.validation import face_settings
 
 T = TypeVar("T")
 SEEN_TTL = 24 * 3600  # Slack redelivers within minutes; a day is plenty
@@ -58,7 +59,9 @@ class SlackDeps:
 
     @classmethod
     def from_settings(cls, settings: Settings, access: Access, conn: redis.Redis | None = None) -> SlackDeps:
-        """Deps on the configured Redis (or `conn`), prefix and queue."""
+        """Deps on the configured Redis (or `conn`), prefix and queue; local repositories refused (see
+        chatbot.slack.validation), also by the task service this face submits through."""
+        settings = face_settings(settings)
         service = TaskService.from_settings(settings, conn=conn)
         return cls(settings, service, SlackKeys(settings.redis_prefix), access)
 

@@ -17,12 +17,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.exceptions import FixbotError, InvalidRequest
-from agent.request import FixRequest, validate_request
+from agent.request import FixRequest
 from agent.tasks.states import TERMINAL
 from chatbot.slack.blocks import code_span, render_text, repo_name, user_ref
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.fix_command import FixCommand
 from chatbot.slack.text import line, mrkdwn
+from chatbot.slack.validation import validate_chat_request
 
 Notify = Callable[[str], Awaitable[Any]]  # shows one ephemeral mrkdwn line to the user who asked
 NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
@@ -52,7 +53,7 @@ async def start_fix(deps: SlackDeps, client: AsyncWebClient, notify: Notify, *, 
                     retry_of: str | None = None) -> dict[str, Any] | None:
     """Validate, post the status message, submit; returns the task record, or None after telling the user why."""
     try:
-        request = await deps.call(validate_request, request, deps.settings)
+        request = await deps.call(validate_chat_request, request, deps.settings)
     except InvalidRequest as exc:
         await notify(f":warning: Cannot start: {mrkdwn(str(exc), 1000)}")
         return None

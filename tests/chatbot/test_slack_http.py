@@ -19,11 +19,11 @@ from tests.chatbot.harness import (
     APPROVER,
     CHANNEL,
     OTHER,
+    REPO_URL,
     REQUESTER,
     SECRET,
     Bot,
     bot_settings,
-    example_repo,
     serve_bot,
 )
 
@@ -56,7 +56,7 @@ async def test_help_is_ephemeral(bot):
 
 
 async def test_fix_posts_thread_parent_and_queues_one_task(bot):
-    status, body = await bot.command(f"{example_repo()} negative amounts are dropped test: python3 -m pytest -q",
+    status, body = await bot.command(f"{REPO_URL} negative amounts are dropped test: python3 -m pytest -q",
                                      key="fix")
     assert status == 200 and body == ""  # the ack: empty 200, nothing slow before it
     posts = await bot.emu.wait_for(lambda: bot.emu.messages(CHANNEL), what="the thread parent")
@@ -77,7 +77,7 @@ async def test_fix_posts_thread_parent_and_queues_one_task(bot):
 
 
 async def test_a_retried_command_creates_one_task(bot):
-    fields = payloads.slash_command(f"{example_repo()} negative amounts are dropped",
+    fields = payloads.slash_command(f"{REPO_URL} negative amounts are dropped",
                                     response_url=bot.emu.response_url("retry"), user=REQUESTER)
     body = payloads.form_body(fields)
     results = await asyncio.gather(bot.post(body), bot.post(body, retry_num=1))
@@ -101,18 +101,18 @@ async def test_bad_input_says_what_to_change(bot):
 
 async def test_bot_not_in_channel_gets_an_invite_hint_and_no_task(bot):
     bot.emu.add_channel("C0PRIVATE", "private", is_private=True, bot_member=False)
-    await bot.command(f"{example_repo()} the total is wrong", channel="C0PRIVATE", key="invite")
+    await bot.command(f"{REPO_URL} the total is wrong", channel="C0PRIVATE", key="invite")
     answer = await bot.wait_response("invite")
     assert "/invite @fixbot" in answer["text"] and answer["response_type"] == "ephemeral"
     assert not bot.task_ids()
 
 
 async def test_channel_defaults_then_short_fix(bot):
-    await bot.command(f'config repo={example_repo()} test="python3 -m pytest -q"', key="config")
+    await bot.command(f'config repo={REPO_URL} test="python3 -m pytest -q"', key="config")
     assert "python3 -m pytest -q" in json.dumps((await bot.wait_response("config"))["blocks"])
     await bot.command("negative amounts are dropped", key="short")
     ids = await bot.emu.wait_for(bot.task_ids, what="a task")
-    assert bot.deps.store.get(ids[0])["request"]["repo"] == example_repo()
+    assert bot.deps.store.get(ids[0])["request"]["repo"] == REPO_URL
 
 
 async def test_fix_alone_opens_the_modal_and_submitting_it_starts_a_task(bot):
@@ -125,7 +125,7 @@ async def test_fix_alone_opens_the_modal_and_submitting_it_starts_a_task(bot):
         {"channel": CHANNEL}))
     assert status == 200 and json.loads(body)["response_action"] == "errors"
     assert "allowlist" in json.loads(body)["errors"]["repo"]
-    values["repo"]["repo"]["value"] = example_repo()
+    values["repo"]["repo"]["value"] = REPO_URL
     status, body = await bot.submit_view(FIX_MODAL, values, user=REQUESTER, private_metadata=json.dumps(
         {"channel": CHANNEL}))
     assert status == 200 and body == ""
@@ -138,7 +138,7 @@ async def test_disallowed_user_gets_a_clear_refusal(emulator, redis_conn):
     try:
         async with aiohttp.ClientSession() as http:
             bot = Bot(str(server.make_url("")).rstrip("/"), settings, deps, emulator, http, server.app)
-            await bot.command(f"{example_repo()} broken", user=OTHER, key="refused")
+            await bot.command(f"{REPO_URL} broken", user=OTHER, key="refused")
             answer = await bot.wait_response("refused")
             assert "SLACK_ALLOWED_USERS" in answer["text"] and answer["response_type"] == "ephemeral"
             assert not bot.task_ids()
@@ -197,3 +197,25 @@ def test_serve_without_a_token_says_so_in_one_line():
                           text=True, timeout=60)
     assert proc.returncode != 0
     assert "SLACK_BOT_TOKEN is not set" in proc.stderr and "Traceback" not in proc.stderr
+
+
+async def test_slack_never_takes_a_path_on_the_bots_machine(bot, tmp_path):
+    """Review finding 1: with ALLOW_LOCAL_REPOS on (the CLI's convenience), `/fix /some/dir ... test: cat secret`
+    copied the host's folder into the sandbox and showed the file in the thread; `no directory at` probed paths."""
+    assert bot.settings.allow_local_repos  # this deployment lets its CLI fix local paths
+    (tmp_path / "secret.txt").write_text("host secret\n")
+    paths = [str(tmp_path), str(tmp_path / "missing"), f"file://{tmp_path}", "./examples/calculate_total",
+             "~/.ssh"]
+    for i, path in enumerate(paths):
+        await bot.command(f"{path} it is broken test: cat secret.txt", key=f"local-{i}")
+    answers = [(await bot.wait_response(f"local-{i}"))["text"] for i in range(len(paths))]
+    assert all("by its URL" in a and "command line" in a for a in answers), answers
+    assert len({a.replace(p, "") for a, p in zip(answers, paths, strict=True)}) == 1  # an existing path looks the same
+    assert not any("no directory" in a or "ALLOW_LOCAL_REPOS" in a for a in answers)
+    values = {"repo": {"repo": {"type": "plain_text_input", "value": str(tmp_path)}},
+              "issue": {"issue": {"type": "plain_text_input", "value": "it is broken"}}}
+    status, body = await bot.submit_view(FIX_MODAL, values, user=REQUESTER, private_metadata=json.dumps(
+        {"channel": CHANNEL}))
+    assert status == 200 and "by its URL" in json.loads(body)["errors"]["repo"]
+    await asyncio.sleep(0.3)
+    assert not bot.task_ids() and not bot.emu.messages(CHANNEL)

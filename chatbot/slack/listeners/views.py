@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.exceptions import InvalidRequest
-from agent.request import FixRequest, validate_request
+from agent.request import FixRequest
 from chatbot.slack.blocks import render_text
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.decisions import decide
@@ -24,6 +24,7 @@ from chatbot.slack.listeners import handoff
 from chatbot.slack.submit import start_fix
 from chatbot.slack.surfaces import FEEDBACK_MODAL, FIX_MODAL, modal_values
 from chatbot.slack.text import mrkdwn
+from chatbot.slack.validation import validate_chat_request
 
 FIELD_OF_ERROR = (("repositor", "repo"), ("branch", "branch"), ("setup", "setup"), ("test command", "test"),
                   ("issue", "issue"))
@@ -64,7 +65,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             return
         request, engine = await _modal_request(deps, view, channel)
         try:
-            await deps.call(validate_request, request, deps.settings)
+            await deps.call(validate_chat_request, request, deps.settings)
         except InvalidRequest as exc:
             message = str(exc)
             field = next((f for word, f in FIELD_OF_ERROR if word in message), "repo")
