@@ -69,9 +69,9 @@ def validate_request(req: FixRequest, settings: Settings) -> FixRequest:
         raise InvalidRequest("the issue description is empty: say what is wrong")
     if len(issue) > MAX_ISSUE:
         raise InvalidRequest(f"the issue description is too long ({len(issue)} chars, max {MAX_ISSUE})")
-    _check_command("test command", test_command)
+    check_command("test command", test_command)
     if setup is not None:
-        _check_command("setup command", setup)
+        check_command("setup command", setup)
     if req.language not in LANGUAGES:
         raise InvalidRequest(f"language {req.language!r} is not supported (supported: {', '.join(LANGUAGES)})")
     branch = None
@@ -84,7 +84,8 @@ def validate_request(req: FixRequest, settings: Settings) -> FixRequest:
     return FixRequest(repo, issue, test_command, branch, req.language, setup, hints)
 
 
-def _check_command(what: str, command: str) -> None:
+def check_command(what: str, command: str) -> None:
+    """Raise InvalidRequest unless `command` (cleaned) may run as a test or setup command; `what` names it."""
     if not command:
         raise InvalidRequest(f"the {what} is empty")
     if len(command) > MAX_COMMAND:

@@ -4,7 +4,9 @@ The rules (issue 10): only configured approvers approve (user ids, or members of
 face resolves to ids); an empty approver list means any allowed user may approve. The requester
 approves their own patch only when self-approval is on, and never a high-risk one: a second
 person must look at it (the "two-person rule" of change management). Rejecting, retrying with
-feedback and cancelling are open to the requester and to approvers.
+feedback and cancelling are open to the requester and to approvers. A chat channel's shared /fix
+defaults (repository, test and setup commands every later task of the channel runs) are changed by
+approvers only, since they decide for everyone.
 """
 
 from __future__ import annotations
@@ -46,3 +48,11 @@ def check_participant(task: dict[str, Any], user: str, *, approvers: set[str], w
     if not approvers or user in approvers or user == requester_of(task):
         return
     raise NotAuthorized(f"only the requester or an approver may {what}")
+
+
+def check_config_editor(user: str, *, approvers: set[str]) -> None:
+    """Raise NotAuthorized unless `user` may change a channel's shared defaults: an approver (anyone when there
+    are no approvers)."""
+    if approvers and user not in approvers:
+        raise NotAuthorized("only approvers may change this channel's /fix defaults: ask one of them, "
+                            "or give the values in your own /fix")

@@ -413,7 +413,7 @@ HELP = """*fixbot* reproduces a bug, finds a patch, proves it in a sandbox and a
 `/fix <repo> <what is wrong> [test: <command>] [branch: <name>] [setup: <command>] [engine: search|llm|auto]`
 `/fix repo=<url> issue="what is wrong" test="python -m pytest -q"`
 `/fix` alone opens a form.
-*Channel defaults* (then `/fix the total is wrong for negative numbers` is enough)
+*Channel defaults* (approvers set them; then `/fix the total is wrong for negative numbers` is enough)
 `/fix config repo=<url> test="python -m pytest -q"` · `/fix config` shows them · `/fix config clear`
 *In a task's thread*
 Approve / Reject / Reject with feedback buttons; a reply while the patch awaits a decision can become feedback;
@@ -435,6 +435,16 @@ def render_config(channel: str, config: dict[str, str]) -> list[Block]:
         rows = "\n".join(f"• {k}: {code_span(v, 300)}" for k, v in sorted(config.items()))
         text = f"/fix defaults in <#{channel}>:\n{rows}"
     return [SectionBlock(text=MarkdownTextObject(text=text))]
+
+
+def render_config_change(user: str, changes: dict[str, str] | None) -> list[Block]:
+    """The public announcement of a change to a channel's /fix defaults (`changes` None: all cleared)."""
+    if changes is None:
+        text = f":gear: {user_ref(user)} cleared this channel's /fix defaults."
+    else:
+        rows = "\n".join(f"• {k}: {code_span(v, 300)}" if v else f"• {k}: removed" for k, v in sorted(changes.items()))
+        text = f":gear: {user_ref(user)} changed this channel's /fix defaults (every /fix here uses them):\n{rows}"
+    return [SectionBlock(text=MarkdownTextObject(text=cut(text, 2900)))]
 
 
 def render_button(text: str, action_id: str, value: str) -> ActionsBlock:

@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agent.exceptions import FixbotError, InvalidRequest
 from agent.request import FixRequest
 from agent.tasks.states import TERMINAL
+from chatbot.slack.api_errors import NOT_IN_CHANNEL, error_code
 from chatbot.slack.blocks import code_span, render_text, repo_name, user_ref
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.fix_command import FixCommand
@@ -26,7 +27,6 @@ from chatbot.slack.text import line, mrkdwn
 from chatbot.slack.validation import validate_chat_request
 
 Notify = Callable[[str], Awaitable[Any]]  # shows one ephemeral mrkdwn line to the user who asked
-NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
 DEFAULT_TEST: str = FixRequest("-", "-").test_command  # the request's own default test command
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ async def start_fix(deps: SlackDeps, client: AsyncWebClient, notify: Notify, *, 
         posted = await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=opening,
                                                blocks=render_text(opening), unfurl_links=False)
     except SlackApiError as exc:
-        error = exc.response.get("error") if exc.response is not None else None
+        error = error_code(exc)
         if error in NOT_IN_CHANNEL:
             await notify(":wave: I am not in this channel yet. Type `/invite @fixbot` here, then run /fix again.")
         else:

@@ -6,6 +6,9 @@ channel, anyone allowed to use fixbot would otherwise have the host's directorie
 sandbox (and their files shown in the thread by the test command), and "no directory at ..."
 would tell them which paths exist. The refusal is the same for every path, existing or not, and
 nothing on the host is looked at. Everything else is agent.request.validate_request's call.
+
+Channel defaults (`/fix config`) are checked with the same rules when they are saved, so a default
+that could not start a task (a repository off the allowlist, a multi-line command) is never stored.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import re
 from urllib.parse import urlsplit
 
 from agent.exceptions import InvalidRequest
-from agent.request import FixRequest, clean_text, validate_request
+from agent.request import ENGINES, FixRequest, check_branch, check_command, check_repo, clean_text, validate_request
 from agent.settings import Settings
 
 _SCP_LIKE = re.compile(r"^[^\s/@:]+@[^\s/@:]+:")  # user@host:path, as git reads it (validate_request checks it)
@@ -48,3 +51,29 @@ def validate_chat_request(request: FixRequest, settings: Settings) -> FixRequest
     """The cleaned request, or InvalidRequest saying what to change; local paths are always refused."""
     check_repo_address(request.repo)
     return validate_request(request, face_settings(settings))
+
+
+def validate_defaults(values: dict[str, str], settings: Settings) -> dict[str, str]:
+    """Channel defaults as they will be stored (cleaned); InvalidRequest says which one to change.
+
+    `values` maps repo, test, branch, setup and engine to a value ("" removes that default).
+    """
+    cleaned: dict[str, str] = {}
+    for key, raw in values.items():
+        value = clean_text(raw).strip()
+        if value:
+            if key == "repo":
+                check_repo_address(value)
+                value = check_repo(value, face_settings(settings))
+            elif key in ("test", "setup"):
+                check_command(f"{key} command", value)
+            elif key == "branch":
+                value = check_branch(value)
+            elif key == "engine":
+                value = value.lower()
+                if value not in ENGINES:
+                    raise InvalidRequest(f"unknown engine {value!r}: use {', '.join(ENGINES)}")
+            else:
+                raise InvalidRequest(f"{key!r} is not a /fix default (use repo, test, branch, setup, engine)")
+        cleaned[key] = value
+    return cleaned

