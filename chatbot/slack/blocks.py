@@ -375,12 +375,14 @@ def render_text(text: str) -> list[Block]:
     return [SectionBlock(text=MarkdownTextObject(text=cut(text, 2900)))]
 
 
-def render_feedback_offer(task: dict[str, Any], feedback: str, value: str, user: str) -> list[Block]:
-    """Reply to a thread message while the task awaits a decision: use it as feedback?"""
+def render_feedback_offer(task: dict[str, Any], feedback: str, offer_id: str, user: str) -> list[Block]:
+    """Reply to a thread message while the task awaits a decision: use it as feedback? (The button carries the id
+    of the offer the bot keeps, never the text.)"""
     return [SectionBlock(text=MarkdownTextObject(
                 text=f"{user_ref(user)}, retry with this as feedback for the patch?\n>{line(feedback, 500)}")),
             ActionsBlock(block_id="feedback_offer", elements=[
-                ButtonElement(text="Retry with this", action_id=RETRY_WITH_FEEDBACK, value=value, style="primary")])]
+                ButtonElement(text="Retry with this", action_id=RETRY_WITH_FEEDBACK, value=offer_id,
+                              style="primary")])]
 
 
 def task_line(task: dict[str, Any], *, link: str | None, now: float) -> str:

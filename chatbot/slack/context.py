@@ -7,7 +7,9 @@ asyncio.to_thread so the event loop (and Slack's acks) never waits on it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import secrets
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -39,6 +41,10 @@ class SlackKeys(Keys):
     def messages(self, task_id: str) -> str:
         """Hash: the task's Slack messages besides the status message ("proposal": ts of the open proposal)."""
         return self._k("slack", "messages", task_id)
+
+    def offer(self, offer_id: str) -> str:
+        """String: a thread reply offered as feedback (JSON: task_id, feedback, reply_ts, user)."""
+        return self._k("slack", "offer", offer_id)
 
     def throttle(self, task_id: str) -> str:
         """String: set while the task's status message was edited less than SLACK_UPDATE_INTERVAL ago."""
@@ -154,6 +160,31 @@ class SlackDeps:
                 pipe.expire(self.keys.messages(task_id), self.retention)
                 pipe.execute()
         await self.call(write)
+
+    async def save_offer(self, task_id: str, feedback: str, *, reply_ts: str, user: str) -> str:
+        """Keep a thread reply offered as feedback; returns the short id its "Retry with this" button carries.
+
+        The text stays here, not in the button (a value holds 2,000 characters, counted after JSON escaping).
+        """
+        offer_id = secrets.token_urlsafe(12)
+        data = json.dumps({"task_id": task_id, "feedback": feedback, "reply_ts": reply_ts, "user": user})
+
+        def write() -> None:
+            with reachable(self.conn):
+                self.conn.set(self.keys.offer(offer_id), data, ex=self.retention)
+        await self.call(write)
+        return offer_id
+
+    async def offer(self, offer_id: str) -> dict[str, str] | None:
+        """An offer saved by `save_offer`, or None (unknown id, or expired)."""
+        if not offer_id or len(offer_id) > 64:
+            return None
+
+        def read() -> Any:
+            with reachable(self.conn):
+                return self.conn.get(self.keys.offer(offer_id))
+        raw = await self.call(read)
+        return json.loads(raw) if raw else None
 
     async def channel_defaults(self, channel: str) -> dict[str, str]:
         """The channel's /fix defaults (repo, test, branch, setup, engine)."""

@@ -133,20 +133,68 @@ async def test_reject_with_feedback_and_retry_then_a_stale_click(bot):
     assert bot.deps.store.get(task_id)["status"] == "awaiting_approval"
 
 
+def offers_in(bot, thread):
+    """The "Retry with this" offers in a thread: [(message, its button)]."""
+    return [(m, e) for m in bot.emu.messages(CHANNEL, thread_ts=thread) for blk in m["blocks"]
+            if blk.get("block_id") == "feedback_offer" for e in blk["elements"]]
+
+
+async def reply_and_offer(bot, thread, text, *, user=REQUESTER, event_id=None):
+    """A person replies in the thread; returns the message and button of the offer the bot makes of it."""
+    before = len(offers_in(bot, thread))
+    await bot.event(bot.emu.user_message(CHANNEL, user, text, thread_ts=thread), event_id=event_id)
+    offers = await bot.emu.wait_for(lambda: offers_in(bot, thread)[before:], what="the feedback offer")
+    return offers[0]
+
+
 async def test_a_thread_reply_is_offered_as_feedback(bot):
     task_id, thread, _ = await proposed_task(bot)
     said = bot.emu.user_message(CHANNEL, REQUESTER, "please also handle None amounts", thread_ts=thread)
     await bot.event(said, event_id="EvReply1")
     await bot.event(said, event_id="EvReply1", retry_num=1)  # Slack's redelivery: offered once
-    offers = await bot.emu.wait_for(
-        lambda: [m for m in bot.emu.messages(CHANNEL, thread_ts=thread) if "Retry with this" in json.dumps(m)],
-        what="the feedback offer")
+    offers = await bot.emu.wait_for(lambda: offers_in(bot, thread), what="the feedback offer")
     await asyncio.sleep(0.3)
-    assert len([m for m in bot.emu.messages(CHANNEL, thread_ts=thread) if "Retry with this" in json.dumps(m)]) == 1
-    button = next(e for blk in offers[0]["blocks"] if blk["type"] == "actions" for e in blk["elements"])
-    await bot.click(button["action_id"], button["value"], user=REQUESTER, message_ts=offers[0]["ts"], key="offer")
+    assert len(offers_in(bot, thread)) == 1
+    message, button = offers[0]
+    await bot.click(button["action_id"], button["value"], user=REQUESTER, message_ts=message["ts"], key="offer")
     await bot.emu.wait_for(lambda: bot.deps.store.get(task_id)["status"] == "queued", what="retry with feedback")
     assert bot.deps.store.get(task_id)["decision"]["feedback"] == "please also handle None amounts"
+    closed = await bot.wait_response("offer")  # the offer is replaced by what happened: no button left to click
+    assert closed["replace_original"] is True and "Sent back with this feedback" in closed["text"]
+
+
+async def test_a_stale_retry_with_this_button_changes_nothing(bot):
+    """Review finding 2: an offer made for proposal 1, clicked again once proposal 2 waits, sent proposal 2 back."""
+    task_id, thread, _ = await proposed_task(bot)
+    message, button = await reply_and_offer(bot, thread, "please also handle None amounts")
+    await bot.click(button["action_id"], button["value"], user=REQUESTER, message_ts=message["ts"], key="first")
+    await bot.emu.wait_for(lambda: bot.deps.store.get(task_id)["status"] == "queued", what="retry with feedback")
+    await asyncio.to_thread(play_worker_to_proposal, bot.deps, task_id)
+    await bot.emu.wait_for(lambda: len(proposal_messages(bot.emu, thread)) == 2, what="the second proposal")
+    await bot.emu.wait_for(lambda: (bot.deps.conn.hget(bot.deps.keys.messages(task_id), "proposal") or b"").decode()
+                           == proposal_messages(bot.emu, thread)[1]["ts"], what="the new proposal recorded")
+    await bot.click(button["action_id"], button["value"], user=REQUESTER, message_ts=message["ts"], key="stale")
+    assert "replaced by a newer one" in (await bot.wait_response("stale"))["text"]
+    assert bot.deps.store.get(task_id)["status"] == "awaiting_approval"
+    assert [e["data"]["action"] for e in decision_events(bot, task_id)] == ["retry"]
+    # a reply to the second proposal is a fresh offer, and it works
+    message, button = await reply_and_offer(bot, thread, "round half up")
+    await bot.click(button["action_id"], button["value"], user=REQUESTER, message_ts=message["ts"], key="fresh")
+    await bot.emu.wait_for(lambda: bot.deps.store.get(task_id)["status"] == "queued", what="the second retry")
+    assert bot.deps.store.get(task_id)["decision"]["feedback"] == "round half up"
+
+
+async def test_a_long_reply_full_of_quotes_is_offered_whole(bot):
+    """Review finding 7: 1,500 characters counted before JSON escaping pushed the button value past Slack's 2,000
+    (quotes, backslashes, newlines) and no offer was made."""
+    task_id, thread, _ = await proposed_task(bot)
+    text = ('the fixture: {"path": "C:\\\\tmp\\\\x", "n": "\\"q\\""}\n' * 70).strip()  # JSON with Windows paths
+    assert 1500 < len(text) < 4000
+    message, button = await reply_and_offer(bot, thread, text)
+    assert len(button["value"]) < 100
+    await bot.click(button["action_id"], button["value"], user=REQUESTER, message_ts=message["ts"], key="long")
+    await bot.emu.wait_for(lambda: bot.deps.store.get(task_id)["status"] == "queued", what="retry with feedback")
+    assert bot.deps.store.get(task_id)["decision"]["feedback"] == text
 
 
 async def test_x_reaction_cancels_for_requester_not_for_bystander(bot):

@@ -6,7 +6,6 @@ with the same event_id: each is handled once (a SET NX marker per event id, see 
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -15,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.tasks.exceptions import NotAuthorized, TaskNotFound
 from agent.tasks.policy import check_participant
+from agent.tasks.service import MAX_FEEDBACK
 from chatbot.slack.blocks import (
     render_feedback_offer,
     render_help,
@@ -31,7 +31,6 @@ from chatbot.slack.text import line, mrkdwn
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _TASK_ID = re.compile(r"^fx-[0-9a-f]{4,32}$")
 CANCEL_REACTIONS = ("x", "heavy_multiplication_x", "negative_squared_cross_mark")
-MAX_OFFERED_FEEDBACK = 1500  # a button value holds 2,000 characters
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
@@ -107,10 +106,11 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             check_participant(task, user, approvers=await deps.access.approvers(), what="give feedback")
         except NotAuthorized:
             return  # a bystander's comment: not offered as feedback
-        feedback = text.strip()[:MAX_OFFERED_FEEDBACK]
-        value = json.dumps({"t": task["id"], "f": feedback}, ensure_ascii=False)
+        feedback = text.strip()[:MAX_FEEDBACK]
+        # The reply's ts dates the offer: a proposal posted after it makes the offer stale (see decide()).
+        offer_id = await deps.save_offer(task["id"], feedback, reply_ts=str(event.get("ts") or ""), user=user)
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text="Retry with this feedback?",
-                                      blocks=render_feedback_offer(task, feedback, value, user))
+                                      blocks=render_feedback_offer(task, feedback, offer_id, user))
 
     async def on_reaction(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         item = event.get("item") or {}
