@@ -228,9 +228,14 @@ def patch_filename(task: dict[str, Any]) -> str:
     return f"fixbot-{task.get('id')}.patch"
 
 
-def render_proposal(task: dict[str, Any], *, inline_diff: bool, superseded: bool = False) -> list[Block]:
+def render_proposal(task: dict[str, Any], *, inline_diff: bool, upload_error: str | None = None,
+                    superseded: bool = False) -> list[Block]:
     """The patch for review: analysis, explanation, risk and reasons, tests run, the diff (or where it is),
-    then the buttons — or, once decided (or superseded), the outcome instead of the buttons."""
+    then the buttons — or, once decided (or superseded), the outcome instead of the buttons.
+
+    A long diff is attached as a file; when Slack refused the upload (`upload_error`, its error code), the
+    diff's first lines are shown instead with a note, so the buttons are never held back by the file.
+    """
     p = proposal_of(task)
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(
         text=f":bulb: *Patch proposed* for {code_span(repo_name(task), 80)}"
@@ -254,6 +259,12 @@ def render_proposal(task: dict[str, Any], *, inline_diff: bool, superseded: bool
     diff = p["diff"]
     if inline_diff and diff:
         blocks.append(preformatted(diff, max_lines=500, max_chars=2800))
+    elif diff and upload_error:
+        count = diff.count("\n") + 1
+        blocks.append(preformatted(diff, max_lines=40, max_chars=2800))
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text=f":warning: The diff has {count} lines; only the first ones are shown: Slack refused the file "
+                 f"{code_span(diff_filename(task))} ({line(upload_error, 60)}).")]))
     elif diff:
         count = diff.count("\n") + 1
         blocks.append(ContextBlock(elements=[MarkdownTextObject(

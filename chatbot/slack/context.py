@@ -46,6 +46,15 @@ class SlackKeys(Keys):
         """String: a thread reply offered as feedback (JSON: task_id, feedback, reply_ts, user)."""
         return self._k("slack", "offer", offer_id)
 
+    def cursor(self, task_id: str) -> str:
+        """Hash: how far the task's events were posted ("after": last event id done; "entry" and "state": the
+        parts done of a milestone that failed half-way)."""
+        return self._k("slack", "cursor", task_id)
+
+    def delivery_lock(self, task_id: str) -> str:
+        """String: held by the replica posting the task's events now (one at a time, in order)."""
+        return self._k("slack", "lock", task_id)
+
     def throttle(self, task_id: str) -> str:
         """String: set while the task's status message was edited less than SLACK_UPDATE_INTERVAL ago."""
         return self._k("slack", "throttle", task_id)

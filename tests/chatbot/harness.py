@@ -8,9 +8,11 @@ each test). Requests are signed with the test signing secret exactly as Slack si
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,6 +117,19 @@ async def serve_bot(emu: SlackEmulator, settings: Settings, *, notifier: bool = 
     if notifier:
         await asyncio.wait_for(app[NOTIFIER_KEY].ready.wait(), timeout=10)
     return server, deps
+
+
+@contextlib.asynccontextmanager
+async def served_bot(emu: SlackEmulator, *, notifier: bool = True, consumer: str | None = None,
+                     **over: Any) -> AsyncIterator[Bot]:
+    """A bot served on loopback with `bot_settings(emu, **over)`, closed on exit."""
+    settings = bot_settings(emu, **over)
+    server, deps = await serve_bot(emu, settings, notifier=notifier, consumer=consumer)
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield Bot(str(server.make_url("")).rstrip("/"), settings, deps, emu, http, server.app)
+    finally:
+        await server.close()
 
 
 def example_folder() -> Path:
