@@ -341,3 +341,25 @@ async def test_a_click_on_a_proposal_not_yet_recorded_is_not_stale(bot):
     bot.deps.conn.hset(bot.deps.keys.messages(task_id), "proposal", "1000000000.000001")  # an older proposal's ts
     await bot.click(b.APPROVE, task_id, user=APPROVER, message_ts=message["ts"], key="fresh")
     await bot.emu.wait_for(lambda: bot.deps.store.get(task_id)["status"] == "approved", what="approval")
+
+
+async def test_an_unexpected_error_after_the_ack_goes_to_app_error_and_is_answered(bot):
+    """Review findings 4 and 15: the work after the ack only logged its errors, past the app's error handler."""
+    from chatbot.server import BOLT_KEY
+    from chatbot.workspace import payloads
+
+    errors = []
+
+    async def capture(error):  # noqa: ANN001 - bolt's error handler signature
+        errors.append(error)
+
+    bot.app[BOLT_KEY].error(capture)
+    task_id, _thread, message = await proposed_task(bot)
+    payload = payloads.block_action(b.REJECT_FEEDBACK, task_id, user=REQUESTER, message_ts=message["ts"],
+                                    response_url=bot.emu.response_url("broken"))
+    del payload["trigger_id"]  # a payload the listener does not expect: a KeyError in its work
+    status, _ = await bot.post(payloads.interaction_body(payload))
+    assert status == 200
+    answer = await bot.wait_response("broken")
+    assert "Something went wrong on fixbot's side" in answer["text"] and answer["response_type"] == "ephemeral"
+    assert [type(e) for e in errors] == [KeyError]

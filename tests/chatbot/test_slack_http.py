@@ -13,7 +13,7 @@ import time
 import aiohttp
 import pytest
 
-from chatbot.slack.surfaces import FIX_MODAL
+from chatbot.slack.surfaces import FEEDBACK_MODAL, FIX_MODAL
 from chatbot.workspace import payloads
 from tests.chatbot.harness import (
     APPROVER,
@@ -26,6 +26,7 @@ from tests.chatbot.harness import (
     bot_settings,
     example_folder,
     serve_bot,
+    served_bot,
 )
 
 pytestmark = pytest.mark.redis
@@ -246,3 +247,35 @@ async def test_channel_defaults_are_checked_set_by_approvers_and_announced(bot):
     await bot.wait_response("clear")
     assert "cleared this channel's /fix defaults" in json.dumps(bot.emu.messages(CHANNEL)[-1]["blocks"])
     assert bot.deps.conn.hgetall(bot.deps.keys.channel_config(CHANNEL)) == {}
+
+
+async def test_every_request_gets_an_answer_while_redis_is_down(emulator):
+    """Review finding 4: with Redis unreachable, /fix, Approve, `@fixbot list`, the modal and the feedback form got
+    no reply at all (the work after the ack only logged)."""
+    async with served_bot(emulator, notifier=False, redis_url="redis://127.0.0.1:1/0") as bot:
+        await bot.command(f"{REPO_URL} the total is wrong", key="fix")
+        assert "cannot reach its task store" in (await bot.wait_response("fix"))["text"]
+        await bot.command("help", key="help")  # the dedupe of Slack's retries needs Redis too
+        assert "cannot reach its task store" in (await bot.wait_response("help"))["text"]
+        await bot.click("fixbot_approve", "fx-0123456789ab", user=APPROVER, message_ts="1.000001", key="approve")
+        answer = await bot.wait_response("approve")
+        assert "cannot reach its task store" in answer["text"] and answer["response_type"] == "ephemeral"
+        listed = bot.emu.user_message(CHANNEL, OTHER, "<@UFIXBOT> list")
+        await bot.event({**listed, "type": "app_mention"}, event_id="EvDown1")
+        whisper = await bot.emu.wait_for(lambda: bot.emu.ephemeral, what="an ephemeral answer to the mention")
+        assert whisper[0]["user"] == OTHER and "cannot reach its task store" in whisper[0]["text"]
+        values = {"repo": {"repo": {"type": "plain_text_input", "value": REPO_URL}},
+                  "issue": {"issue": {"type": "plain_text_input", "value": "negative amounts are dropped"}}}
+        status, body = await bot.submit_view(FIX_MODAL, values, user=REQUESTER, private_metadata=json.dumps(
+            {"channel": CHANNEL}))
+        assert status == 200 and "cannot reach its task store" in json.loads(body)["errors"]["issue"]
+        feedback = {"feedback": {"feedback": {"type": "plain_text_input", "value": "no"}},
+                    "retry": {"retry": {"type": "checkboxes", "selected_options": []}}}
+        await bot.submit_view(FEEDBACK_MODAL, feedback, user=REQUESTER, private_metadata=json.dumps(
+            {"task_id": "fx-0123456789ab", "channel": CHANNEL, "message_ts": "1.000001"}))
+        await bot.emu.wait_for(lambda: len(bot.emu.ephemeral) == 2, what="an answer to the feedback form")
+        assert bot.emu.ephemeral[1]["user"] == REQUESTER and "task store" in bot.emu.ephemeral[1]["text"]
+        # a plain thread reply is not addressed to the bot: no answer, only a log line
+        await bot.event(bot.emu.user_message(CHANNEL, OTHER, "lgtm", thread_ts="1.000001"), event_id="EvDown2")
+        await asyncio.sleep(0.3)
+        assert len(bot.emu.ephemeral) == 2

@@ -116,4 +116,4 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 
     for action_id, handler in ((APPROVE, on_decision), (REJECT, on_decision), (REJECT_FEEDBACK, on_reject_feedback),
                                (RETRY_WITH_FEEDBACK, on_retry_with_feedback), (RETRY_TASK, on_retry)):
-        app.action(action_id)(handoff(deps, handler))
+        app.action(action_id)(handoff(app, deps, handler))

@@ -83,4 +83,4 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         except (CommandSyntaxError, FixbotError) as exc:  # NotAuthorized and InvalidRequest too
             await notify(f":warning: {mrkdwn(str(exc), 1000)}")
 
-    app.command("/fix")(handoff(deps, fix_command))  # ack first, always: the work runs after it
+    app.command("/fix")(handoff(app, deps, fix_command))  # ack first, always: the work runs after it

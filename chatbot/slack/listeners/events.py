@@ -128,9 +128,10 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             await client.chat_postEphemeral(channel=channel, user=user, text=why, blocks=render_text(why))
 
 
-    app.event("app_mention")(handoff(deps, on_mention))
-    app.event("message")(handoff(deps, on_message))
-    app.event("reaction_added")(handoff(deps, on_reaction))
+    app.event("app_mention")(handoff(app, deps, on_mention))
+    # Not addressed to the bot (every thread reply, every reaction): failures are logged, never answered.
+    app.event("message")(handoff(app, deps, on_message, quiet=True))
+    app.event("reaction_added")(handoff(app, deps, on_reaction, quiet=True))
 
 async def _find_task(deps: SlackDeps, channel: str, arg: str | None, thread_ts: str | None) -> dict[str, Any] | None:
     """The task named by id (only if it belongs to this channel), else the task of the current thread."""

@@ -46,4 +46,4 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         links = {t["id"]: link for t in tasks if (link := deps.link(t))}
         await client.views_publish(user_id=user, view=render_home(stats, tasks, links=links, now=deps.now()))
 
-    app.event("app_home_opened")(handoff(deps, on_home))
+    app.event("app_home_opened")(handoff(app, deps, on_home))

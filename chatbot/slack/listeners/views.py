@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.exceptions import InvalidRequest
 from agent.request import FixRequest
+from agent.tasks.exceptions import StoreUnavailable
 from chatbot.slack.blocks import render_text
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.decisions import decide
@@ -63,9 +64,13 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         if refusal:
             await ack(response_action="errors", errors={"issue": refusal})
             return
-        request, engine = await _modal_request(deps, view, channel)
-        try:
+        try:  # before the ack, which is what carries errors into the open form
+            request, engine = await _modal_request(deps, view, channel)
             await deps.call(validate_chat_request, request, deps.settings)
+        except StoreUnavailable:
+            await ack(response_action="errors", errors={"issue": "fixbot cannot reach its task store right now: "
+                                                                  "try again in a minute."})
+            return
         except InvalidRequest as exc:
             message = str(exc)
             field = next((f for word, f in FIELD_OF_ERROR if word in message), "repo")
@@ -98,4 +103,4 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                        f"Rejected. Your feedback is recorded on the task: “{mrkdwn(values.get('feedback'), 300)}”")
 
     app.view(FIX_MODAL)(check_fix_modal)
-    app.view(FEEDBACK_MODAL)(handoff(deps, on_feedback_modal))
+    app.view(FEEDBACK_MODAL)(handoff(app, deps, on_feedback_modal))
