@@ -2,7 +2,8 @@
 
 A thin edge (bolt-python's aiohttp adapter converts request and response): every Slack request
 (slash commands, interactivity, events) goes to the one Bolt app, which verifies the signature.
-/healthz says whether Redis answers and how many workers are alive. The notifier runs in the same
+/healthz says whether Redis answers, how many workers are alive and whether the notifier works (503
+when Redis is unreachable or the notifier has been failing for a while). The notifier runs in the same
 process, started and stopped with the application.
 """
 
@@ -53,11 +54,18 @@ async def _slack_events(request: web.Request) -> web.Response:
 
 async def _healthz(request: web.Request) -> web.Response:
     deps = request.app[DEPS_KEY]
+    notifier = request.app[NOTIFIER_KEY].health() if NOTIFIER_KEY in request.app else None
     try:
         stats = await deps.call(_health_figures, deps)
     except StoreUnavailable as exc:
         return web.json_response({"status": "down", "redis": str(exc)}, status=503)
     stats["status"] = "ok" if stats["workers_alive"] else "no_workers"
+    if notifier is not None:
+        failing = f"failing for {notifier['failing_for']:.0f} s: {notifier['error']}"
+        stats["notifier"] = "ok" if notifier["ok"] else failing
+        if not notifier["ok"]:  # Slack gets no updates from this replica: restart it, or look at its log
+            stats["status"] = "notifier_failing"
+            return web.json_response(stats, status=503)
     return web.json_response(stats)
 
 

@@ -25,7 +25,9 @@ import logging
 import os
 import socket
 import time
+from typing import Any
 
+import redis
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -41,6 +43,7 @@ CLAIM_EVERY = 30.0
 PRUNE_IDLE_MS = 3600_000  # a consumer (a replica's host-pid) silent for an hour with nothing pending is gone
 BUSY_WAIT = 0.2  # another replica is posting the task's events: look again this soon
 FIRST_BACKOFF, MAX_BACKOFF = 1.0, 60.0  # seconds before trying a task again after a transient failure
+UNHEALTHY_AFTER = 15.0  # seconds of failing steps before /healthz reports the notifier as failing
 log = logging.getLogger(__name__)
 
 
@@ -70,25 +73,72 @@ class Notifier:
         self._last_claim = 0.0
         self.block_ms = 1000  # longest wait for new events (also how long a stop can take)
         self.ready = asyncio.Event()  # set once the consumer group exists
+        self.unhealthy_after = UNHEALTHY_AFTER
+        self._failing_since: float | None = None
+        self._error: str | None = None
+        self._last_failure_log = 0.0
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Read, post, acknowledge, until `stopping` is set; never dies on an error (logs and waits)."""
+        """Read, post, acknowledge, until `stopping` is set; never dies on an error (logs and waits).
+
+        A consumer group that disappeared (Redis restarted without its data) is created again, from the start
+        of the stream: what was emitted since is posted, and the per-task cursors keep anything from being
+        posted twice.
+        """
+        start = "$"  # at the first start, only what comes next
         while not stopping.is_set():
             try:
                 if not self.ready.is_set():
-                    await self.deps.call(self.deps.events.ensure_group, self.group)
+                    await self.deps.call(self.deps.events.ensure_group, self.group, start=start)
                     self.ready.set()
                 await self.step()
-            except StoreUnavailable as exc:
-                log.warning("notifier waiting for Redis: %s", exc)
-                await _sleep_or_stop(stopping, 1.0)
-            except Exception:  # noqa: BLE001 - a bug in one event must not stop every later update
-                log.exception("notifier step failed")
+                self._succeeded()
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    self._failed(exc)
+                    await _sleep_or_stop(stopping, 1.0)
+                    continue
+                log.warning("the notifier's consumer group %r is gone (Redis restarted without its data?): "
+                            "creating it again", self.group)
+                self._failed(exc, logged=True)
+                self.ready.clear()
+                start = "0"
+            except Exception as exc:  # noqa: BLE001 - a bug in one event must not stop every later update
+                self._failed(exc)
                 await _sleep_or_stop(stopping, 1.0)
         if self._running:  # let deliveries in progress finish their current part
             _done, pending = await asyncio.wait(set(self._running.values()), timeout=3)
             for task in pending:
                 task.cancel()
+
+    def health(self) -> dict[str, Any]:
+        """{"ok": bool, "failing_for": seconds, "error": the last failure} for /healthz: not ok once every step has
+        failed for `unhealthy_after` seconds (Redis unreachable, a broken stream...)."""
+        if self._failing_since is None:
+            return {"ok": True, "failing_for": 0.0, "error": None}
+        failing_for = time.monotonic() - self._failing_since
+        return {"ok": failing_for < self.unhealthy_after, "failing_for": round(failing_for, 1), "error": self._error}
+
+    def _failed(self, exc: BaseException, *, logged: bool = False) -> None:
+        """Count a failed step; logged once when the failures start, then once a minute (not every second)."""
+        now = time.monotonic()
+        self._error = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        if self._failing_since is None:
+            self._failing_since = now
+        if logged or now - self._last_failure_log < 60:
+            return
+        self._last_failure_log = now
+        if isinstance(exc, StoreUnavailable):
+            log.warning("notifier waiting for Redis: %s", exc)
+        elif now == self._failing_since:
+            log.error("notifier step failed", exc_info=exc)
+        else:
+            log.error("notifier still failing after %.0f s: %s", now - self._failing_since, self._error)
+
+    def _succeeded(self) -> None:
+        if self._failing_since is not None:
+            log.warning("notifier working again after %.0f s", time.monotonic() - self._failing_since)
+        self._failing_since, self._error, self._last_failure_log = None, None, 0.0
 
     async def step(self) -> int:
         """One read of the stream (blocking at most until the next due delivery or edit), then what is due."""

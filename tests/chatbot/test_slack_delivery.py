@@ -104,3 +104,42 @@ async def test_two_replicas_post_one_tasks_events_in_order(bot):
         assert order.index((True, False)) < order.index((False, True)), texts
         await asyncio.sleep(0.5)
         assert count(bot, thread, "Reproduced:") == 1 and len(proposal_messages(bot.emu, thread)) == 1
+
+
+async def test_the_notifier_recreates_its_group_after_redis_lost_its_data(bot):
+    """Review finding 5: after a Redis restart without its data, every step failed with NOGROUP, forever."""
+    await start_task(bot)
+    await bot.emu.wait_for(lambda: bot.emu.calls_to("chat.update"), what="the first status edit")
+    bot.deps.conn.flushdb()  # what a restart without persistence leaves: no stream, no group, no tasks
+    await asyncio.sleep(0.3)
+    task_id, thread = await start_task(bot)
+    await bot.emu.wait_for(lambda: bot.emu.message(CHANNEL, thread)["edits"] >= 1, what="the new task's status edit")
+    await asyncio.to_thread(play_worker_to_proposal, bot.deps, task_id)
+    await bot.emu.wait_for(lambda: proposal_messages(bot.emu, thread), what="its proposal")
+    async with bot.http.get(f"{bot.url}/healthz") as resp:
+        assert resp.status == 200 and (await resp.json())["notifier"] == "ok"
+
+
+async def test_healthz_says_when_the_notifier_keeps_failing(bot):
+    """Review finding 5: /healthz said ok while the notifier failed at every step."""
+    from chatbot.server import NOTIFIER_KEY
+
+    bot.app[NOTIFIER_KEY].unhealthy_after = 0.5
+    stream = bot.deps.keys.all_events()
+    bot.deps.conn.delete(stream)
+    bot.deps.conn.set(stream, "not a stream")  # every read now fails (WRONGTYPE)
+
+    async def health():
+        async with bot.http.get(f"{bot.url}/healthz") as resp:
+            return resp.status, await resp.json()
+
+    for _ in range(100):
+        status, data = await health()
+        if "WRONGTYPE" in data.get("notifier", ""):
+            break
+        await asyncio.sleep(0.05)
+    assert status == 503 and data["status"] == "notifier_failing" and data["redis"] == "ok", data
+    assert data["notifier"].startswith("failing for") and "WRONGTYPE" in data["notifier"]
+    bot.deps.conn.delete(stream)  # repaired: the group is created again and the replica is healthy
+    await bot.emu.wait_for(lambda: bot.app[NOTIFIER_KEY].health()["ok"], what="the notifier to recover")
+    assert (await health())[0] == 200
