@@ -95,7 +95,7 @@ def fresh_per_candidate(settings, n: int) -> dict:
         box = Sandbox.create("bench-fresh", config)
         try:
             box.put_workspace(repo)
-            box.put_files({cand.path: cand.new_source})
+            box.put_files(cand.apply(pool.sources))
             box.exec("python3 -m pytest -q -x", timeout=30)
         finally:
             box.destroy()

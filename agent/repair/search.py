@@ -9,6 +9,7 @@ from typing import Any
 from agent.localize import Suspect
 from agent.repair.candidate import Candidate
 from agent.repair.mutate import generate_candidates
+from agent.repair.region import unit_for
 
 PER_FILE_LIMIT = 4000
 
@@ -27,6 +28,7 @@ class CandidatePool:
             if s.path in sources:
                 by_file[s.path].append((s.line, s.score))
                 score_of[(s.path, s.line)] = s.score
+        self.sources = sources
         merged: list[tuple[float, float, int, Candidate]] = []
         term_list = sorted(set(terms))
         for path in sorted(by_file):
@@ -45,8 +47,15 @@ class CandidatePool:
         return self.candidates[index]
 
     def payload(self, ids: Iterable[int]) -> list[dict[str, Any]]:
-        """What the in-sandbox validator needs for these ids."""
-        return [{"id": i, "path": self.candidates[i].path, "source": self.candidates[i].new_source} for i in ids]
+        """What the in-sandbox validator needs for these ids: each splice, and the unit to compile it in."""
+        rows = []
+        for i in ids:
+            edits = []
+            for splice in self.candidates[i].splices:
+                unit = unit_for(self.sources[splice.path], splice)
+                edits.append({**splice.to_dict(), "unit": unit.to_list() if unit is not None else None})
+            rows.append({"id": i, "edits": edits})
+        return rows
 
 
 def _nearest(lines: Sequence[tuple[int, float]], line: int) -> float:

@@ -10,7 +10,6 @@ from agent.edits.diff import unified_diff
 from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import pool_of, sources_of
 from agent.graph.nodes.llm_prove import final_patch_of
-from agent.graph.nodes.test import changed_lines
 from agent.review import review_change
 
 
@@ -25,10 +24,10 @@ async def finalize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     elif found:
         pool, sources = pool_of(state, deps), sources_of(state, deps)
         cand = pool[found["id"]]
-        old = sources[cand.path]
-        verdict = review_change(cand.path, old, cand.new_source, operator=cand.operator,
-                                lines_changed=changed_lines(old, cand.new_source))
-        before, after = {cand.path: old}, {cand.path: cand.new_source}
+        after = cand.apply(sources)
+        before = {path: sources[path] for path in after}
+        verdict = review_change(cand.path, before[cand.path], after[cand.path], operator=cand.operator,
+                                lines_changed=cand.lines_changed(sources))
         reasons = list(verdict.risk_reasons)
         repro = state.get("repro_test") or {}
         if repro.get("path"):  # the model's reproduction test is part of the patch

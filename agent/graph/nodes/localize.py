@@ -26,6 +26,7 @@ async def localize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     args = pytest_args_of(state)
     suspects: list[sbfl.Suspect] = []
     coverage_path = ""
+    notes: list[str] = []  # files that could not be decoded
     if args is not None:
         box = await asyncio.to_thread(deps.sandboxes.get, task_id, state["workspace"])
         _res, cov = await asyncio.to_thread(run_mode, box, "coverage",
@@ -36,10 +37,10 @@ async def localize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
             path = Path(state["workspace"]).parent / "coverage.json"
             path.write_text(json.dumps(cov), encoding="utf-8")
             coverage_path = str(path)
-            sources = read_sources(state["workspace"], sorted(cov.get("lines", {})))
+            sources = read_sources(state["workspace"], sorted(cov.get("lines", {})), notes=notes)
             suspects = sbfl.rank(cov, sources, terms=terms)
     if not suspects:
-        suspects = sbfl.fallback_rank(read_sources(state["workspace"]), terms)
+        suspects = sbfl.fallback_rank(read_sources(state["workspace"], notes=notes), terms)
     if req.hints:
         hinted = [s for s in suspects if any(s.path.startswith(h) for h in req.hints)]
         suspects = hinted + [s for s in suspects if s not in hinted]
@@ -52,6 +53,8 @@ async def localize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
                       message="could not locate the fault: no source line ran in the failing tests")
     else:
         update["analysis"] = _analysis(failing, suspects)
+    if notes:
+        update["analysis"] += " " + "; ".join(dict.fromkeys(notes)) + "."
     deps.emit(task_id, "localized", suspects=[s.to_dict() for s in suspects[:5]])
     return update
 

@@ -19,10 +19,12 @@ async def review(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     reviewed: list[int] = []
     for cid in state.get("batch", []):
         cand = pool[cid]
-        verdict = review_change(cand.path, sources.get(cand.path), cand.new_source, operator=cand.operator)
-        if verdict.ok:
+        new = cand.apply(sources)
+        verdicts = [review_change(path, sources.get(path), text, operator=cand.operator) for path, text in new.items()]
+        failed = next((v for v in verdicts if not v.ok), None)
+        if failed is None:
             reviewed.append(cid)
         else:
-            key = verdict.reason.split(":")[0][:80]
+            key = failed.reason.split(":")[0][:80]
             rejected[key] = rejected.get(key, 0) + 1
     return {"reviewed": reviewed, "rejected": rejected, "phase_times": add_time(state, "review", started)}

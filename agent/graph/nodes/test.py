@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import difflib
 import time
 from typing import Any
 
 from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import (
+    encoded,
     pool_of,
     pytest_args_of,
     request_of,
@@ -17,6 +17,7 @@ from agent.graph.nodes.common import (
     sources_of,
     tail,
 )
+from agent.graph.nodes.llm_prove import originals
 from agent.repair.validate import validate_batch
 
 MAX_SURVIVORS = 12
@@ -41,11 +42,6 @@ def candidate_timeout(baseline: dict[str, Any]) -> float:
 def search_time_left(state: dict[str, Any], deps: Deps) -> float:
     """Seconds left of the search's time budget (at least 1), so one batch cannot overrun it by much."""
     return max(1.0, search_seconds(state, deps) - (time.time() - search_clock(state)))
-
-
-def changed_lines(old: str, new: str) -> int:
-    """Lines added plus removed."""
-    return sum(1 for line in difflib.ndiff(old.splitlines(), new.splitlines()) if line[:1] in "+-")
 
 
 async def test(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
@@ -92,8 +88,7 @@ async def _best_of(box: Any, deps: Deps, state: dict[str, Any], survivors: list[
     full = await asyncio.to_thread(validate_batch, box, pool.payload(survivors), pytest_args=args,
                                    tests=None, per_candidate_timeout=per * 3, stop_early=False)
     plausible = [cid for cid in survivors if full[cid]["status"] == "pass"]
-    for cid in sorted(plausible, key=lambda c: (changed_lines(sources[pool[c].path], pool[c].new_source),
-                                                 pool[c].cost, c)):
+    for cid in sorted(plausible, key=lambda c: (pool[c].lines_changed(sources), pool[c].cost, c)):
         proof = await _prove(box, deps, state, cid)
         results.append(proof["result"])
         if proof["result"]["success"]:
@@ -107,11 +102,14 @@ async def _prove(box: Any, deps: Deps, state: dict[str, Any], cid: int) -> dict[
     cand = pool[cid]
     req = request_of(state)
     attempt = len(state.get("test_results", [])) + 1
-    await asyncio.to_thread(box.put_files, {cand.path: cand.new_source})
+    workspace = state["workspace"]
+    new = {path: encoded(workspace, path, text) for path, text in cand.apply(sources).items()}
+    old = await asyncio.to_thread(originals, workspace, sorted(new))
+    await asyncio.to_thread(box.put_files, new)
     try:
         run = await asyncio.to_thread(box.exec, req.test_command, timeout=deps.settings.docker_timeout)
     finally:
-        await asyncio.to_thread(box.put_files, {cand.path: sources[cand.path]})
+        await asyncio.to_thread(box.put_files, old)
     output = tail((run.stdout or "") + ("\n" + run.stderr if run.stderr else ""), 4000)
     deps.emit(state["task_id"], "proof", candidate=cand.description, success=run.exit_code == 0)
     return {"id": cid, "path": cand.path, "description": cand.description, "operator": cand.operator,

@@ -5,15 +5,16 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from agent.edits.splice import Splice
 from agent.repair.scope import Scope
 from agent.repair.source import SourceFile
 
 
 @dataclass(frozen=True)
 class Mutation:
-    """A proposed change: the new file text and words for it."""
+    """A proposed change: the span of the file it replaces, and words for it."""
 
-    new_source: str
+    splice: Splice
     line: int
     operator: str
     description: str

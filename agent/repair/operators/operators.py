@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from agent.edits.splice import Splice
 from agent.repair.operators import Mutation, Site, expressions_in, operand_text, wrapped
 
 CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
@@ -24,11 +25,11 @@ BIN_ALTERNATIVES = {
 NON_COMMUTATIVE = {"-", "/", "//", "%", "**", "<<", ">>"}
 
 
-def _swap_in_gap(site: Site, left: ast.AST, right: ast.AST, old: str, new: str) -> str | None:
+def _swap_in_gap(site: Site, left: ast.AST, right: ast.AST, old: str, new: str) -> Splice | None:
     """Replace the operator token between two operands, keeping every other character."""
     sf = site.sf
     start, end = sf.span(left)[1], sf.span(right)[0]
-    gap = sf.data[start:end].decode("utf-8")
+    gap = sf.text[start:end]
     if old not in gap:
         return None
     return sf.replace_span(start, end, gap.replace(old, new, 1))
