@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from agent.edits.splice import Splice, lines_of
 from agent.localize import is_test_path
+from agent.repair.region import changed_unit_text
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ def review_change(path: str, old: str | None, new: str, *, operator: str = "", l
     if not path.endswith(".py"):
         return Review(False, f"only Python source files may be changed, not {path}", "high", ())
     try:
-        ast.parse(new, filename=path)
+        ast.parse(changed_source(old, new, path), filename=path)
     except SyntaxError as exc:
         return Review(False, f"{path} no longer parses: {exc.msg} (line {exc.lineno})", "high", ())
     reasons: list[str] = []
@@ -49,3 +51,29 @@ def review_change(path: str, old: str | None, new: str, *, operator: str = "", l
     if not reasons:
         reasons.append("a single expression changed")
     return Review(True, "", risk, tuple(reasons))
+
+
+def changed_source(old: str | None, new: str, path: str = "") -> str:
+    """What to parse of `new`: the function (or module-level statement) that changed, at its own line numbers.
+
+    One parse of a whole 5,000-line module per candidate costs more than validating it; the unit
+    around the change parses in microseconds. The whole file when there is no old version, the
+    change spans several units, or the old version does not parse.
+    """
+    if old is None:
+        return new
+    a, b = lines_of(old), lines_of(new)
+    same = min(len(a), len(b))
+    head = 0
+    while head < same and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < same - head and a[len(a) - 1 - tail] == b[len(b) - 1 - tail]:
+        tail += 1
+    start = sum(len(line) for line in a[:head])
+    end = start + sum(len(line) for line in a[head:len(a) - tail])
+    try:
+        found = changed_unit_text(old, [Splice(path, start, end, "".join(b[head:len(b) - tail]))])
+    except SyntaxError:
+        return new
+    return found[0] if found is not None else new

@@ -10,6 +10,13 @@ naive approach) to compare against the warm in-sandbox runner.
 
 `--corpus DIR` runs over every subdirectory of DIR that holds an ISSUE.md (a tiny repo with a
 failing pytest suite, like examples/), e.g. a local held-out set that is never committed.
+
+`--kinds` runs the "real-world kinds" corpus instead (tests/fixtures/kinds/, see bench/kinds.py):
+each kind has its own test command and expected outcome, and is judged fixed / clear error / wrong.
+
+    .venv/bin/python bench/repair.py --kinds [--only NAME ...] [--engine auto]
+
+`--work-dir` keeps the checkouts and checkpoints of this run apart from others on a shared machine.
 """
 
 from __future__ import annotations
@@ -40,18 +47,18 @@ class Timer:
         self.events.append((time.monotonic(), kind, data))
 
 
-async def one(corpus: Path, name: str, settings) -> dict:
+async def one(corpus: Path, name: str, settings, request: FixRequest | None = None, engine: str = "search") -> dict:
     repo = corpus / name
-    issue = (repo / "ISSUE.md").read_text().strip()
+    request = request or FixRequest(repo=str(repo), issue=(repo / "ISSUE.md").read_text().strip())
     sink = Timer()
     started = time.monotonic()
-    record = await run_fix(FixRequest(repo=str(repo), issue=issue), settings, events=sink)
+    record = await run_fix(request, settings, events=sink, engine=engine)
     elapsed = time.monotonic() - started
     test_time = (record.get("phase_times") or {}).get("test", 0.0)
     tried = record["candidates_tried"]
     return {"example": name, "status": record["status"], "seconds": round(elapsed, 2), "candidates": tried,
             "test_seconds": test_time, "rate": round(tried / test_time, 1) if test_time else 0.0,
-            "patch": (record.get("final_patch") or {}).get("explanation", "")[:90]}
+            "patch": (record.get("final_patch") or {}).get("explanation", "")[:90], "record": record}
 
 
 def demo_pool(n: int):
@@ -103,6 +110,27 @@ def fresh_per_candidate(settings, n: int) -> dict:
     return {"candidates": n, "seconds": round(elapsed, 2), "rate": round(n / elapsed, 2)}
 
 
+def run_kinds(settings, only: list[str] | None, engine: str) -> tuple[list[dict], dict]:
+    """Every kind of tests/fixtures/kinds: fixed / clear error / wrong per kind."""
+    from kinds import KINDS, judge, load_kinds
+
+    rows = []
+    for kind in load_kinds(KINDS, only):
+        request = FixRequest(repo=str(kind.path), issue=kind.issue, test_command=kind.test_command,
+                             setup_command=kind.setup_command)
+        try:
+            row = asyncio.run(one(KINDS, kind.name, settings, request, engine))
+            verdict, why = judge(kind, row["record"])
+        except Exception as exc:  # noqa: BLE001 - a crash is a verdict too
+            row = {"example": kind.name, "status": "crash", "seconds": 0.0, "candidates": 0, "rate": 0.0}
+            verdict, why = "wrong", f"crashed: {type(exc).__name__}: {exc}"[:200]
+        row.update(kind=kind.name, expect=kind.expect, verdict=verdict, why=why)
+        rows.append(row)
+        print(f"{kind.name:<26} {verdict:<12} {row['status']:<10} {row['seconds']:>6.1f}s  {why[:100]}", flush=True)
+    counts = {v: sum(1 for r in rows if r["verdict"] == v) for v in ("fixed", "clear error", "wrong")}
+    return rows, {"kinds": len(rows), **counts, "wrong_kinds": [r["kind"] for r in rows if r["verdict"] == "wrong"]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cpus", type=float, default=1.0)
@@ -111,11 +139,22 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=60.0)
     parser.add_argument("--corpus", type=Path, default=ROOT / "examples",
                         help="a directory of small repos, each with ISSUE.md and a failing pytest suite")
+    parser.add_argument("--kinds", action="store_true", help="the real-world kinds corpus (tests/fixtures/kinds)")
+    parser.add_argument("--engine", default="search", choices=("search", "auto", "llm"))
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/fixbot-bench"))
     parser.add_argument("--json")
     args = parser.parse_args()
     corpus = args.corpus.resolve()
     settings = load_settings(allow_local_repos=True, docker_max_cpu=args.cpus, repair_time_budget=args.budget,
-                             work_dir=Path("/tmp/fixbot-bench"), checkpoint_db=Path("/tmp/fixbot-bench/cp.sqlite"))
+                             work_dir=args.work_dir, checkpoint_db=args.work_dir / "cp.sqlite")
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    if args.kinds:
+        rows, summary = run_kinds(settings, args.only, args.engine)
+        summary = {"date": date, "cpus": args.cpus, "budget_s": args.budget, "engine": args.engine, **summary}
+        print(json.dumps(summary, indent=2))
+        if args.json:
+            Path(args.json).write_text(json.dumps({"rows": [_slim(r) for r in rows], "summary": summary}, indent=2))
+        return 0
     names = args.only or sorted(p.name for p in corpus.iterdir() if (p / "ISSUE.md").exists())
     rows = []
     for name in names:
@@ -126,7 +165,7 @@ def main() -> int:
     fixed = [r for r in rows if r["status"] == "fixed"]
     rates = [r["rate"] for r in rows if r["rate"]]
     summary = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "corpus": str(corpus), "cpus": args.cpus,
+        "date": date, "corpus": str(corpus), "cpus": args.cpus,
         "budget_s": args.budget, "examples": len(rows), "fixed": len(fixed),
         # the budget is checked between batches, so a slow suite can overrun it: count those apart
         "fixed_within_budget": sum(1 for r in fixed if r["seconds"] <= args.budget),
@@ -147,8 +186,15 @@ def main() -> int:
             summary["warm_vs_fresh_rate_ratio"] = round(warm["rate"] / fresh["rate"], 1)
     print(json.dumps(summary, indent=2))
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "summary": summary}, indent=2))
+        Path(args.json).write_text(json.dumps({"rows": [_slim(r) for r in rows], "summary": summary}, indent=2))
     return 0
+
+
+def _slim(row: dict) -> dict:
+    """A row without the whole result record (kept: the diff)."""
+    record = row.get("record") or {}
+    return {**{k: v for k, v in row.items() if k != "record"},
+            "diff": (record.get("final_patch") or {}).get("diff", ""), "message": record.get("message", "")}
 
 
 if __name__ == "__main__":

@@ -33,7 +33,9 @@ def source_encoding(data: bytes) -> str:
     """The codec Python would use for these bytes as a source file; EncodingProblem for a bad declaration."""
     try:
         encoding, _lines = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:  # an unknown codec in the cookie, or a BOM that contradicts it
+    except SyntaxError as exc:  # an unknown codec in the cookie, a BOM that contradicts it, or undecodable lines
+        if "invalid or missing encoding declaration" in exc.msg:
+            return UTF8  # the first lines are not UTF-8 and nothing says otherwise: decoding will say where
         raise EncodingProblem(f"bad encoding declaration: {exc.msg}") from None
     return encoding
 

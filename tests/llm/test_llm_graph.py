@@ -135,3 +135,24 @@ async def test_auto_with_a_dead_endpoint_says_what_both_engines_did(make_repo, t
     assert record["message"].startswith("the search found no plausible patch")
     assert f"cannot connect to the LLM endpoint at http://127.0.0.1:{port}/v1" in record["message"]
     assert record["final_patch"] is None and record["candidates_tried"] > 0
+
+
+async def test_llm_edits_keep_a_latin1_crlf_files_encoding_and_endings(tmp_path, settings):
+    """The model answers in plain LF text; the patch lands in the file's own CRLF endings, written back in latin-1."""
+    repo = tmp_path / "r"
+    (repo / "tests").mkdir(parents=True)
+    source = ("# -*- coding: latin-1 -*-\r\nSIGNE = 'é'\r\n\r\n\r\ndef marque(prix):\r\n"
+              "    return str(prix) + SIGNE + SIGNE\r\n")
+    (repo / "prix.py").write_bytes(source.encode("latin-1"))
+    (repo / "conftest.py").write_text("")
+    (repo / "tests" / "test_prix.py").write_text(
+        "from prix import marque\n\n\ndef test_marque():\n    assert marque(3) == '3\\u00e9'\n")
+    fix = ("DESCRIPTION: one sign\nEXPLANATION: The sign was added twice.\n\nprix.py\n<<<<<<< SEARCH\n"
+           "    return str(prix) + SIGNE + SIGNE\n=======\n    return str(prix) + SIGNE\n>>>>>>> REPLACE\n")
+    chat = ScriptedChat(["ROOT CAUSE: twice.\nFILES: prix.py", fix, APPROVE])
+    record = await run_fix(FixRequest(repo=str(repo), issue="marque(3) shows the sign twice"), settings,
+                           engine="llm", llm=chat)
+    assert record["status"] == "fixed", record["message"]  # the proof passed: the file was valid latin-1
+    changed = [line for line in record["final_patch"]["diff"].splitlines(keepends=True)
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert changed == ["-    return str(prix) + SIGNE + SIGNE\r\n", "+    return str(prix) + SIGNE\r\n"]
