@@ -7,10 +7,11 @@ from collections.abc import Collection, Iterator, Sequence
 
 from agent.edits.splice import Splice, minimal
 from agent.repair.candidate import Candidate
-from agent.repair.operators import Mutation, Site, header_roots
+from agent.repair.operators import Mutation, Site, header_roots, prior
 from agent.repair.operators.conditions import condition_mutations
 from agent.repair.operators.expressions import expression_mutations
 from agent.repair.operators.extensions import extension_mutations
+from agent.repair.operators.ingredients import ingredient_mutations
 from agent.repair.operators.names import name_mutations
 from agent.repair.operators.offbyone import off_by_one_mutations
 from agent.repair.operators.operators import operator_mutations
@@ -20,7 +21,7 @@ from agent.repair.scope import ModuleIndex, Scope
 from agent.repair.source import SourceFile
 
 FAMILIES = (operator_mutations, off_by_one_mutations, condition_mutations, name_mutations, expression_mutations,
-            extension_mutations, statement_mutations)
+            extension_mutations, statement_mutations, ingredient_mutations)
 PER_LINE_LIMIT = 400
 
 
@@ -107,7 +108,7 @@ def generate_candidates(
                     continue
                 cand = Candidate((splice,), mutation.line, mutation.operator, mutation.description, scope.qualname,
                                  round(mutation.cost, 3))
-                ranked.append((-score, mutation.cost, order, cand))
+                ranked.append((-score * prior(mutation.operator), mutation.cost, order, cand))
                 order += 1
     ranked.sort(key=lambda item: (item[0], item[1], item[2]))
     result = [item[3] for item in ranked]

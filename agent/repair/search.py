@@ -9,6 +9,7 @@ from typing import Any
 from agent.localize import Suspect
 from agent.repair.candidate import Candidate
 from agent.repair.mutate import generate_candidates
+from agent.repair.operators import prior
 from agent.repair.region import unit_for
 
 PER_FILE_LIMIT = 4000
@@ -36,7 +37,7 @@ class CandidatePool:
             found = generate_candidates(path, sources[path], lines, issue_terms=term_list, limit=PER_FILE_LIMIT)
             for order, cand in enumerate(found):
                 score = score_of.get((path, cand.line), _nearest(by_file[path], cand.line))
-                merged.append((-score, cand.cost, order, cand))
+                merged.append((-score * prior(cand.operator), cand.cost, order, cand))
         merged.sort(key=lambda item: (item[0], item[1], item[3].path, item[2]))
         self.candidates: list[Candidate] = [item[3] for item in merged[:limit]]
 

@@ -16,6 +16,7 @@ import pytest
 
 from agent.repair.candidate import Candidate
 from agent.repair.mutate import generate_candidates
+from agent.repair.operators import prior
 
 MARK = "# bug"
 PATH = "pkg/mod.py"
@@ -593,7 +594,62 @@ STATEMENT_CASES = [
           "j += 1"),
 ]
 
-ALL_CASES = OPERATOR_CASES + OFF_BY_ONE_CASES + NAME_CASES + EXPRESSION_CASES + CONDITION_CASES + STATEMENT_CASES
+
+# --- fixtures for the ingredient shapes (CapGen / ssFix / SimFix) ---------------------------------------------
+
+DEPTH = """\
+def depth(node, child_depth):
+    return 1 + child_depth(node)  # bug: the caller already counts this level
+"""
+
+SHORTEST_PATHS = """\
+def shortest_paths(source, weight_by_edge):
+    weight_by_node = {v: float('inf') for u, v in weight_by_edge}
+    weight_by_node[source] = 0
+    for i in range(len(weight_by_node) - 1):
+        for (u, v), weight in weight_by_edge.items():
+            weight_by_edge[u, v] = min(weight_by_node[u] + weight, weight_by_node[v])  # bug
+    return weight_by_node
+"""
+
+WINDOW_TOTAL = """\
+def window_total(values, start, stop):
+    width = stop - start
+    chunk = values[start:stop]
+    return sum(values) / width  # bug: the window, not the whole list
+"""
+
+SPREAD = """\
+def spread(low, high, delta):
+    lo = abs(low)
+    hi = abs(high)
+    return hi - lo + delta  # bug: delta is a distance too
+"""
+
+SCALE = """\
+def scale(width, height, border):
+    w = width * 2
+    h = height * 2
+    return w + h + border  # bug: the border is doubled like the rest
+"""
+
+INGREDIENT_CASES = [
+    replace("operand-dropped", DEPTH, "1 + child_depth(node)", "child_depth(node)", "operand_drop",
+            "`1 + child_depth(node)` changed to `child_depth(node)`"),
+    replace("donor-expression", SHORTEST_PATHS, "weight_by_edge[u, v] = min", "weight_by_node[v] = min",
+            "donor_replace", "`weight_by_edge[u, v]` replaced by `weight_by_node[v]`"),
+    replace("bound-variable", WINDOW_TOTAL, "sum(values)", "sum(chunk)", "name_replace",
+            "`values` replaced by `chunk`"),
+    replace("subexpression-to-bound-variable", WINDOW_TOTAL, "return sum(values) / width", "return chunk / width",
+            "expr_to_name", "`sum(values)` replaced by `chunk`"),
+    replace("operation-from-nearby-abs", SPREAD, "+ delta", "+ abs(delta)", "op_apply",
+            "`delta` changed to `abs(delta)`"),
+    replace("operation-from-nearby-times", SCALE, "+ border", "+ border * 2", "op_apply",
+            "`border` changed to `border * 2`"),
+]
+
+ALL_CASES = (OPERATOR_CASES + OFF_BY_ONE_CASES + NAME_CASES + EXPRESSION_CASES + CONDITION_CASES + STATEMENT_CASES
+             + INGREDIENT_CASES)
 
 
 @pytest.mark.parametrize(("source", "expected", "operator", "description"), ALL_CASES)
@@ -675,7 +731,8 @@ def test_candidates_are_unique_parse_and_differ_from_the_original(name: str) -> 
     source = FIXTURES[name]
     cands = candidates(source)
     assert_well_formed(source, cands)
-    assert [c.cost for c in cands] == sorted(c.cost for c in cands), "one line: simplest first"
+    keys = [(-prior(c.operator), c.cost) for c in cands]
+    assert keys == sorted(keys), "one line: likeliest shapes first, then simplest first"
 
 
 # --- ranking and API promises ----------------------------------------------------------------------------------
