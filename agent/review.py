@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.edits.splice import Splice, lines_of
@@ -23,8 +24,13 @@ class Review:
 _MEDIUM_OPERATORS = ("stmt_", "guard", "return", "insert", "delete", "wrap", "unwrap", "move")
 
 
-def review_change(path: str, old: str | None, new: str, *, operator: str = "", lines_changed: int = 1) -> Review:
-    """Check one file change; `old` is None for a new file."""
+def review_change(path: str, old: str | None, new: str, *, operator: str = "", lines_changed: int = 1,
+                  changed: Sequence[Splice] | None = None) -> Review:
+    """Check one file change; `old` is None for a new file.
+
+    `changed`, when the caller knows them, are the splices that turn `old` into `new`: then only the
+    function they change is parsed (the search engine reviews thousands of candidates per module).
+    """
     if old is not None and old == new:
         return Review(False, "the patch changes nothing", "low", ())
     if is_test_path(path):
@@ -32,7 +38,7 @@ def review_change(path: str, old: str | None, new: str, *, operator: str = "", l
     if not path.endswith(".py"):
         return Review(False, f"only Python source files may be changed, not {path}", "high", ())
     try:
-        ast.parse(changed_source(old, new, path), filename=path)
+        ast.parse(changed_source(old, new, path, changed), filename=path)
     except SyntaxError as exc:
         return Review(False, f"{path} no longer parses: {exc.msg} (line {exc.lineno})", "high", ())
     reasons: list[str] = []
@@ -53,7 +59,7 @@ def review_change(path: str, old: str | None, new: str, *, operator: str = "", l
     return Review(True, "", risk, tuple(reasons))
 
 
-def changed_source(old: str | None, new: str, path: str = "") -> str:
+def changed_source(old: str | None, new: str, path: str = "", changed: Sequence[Splice] | None = None) -> str:
     """What to parse of `new`: the function (or module-level statement) that changed, at its own line numbers.
 
     One parse of a whole 5,000-line module per candidate costs more than validating it; the unit
@@ -62,6 +68,12 @@ def changed_source(old: str | None, new: str, path: str = "") -> str:
     """
     if old is None:
         return new
+    if changed:
+        try:
+            found = changed_unit_text(old, list(changed))
+        except SyntaxError:
+            return new
+        return found[0] if found is not None else new
     a, b = lines_of(old), lines_of(new)
     same = min(len(a), len(b))
     head = 0

@@ -19,6 +19,7 @@ class FixState(TypedDict, total=False):
     setup_done: bool  # the optional setup command ran (it is not repeated when reproduce runs again)
     baseline: dict[str, Any]  # exit_code, stdout, duration, failing, passing, timed_out
     coverage_path: str  # host file with the runner's coverage JSON
+    coverage_tests: int  # coverage ran for only this many tests (those that matter); absent: every test
     suspects: list[dict[str, Any]]
     terms: list[str]
     cursor: int  # index of the next search candidate to consider

@@ -12,11 +12,12 @@ its module-level statement.
 from __future__ import annotations
 
 import ast
+import bisect
 import functools
 import warnings
 from dataclasses import dataclass
 
-from agent.edits.splice import Splice, apply_splices, line_range, lines_of
+from agent.edits.splice import Splice, apply_splices, lines_of
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 BLOCKS = (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)
@@ -35,10 +36,35 @@ class Unit:
         return [self.first, self.last, list(self.headers)]
 
 
+@dataclass
+class Layout:
+    """A module's tree, where each line starts, and the line spans of every statement list: built once per text."""
+
+    text: str
+    tree: ast.Module
+    starts: list[int]  # character offset of each line's start; one more entry for the end of the text
+    _spans: dict[int, list[tuple[int, int, ast.stmt]]]
+
+    def spans(self, body: list[ast.stmt]) -> list[tuple[int, int, ast.stmt]]:
+        """(first line with decorators, last line, statement) of each statement of a block."""
+        key = id(body)
+        if key not in self._spans:
+            self._spans[key] = [(_first_line(n), n.end_lineno or n.lineno, n) for n in body]
+        return self._spans[key]
+
+
 @functools.lru_cache(maxsize=16)
+def layout(text: str) -> Layout:
+    """The text's layout, cached: one parse per file however many candidates it gets."""
+    starts = [0]
+    for line in lines_of(text):
+        starts.append(starts[-1] + len(line))
+    return Layout(text, ast.parse(text), starts, {})
+
+
 def parsed(text: str) -> ast.Module:
-    """The module's tree, cached: one parse per file however many candidates it gets."""
-    return ast.parse(text)
+    """The module's tree (cached with its layout)."""
+    return layout(text).tree
 
 
 def _first_line(node: ast.stmt) -> int:
@@ -54,13 +80,15 @@ def _children(node: ast.AST) -> list[ast.stmt]:
     return found
 
 
-def unit_of(tree: ast.Module, first: int, last: int) -> Unit | None:
+def unit_of(tree: ast.Module, first: int, last: int, where: Layout | None = None) -> Unit | None:
     """The unit holding lines first..last, or None when they straddle module-level statements."""
     headers: list[str] = []
     body: list[ast.stmt] = tree.body
     top: tuple[int, int] | None = None
     while True:
-        holder = next((n for n in body if _first_line(n) <= first and last <= (n.end_lineno or n.lineno)), None)
+        spans = where.spans(body) if where is not None else [(_first_line(n), n.end_lineno or n.lineno, n)
+                                                               for n in body]
+        holder = next((n for a, b, n in spans if a <= first and last <= b), None)
         if holder is None:
             return Unit(*top) if top is not None else None
         span = (_first_line(holder), holder.end_lineno or holder.lineno)
@@ -81,13 +109,14 @@ def unit_of(tree: ast.Module, first: int, last: int) -> Unit | None:
 
 def unit_for(text: str, splice: Splice) -> Unit | None:
     """The unit of `text` (pristine) that a splice changes; an insertion right after a unit belongs to it."""
-    first, last = line_range(text, splice)
-    tree = parsed(text)
+    where = layout(text)
+    first = bisect.bisect_right(where.starts, splice.start)
+    last = max(first, bisect.bisect_right(where.starts, max(splice.start, splice.end - 1)))
     if splice.start == splice.end and first > 1:  # lines inserted right after a unit's last line extend it
-        before = unit_of(tree, first - 1, first - 1)
+        before = unit_of(where.tree, first - 1, first - 1, where)
         if before is not None and before.last == first - 1:
             return before
-    return unit_of(tree, first, last)
+    return unit_of(where.tree, first, last, where)
 
 
 def unit_text(lines: list[str], unit: Unit, replaced: str | None = None) -> str:
@@ -106,15 +135,17 @@ def changed_unit_text(text: str, splices: list[Splice]) -> tuple[str, Unit] | No
         return None
     unit = units.pop()
     assert unit is not None
-    lines = lines_of(text)
-    start = sum(len(line) for line in lines[:unit.first - 1])
-    end = start + sum(len(line) for line in lines[unit.first - 1:unit.last])
+    starts = layout(text).starts
+    start, end = starts[unit.first - 1], starts[min(unit.last, len(starts) - 1)]
     region = text[start:end]
     for splice in sorted(splices, key=lambda s: s.start, reverse=True):
         if not (start <= splice.start and splice.end <= end):
             return None
         region = region[:splice.start - start] + splice.text + region[splice.end - start:]
-    return unit_text(lines, unit, region), unit
+    depth = len(unit.headers)
+    pad = "\n" * max(0, unit.first - 1 - depth)
+    heads = "".join(" " * level + header + "\n" for level, header in enumerate(unit.headers))
+    return pad + heads + region, unit
 
 
 def syntax_error(path: str, text: str, splices: list[Splice]) -> str | None:

@@ -9,7 +9,8 @@ Modes:
   outcomes  run pytest, record each test's outcome, duration and traceback frames; with
             spec["test_timeout"], a test whose call runs longer is stopped and counted as failed
             (its message starts with HANG_MARK), so one endless loop does not stall the whole run
-  coverage  the same, plus which lines of the workspace each test executed
+  coverage  the same, plus which lines of the workspace each test executed (with spec["tests"], only
+            those tests run; for the lines a failing test ran, `line_tests` names every test that ran them)
   validate  run many candidate patches against selected tests. pytest collects once; each
             candidate runs in a forked child that swaps the changed functions' code objects
             in place (fast path) and falls back to "fresh" (fork from a pristine process,
@@ -171,16 +172,18 @@ def mode_coverage(spec):
 
     cov = coverage.Coverage(data_file=None, source=[WORKSPACE], omit=spec.get("omit") or None)
     collector = Collector(cov, limit=spec.get("test_timeout", 0), known_hangs=spec.get("known_hangs", ()))
+    plugins = [collector] + ([Select(spec["tests"])] if spec.get("tests") else [])
     start = time.monotonic()
     cov.start()
     try:
-        code = _silenced(lambda: _run_pytest(spec["pytest_args"], [collector]))
+        code = _silenced(lambda: _run_pytest(spec["pytest_args"], plugins))
     finally:
         cov.stop()
     result = _report(collector, code, time.monotonic() - start)
     data = cov.get_data()
     failed = {n for n, o in collector.outcomes.items() if o in ("failed", "error")}
     lines = {}
+    index, line_tests = {}, {}  # which tests ran each line that a failing test ran (the only places to mutate)
     for filename in data.measured_files():
         rel = _rel(filename)
         if rel is None:
@@ -191,10 +194,28 @@ def mode_coverage(spec):
             if tests:
                 n_failed = sum(1 for c in tests if c in failed)
                 per_line[str(lineno)] = [n_failed, len(tests) - n_failed]
+                if n_failed:
+                    line_tests.setdefault(rel, {})[str(lineno)] = [index.setdefault(c, len(index)) for c in tests]
         if per_line:
             lines[rel] = per_line
     result["lines"] = lines
+    result["test_ids"] = list(index)
+    result["line_tests"] = line_tests
     return result
+
+
+class Select:
+    """A pytest plugin that keeps only the listed tests (node ids), in their collected order."""
+
+    def __init__(self, wanted):
+        self.wanted = set(wanted)
+
+    @staticmethod
+    def _base(nodeid):
+        return nodeid.split("[", 1)[0]
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        items[:] = [it for it in items if it.nodeid in self.wanted or self._base(it.nodeid) in self.wanted]
 
 
 def _report(collector, code, duration):

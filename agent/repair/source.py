@@ -7,6 +7,7 @@ AST columns are UTF-8 byte offsets within a line; spans here are character offse
 from __future__ import annotations
 
 import ast
+import bisect
 from dataclasses import dataclass, field
 
 from agent.edits.splice import Splice, lines_of, newline_of
@@ -22,6 +23,8 @@ class SourceFile:
     starts: list[int] = field(init=False)
     lines: list[str] = field(init=False)
     newline: str = field(init=False)
+    _by_line: list[tuple[int, int, ast.AST]] = field(init=False, default_factory=list, repr=False)
+    _line_keys: list[int] = field(init=False, default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.tree = ast.parse(self.text)
@@ -30,6 +33,16 @@ class SourceFile:
         self.starts = [0]
         for line in self.lines:
             self.starts.append(self.starts[-1] + len(line))
+
+    def nodes_between(self, first: int, last: int) -> list[ast.AST]:
+        """Every AST node that starts on lines first..last (an index built once per file)."""
+        if not self._by_line:
+            self._by_line = sorted(((n.lineno, i, n) for i, n in enumerate(ast.walk(self.tree))
+                                    if hasattr(n, "lineno")), key=lambda item: (item[0], item[1]))
+            self._line_keys = [item[0] for item in self._by_line]
+        lo = bisect.bisect_left(self._line_keys, first)
+        hi = bisect.bisect_right(self._line_keys, last)
+        return [item[2] for item in self._by_line[lo:hi]]
 
     def offset(self, lineno: int, col: int) -> int:
         """Character offset of an AST position (1-based line, UTF-8 byte column)."""

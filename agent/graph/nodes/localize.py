@@ -11,6 +11,7 @@ from typing import Any
 from agent import localize as sbfl
 from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import pytest_args_of, read_sources, request_of
+from agent.relevance import SELECT_ABOVE, relevant_tests
 from agent.repair.validate import run_mode
 
 
@@ -27,18 +28,24 @@ async def localize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     suspects: list[sbfl.Suspect] = []
     coverage_path = ""
     notes: list[str] = []  # files that could not be decoded
+    selected: list[str] | None = None
     if args is not None:
+        failing, passing = baseline.get("failing", []), baseline.get("passing", [])
+        if len(failing) + len(passing) > SELECT_ABOVE:  # coverage only for the tests that matter
+            everything = await asyncio.to_thread(read_sources, state["workspace"], None, notes=notes)
+            selected = relevant_tests(failing, passing, everything)
         box = await asyncio.to_thread(deps.sandboxes.get, task_id, state["workspace"])
         _res, cov = await asyncio.to_thread(run_mode, box, "coverage",
                                            {"pytest_args": args, "test_timeout": deps.settings.test_timeout,
-                                            "known_hangs": state.get("baseline", {}).get("hung", [])},
+                                            "known_hangs": state.get("baseline", {}).get("hung", []),
+                                            "tests": selected},
                                            timeout=deps.settings.docker_timeout)
         if cov is not None:
             path = Path(state["workspace"]).parent / "coverage.json"
             path.write_text(json.dumps(cov), encoding="utf-8")
             coverage_path = str(path)
             sources = read_sources(state["workspace"], sorted(cov.get("lines", {})), notes=notes)
-            suspects = sbfl.rank(cov, sources, terms=terms)
+            suspects = sbfl.rank(cov, sources, terms=terms, mentions=sbfl.issue_mentions(req.issue))
     if not suspects:
         suspects = sbfl.fallback_rank(read_sources(state["workspace"], notes=notes), terms)
     if req.hints:
@@ -53,6 +60,10 @@ async def localize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
                       message="could not locate the fault: no source line ran in the failing tests")
     else:
         update["analysis"] = _analysis(failing, suspects)
+    if selected is not None:
+        update["coverage_tests"] = len(selected)
+        update["analysis"] += (f" Coverage was measured for {len(selected)} of {len(failing) + len(passing)} tests: "
+                               "the failing ones and those that use the same functions.")
     if notes:
         update["analysis"] += " " + "; ".join(dict.fromkeys(notes)) + "."
     deps.emit(task_id, "localized", suspects=[s.to_dict() for s in suspects[:5]])

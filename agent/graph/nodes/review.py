@@ -20,7 +20,8 @@ async def review(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     for cid in state.get("batch", []):
         cand = pool[cid]
         new = cand.apply(sources)
-        verdicts = [review_change(path, sources.get(path), text, operator=cand.operator) for path, text in new.items()]
+        verdicts = [review_change(path, sources.get(path), text, operator=cand.operator,
+                                  changed=[s for s in cand.splices if s.path == path]) for path, text in new.items()]
         failed = next((v for v in verdicts if not v.ok), None)
         if failed is None:
             reviewed.append(cid)

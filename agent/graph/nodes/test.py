@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from pathlib import Path
 from typing import Any
 
+from agent.edits.splice import lines_of
 from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import (
     encoded,
@@ -18,6 +21,7 @@ from agent.graph.nodes.common import (
     tail,
 )
 from agent.graph.nodes.llm_prove import originals
+from agent.repair.region import unit_for
 from agent.repair.validate import validate_batch
 
 MAX_SURVIVORS = 12
@@ -85,8 +89,9 @@ async def _best_of(box: Any, deps: Deps, state: dict[str, Any], survivors: list[
                    per: float, results: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The full suite for the survivors, then the user's command on the plausible ones, smallest first."""
     pool, sources = pool_of(state, deps), sources_of(state, deps)
+    regression_tests = covering_tests(state, deps, survivors)  # None: the whole suite
     full = await asyncio.to_thread(validate_batch, box, pool.payload(survivors), pytest_args=args,
-                                   tests=None, per_candidate_timeout=per * 3, stop_early=False)
+                                   tests=regression_tests, per_candidate_timeout=per * 3, stop_early=False)
     plausible = [cid for cid in survivors if full[cid]["status"] == "pass"]
     for cid in sorted(plausible, key=lambda c: (pool[c].lines_changed(sources), pool[c].cost, c)):
         proof = await _prove(box, deps, state, cid)
@@ -94,6 +99,36 @@ async def _best_of(box: Any, deps: Deps, state: dict[str, Any], survivors: list[
         if proof["result"]["success"]:
             return proof
     return None
+
+
+def covering_tests(state: dict[str, Any], deps: Deps, cids: list[int]) -> list[str] | None:
+    """The failing tests and every test that ran the functions these candidates change, or None for the whole suite.
+
+    Only when localization measured coverage for a selection of tests (a big suite): then the survivors
+    are checked against the tests that can notice a regression in the changed functions, and the user's
+    command, which runs everything, still proves the winner.
+    """
+    path = state.get("coverage_path")
+    if not state.get("coverage_tests") or not path:
+        return None
+    cache = deps.task_cache(state["task_id"])
+    if "coverage" not in cache:
+        cache["coverage"] = json.loads(Path(path).read_text(encoding="utf-8"))
+    coverage = cache["coverage"]
+    line_tests, ids = coverage.get("line_tests") or {}, coverage.get("test_ids") or []
+    pool, sources = pool_of(state, deps), sources_of(state, deps)
+    tests = set(state["baseline"].get("failing", []))
+    for cid in cids:
+        for splice in pool[cid].splices:
+            text = sources[splice.path]
+            unit = unit_for(text, splice)
+            head = lines_of(text)[unit.first - 1].lstrip() if unit is not None else ""
+            if unit is None or not head.startswith(("def ", "async def ", "@")):
+                return None  # a change outside functions can break anything: the whole suite
+            per_line = line_tests.get(splice.path, {})
+            for line in range(unit.first, unit.last + 1):
+                tests.update(ids[i] for i in per_line.get(str(line), ()))
+    return sorted(tests)
 
 
 async def _prove(box: Any, deps: Deps, state: dict[str, Any], cid: int) -> dict[str, Any]:

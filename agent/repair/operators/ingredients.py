@@ -107,8 +107,7 @@ def _neighbourhood(site: Site) -> list[ast.AST]:
     fn = site.scope.function
     inside = list(ast.walk(fn)) if fn is not None else []
     seen = {id(n) for n in inside}
-    around = [n for n in ast.walk(site.sf.tree) if id(n) not in seen and hasattr(n, "lineno")
-              and abs(n.lineno - line) <= NEIGHBOUR_LINES]
+    around = [n for n in site.sf.nodes_between(line - NEIGHBOUR_LINES, line + NEIGHBOUR_LINES) if id(n) not in seen]
     around.sort(key=lambda n: abs(n.lineno - line))  # type: ignore[attr-defined]
     return inside + around
 
