@@ -113,13 +113,15 @@ def main() -> int:
     parser.add_argument("--only", nargs="*")
     parser.add_argument("--cpus", type=float, default=2.0)
     parser.add_argument("--budget", type=float, default=120.0)
+    parser.add_argument("--test-timeout", type=float, default=10.0,
+                        help="TEST_TIMEOUT: more-itertools' test_primes needs ~11 s of CPU (9,592 subtests)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/fixbot-realbugs/cache"))
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/fixbot-realbugs/work"))
     parser.add_argument("--json")
     args = parser.parse_args()
     recipes = [r for r in json.loads(RECIPES.read_text(encoding="utf-8")) if not args.only or r["name"] in args.only]
     settings = load_settings(allow_local_repos=True, docker_max_cpu=args.cpus, repair_time_budget=args.budget,
-                             docker_timeout=600, work_dir=args.work_dir / "tasks",
+                             docker_timeout=600, test_timeout=args.test_timeout, work_dir=args.work_dir / "tasks",
                              checkpoint_db=args.work_dir / "cp.sqlite")
     rows = []
     for recipe in recipes:
@@ -132,6 +134,7 @@ def main() -> int:
     fixed = [r for r in rows if r["status"] == "fixed"]
     summary = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": args.cpus, "budget_s": args.budget,
+        "test_timeout_s": args.test_timeout,
         "bugs": len(rows), "fixed": len(fixed), "fixed_names": [r["name"] for r in fixed],
         "single_edit_bugs": sum(1 for r in rows if r["edits_in_real_fix"] == 1),
         "median_time_to_fix_s": round(statistics.median(r["seconds"] for r in fixed), 1) if fixed else None,

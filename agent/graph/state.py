@@ -27,6 +27,11 @@ class FixState(TypedDict, total=False):
     reviewed: list[int]  # candidate ids that passed review
     rejected: dict[str, int]  # review rejection reasons → count
     candidates_tried: int
+    partial: dict[str, list[str]]  # candidate id → the failing tests it alone made pass (not all of them)
+    pairs: list[list[int]]  # pairs of candidate ids combined into pair candidates, in the order added
+    pair_queue: list[int]  # pair candidates waiting for validation (tried before further single edits)
+    pairs_at_places: bool  # the pairs at the top suspicious places were added
+    search_notes: str  # what the search learned for the LLM (e.g. which tests each best single edit fixes)
     search_batches: int
     search_started_at: float  # wall clock of the first repair step (engine auto measures its budget from it)
     search_exhausted: bool  # engine auto: the search gave up and the LLM takes over

@@ -10,6 +10,7 @@ from agent.localize import Suspect
 from agent.repair.candidate import Candidate
 from agent.repair.mutate import generate_candidates
 from agent.repair.operators import prior
+from agent.repair.pairs import combine
 from agent.repair.region import unit_for
 
 PER_FILE_LIMIT = 4000
@@ -18,7 +19,8 @@ PER_FILE_LIMIT = 4000
 class CandidatePool:
     """All candidates for a task, ranked by suspiciousness then simplicity; ids are list indices.
 
-    Generation is deterministic, so a resumed task rebuilds the same ids from its state.
+    Generation is deterministic, so a resumed task rebuilds the same ids from its state (pairs of
+    edits are re-added from the state's list of pairs, in order).
     """
 
     def __init__(self, sources: Mapping[str, str], suspects: Sequence[Suspect], terms: Iterable[str],
@@ -40,6 +42,20 @@ class CandidatePool:
                 merged.append((-score * prior(cand.operator), cand.cost, order, cand))
         merged.sort(key=lambda item: (item[0], item[1], item[3].path, item[2]))
         self.candidates: list[Candidate] = [item[3] for item in merged[:limit]]
+        self.singles = len(self.candidates)  # pairs of edits are appended after the single edits
+        self.pair_ids: dict[tuple[int, int], int | None] = {}
+
+    def add_pair(self, a: int, b: int) -> int | None:
+        """The id of the candidate that makes edits a and b together (appended once), or None when they clash."""
+        key = (min(a, b), max(a, b))
+        if key not in self.pair_ids:
+            combined = combine(self.candidates[key[0]], self.candidates[key[1]], self.sources, key)
+            if combined is None:
+                self.pair_ids[key] = None
+            else:
+                self.candidates.append(combined)
+                self.pair_ids[key] = len(self.candidates) - 1
+        return self.pair_ids[key]
 
     def __len__(self) -> int:
         return len(self.candidates)

@@ -81,7 +81,10 @@ def pool_of(state: dict[str, Any], deps: Deps) -> CandidatePool:
         cache["sources"] = sources
         cache["pool"] = CandidatePool(sources, suspects, state.get("terms", []),
                                       deps.settings.repair_max_candidates)
-    return cache["pool"]
+    pool: CandidatePool = cache["pool"]
+    for a, b in state.get("pairs") or []:  # after a resume, or pairs another node added to the state
+        pool.add_pair(a, b)
+    return pool
 
 
 def sources_of(state: dict[str, Any], deps: Deps) -> dict[str, str]:

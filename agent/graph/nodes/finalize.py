@@ -12,6 +12,8 @@ from agent.graph.nodes.common import pool_of, sources_of
 from agent.graph.nodes.llm_prove import final_patch_of
 from agent.review import review_change
 
+_RISK = {"low": 0, "medium": 1, "high": 2}
+
 
 async def finalize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     """Turn the proven candidate (if any) into final_patch, risk and a status."""
@@ -26,9 +28,11 @@ async def finalize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         cand = pool[found["id"]]
         after = cand.apply(sources)
         before = {path: sources[path] for path in after}
-        verdict = review_change(cand.path, before[cand.path], after[cand.path], operator=cand.operator,
-                                lines_changed=cand.lines_changed(sources))
-        reasons = list(verdict.risk_reasons)
+        lines = cand.lines_changed(sources)
+        verdicts = [review_change(path, before[path], after[path], operator=cand.operator, lines_changed=lines,
+                                  changed=[s for s in cand.splices if s.path == path]) for path in sorted(after)]
+        verdict = max(verdicts, key=lambda v: _RISK.get(v.risk, 1))
+        reasons = list(dict.fromkeys(r for v in verdicts for r in v.risk_reasons))
         repro = state.get("repro_test") or {}
         if repro.get("path"):  # the model's reproduction test is part of the patch
             after[repro["path"]] = repro["content"]

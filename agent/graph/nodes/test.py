@@ -25,6 +25,7 @@ from agent.repair.region import unit_for
 from agent.repair.validate import validate_batch
 
 MAX_SURVIVORS = 12
+PARTIAL_MIN, PARTIAL_MAX = 2, 8  # failing tests for which every candidate runs them all
 ENOUGH_PASSES = 1  # first pass in rank order (simplest first) goes straight to the full suite and the proof
 
 
@@ -67,12 +68,26 @@ async def test(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     per = candidate_timeout(baseline)
     results = list(state.get("test_results", []))
     found = None
+    hung = set(baseline.get("hung") or ())
+    # A test stopped at TEST_TIMEOUT in the baseline (maybe only slow) would cost every candidate a timeout:
+    # the other failing tests screen the candidates, and the full check of the survivors runs it too.
+    failing = [t for t in baseline["failing"] if t not in hung] or list(baseline["failing"])
+    # With a few failing tests each candidate runs all of them (not just up to the first failure), so an edit
+    # that fixes only some of them is known: the raw material of the pairs of edits (agent.repair.pairs).
+    every_failure = PARTIAL_MIN <= len(failing) <= PARTIAL_MAX
+    partial = dict(state.get("partial") or {})
     pending, untried = list(reviewed), []
     while pending and found is None:
         # In rank order, stopping once a few pass: one early fix no longer waits for the whole batch.
         first = await asyncio.to_thread(validate_batch, box, pool.payload(pending), pytest_args=args,
-                                        tests=baseline["failing"], per_candidate_timeout=per, stop_early=True,
+                                        tests=failing, per_candidate_timeout=per, stop_early=not every_failure,
                                         deadline=search_time_left(state, deps), stop_after_passes=ENOUGH_PASSES)
+        if every_failure:
+            for cid in pending:
+                row = first[cid]
+                fixed = sorted(set(failing) - set(row.get("failed") or [])) if row["status"] == "fail" else []
+                if fixed:
+                    partial[str(cid)] = fixed
         skipped = [cid for cid in pending if first[cid]["status"] == "skipped"]
         survivors = [cid for cid in pending if first[cid]["status"] == "pass"][:MAX_SURVIVORS]
         deps.emit(task_id, "candidates", tried=tried - len(skipped), survivors=len(survivors), total=len(pool))
@@ -81,6 +96,8 @@ async def test(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         untried = skipped
         pending = skipped if survivors and found is None and search_time_left(state, deps) > 1.0 else []
     update["candidates_tried"] = tried - len(untried)
+    if partial:
+        update["partial"] = partial
     return {**update, "plausible": found, "test_results": results,
             "phase_times": add_time(state, "test", started)}
 
