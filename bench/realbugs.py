@@ -82,10 +82,23 @@ def replay(recipe: dict, cache: Path, work: Path) -> Path:
     return repo
 
 
-async def run_one(recipe: dict, repo: Path, settings) -> dict:
+class Progress:
+    """Event sink that prints each phase and batch with the seconds since the start (--verbose)."""
+
+    def __init__(self, verbose: bool) -> None:
+        self.verbose = verbose
+        self.started = time.monotonic()
+
+    def emit(self, task_id: str, kind: str, data: dict) -> None:
+        if self.verbose:
+            text = data.get("text") or {k: v for k, v in data.items() if k not in ("suspects", "failing")}
+            print(f"  {time.monotonic() - self.started:7.1f}s {kind}: {str(text)[:150]}", file=sys.stderr, flush=True)
+
+
+async def run_one(recipe: dict, repo: Path, settings, verbose: bool = False) -> dict:
     request = FixRequest(repo=str(repo), issue=recipe["issue"], test_command=recipe.get("command") or DEFAULT_COMMAND)
     started = time.monotonic()
-    record = await run_fix(request, settings)
+    record = await run_fix(request, settings, events=Progress(verbose))
     elapsed = time.monotonic() - started
     phases = record.get("phase_times") or {}
     baseline = record.get("baseline") or {}
@@ -117,6 +130,7 @@ def main() -> int:
                         help="TEST_TIMEOUT: more-itertools' test_primes needs ~11 s of CPU (9,592 subtests)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/fixbot-realbugs/cache"))
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/fixbot-realbugs/work"))
+    parser.add_argument("--verbose", action="store_true", help="print each phase with its time")
     parser.add_argument("--json")
     args = parser.parse_args()
     recipes = [r for r in json.loads(RECIPES.read_text(encoding="utf-8")) if not args.only or r["name"] in args.only]
@@ -126,7 +140,7 @@ def main() -> int:
     rows = []
     for recipe in recipes:
         repo = replay(recipe, args.cache, args.work_dir / "repos")
-        row = asyncio.run(run_one(recipe, repo, settings))
+        row = asyncio.run(run_one(recipe, repo, settings, args.verbose))
         rows.append(row)
         print(f"{row['name']:<34} {row['status']:<10} {row['seconds']:>6.1f}s  suite {row['suite_s']:>5.1f}s  "
               f"reproduce {row['reproduce_x_suite']}x  localize {row['localize_x_suite']}x  "
