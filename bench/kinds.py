@@ -1,65 +1,63 @@
-"""The "real-world kinds" corpus: small repositories kept as data, each a kind of input real projects have.
+"""The "real-world kinds" corpus: small repositories shaped like real ones, one per kind of input.
 
-Each kind is a directory `tests/fixtures/kinds/<name>/` that is itself the repository handed to
-fixbot, with two extra files:
-
-- `ISSUE.md`: the bug report, as a user would type it;
-- `KIND.json`: how to run it and what must happen:
-    {"test_command": "python3 -m pytest -q",   # optional, this is the default
-     "setup_command": null,                      # optional
-     "expect": "fixed" | "error",                # the right outcome
-     "message": "regex",                         # expect error: the message must name the cause (re.search)
-     "diff_changed_lines": 2,                    # optional: +/- lines of the final diff
-     "line_endings": "crlf",                     # optional: every changed line keeps CRLF
-     "indentation": "tabs"}                      # optional: every added line is indented with tabs only
-
-A run is judged "fixed" (the expected fix, meeting every check), "clear error" (an expected error
-whose message names the cause) or "wrong" (anything else: no fix where one was expected, a patch
-that breaks the file's form, "nothing fails" on a failing suite, a crash).
+Each kind is a folder of tests/fixtures/kinds/ (the layout the real-env branch uses too):
+    ISSUE.md     the issue text
+    KIND.json    {"test": command, "setup": command or null, "settings": {Settings overrides},
+                  "wheels": [...] (wheelhouse kinds; built by the real-env branch's bench/kinds.py),
+                  "expect": {"status", "message": [substrings], "baseline": {key: value}, "diff_files": [paths],
+                             "diff": {"changed_lines": n, "line_endings": "crlf", "indentation": "tabs"}}}
+    repo/        the repository (copied, never edited in place)
+`judge` says whether a result is the right one: "fixed", "clear error" (the expected error, naming its
+cause) or "wrong". `expect.diff` checks that a patch keeps the file's form: the number of +/- lines
+of the final diff, CRLF endings on every changed line, tabs on every added line, and no byte-order
+mark leaking into the text. Used by tests/agent/test_kinds.py and `bench/repair.py --kinds`.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-KINDS = ROOT / "tests" / "fixtures" / "kinds"
-DEFAULT_COMMAND = "python3 -m pytest -q"
+KINDS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "kinds"
 
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of repository and what fixbot must do with it."""
+    """One kind of repository and the outcome fixbot must reach on it."""
 
     name: str
-    path: Path
+    folder: Path
     issue: str
-    test_command: str = DEFAULT_COMMAND
-    setup_command: str | None = None
-    expect: str = "fixed"
-    message: str | None = None
-    checks: dict[str, Any] = field(default_factory=dict)
+    test: str
+    setup: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    wheels: list[dict[str, Any]] = field(default_factory=list)
+    expect: dict[str, Any] = field(default_factory=dict)
 
 
 def load_kinds(root: Path = KINDS, only: list[str] | None = None) -> list[Kind]:
-    """Every kind under root (directories holding KIND.json), sorted by name."""
+    """Every kind under root, sorted by name (or only the named ones)."""
     kinds = []
-    for spec_path in sorted(root.glob("*/KIND.json")):
-        directory = spec_path.parent
-        if only and directory.name not in only:
+    for folder in sorted(p for p in root.iterdir() if (p / "KIND.json").is_file()):
+        if only and folder.name not in only:
             continue
-        spec = json.loads(spec_path.read_text(encoding="utf-8"))
-        issue_path = directory / "ISSUE.md"
-        issue = issue_path.read_text(encoding="utf-8").strip() if issue_path.exists() else spec.get("issue", "")
-        checks = {k: v for k, v in spec.items()
-                  if k not in ("test_command", "setup_command", "expect", "message", "issue")}
-        kinds.append(Kind(directory.name, directory, issue, spec.get("test_command") or DEFAULT_COMMAND,
-                          spec.get("setup_command"), spec.get("expect", "fixed"), spec.get("message"), checks))
+        spec = json.loads((folder / "KIND.json").read_text(encoding="utf-8"))
+        kinds.append(Kind(folder.name, folder, (folder / "ISSUE.md").read_text(encoding="utf-8").strip(),
+                          spec["test"], spec.get("setup"), spec.get("settings", {}), spec.get("wheels", []),
+                          spec["expect"]))
     return kinds
+
+
+def materialize(kind: Kind, dest: Path) -> tuple[Path, dict[str, Any]]:
+    """Copy the kind's repository under dest, byte for byte; returns (repository path, Settings overrides)."""
+    if kind.wheels:
+        raise NotImplementedError(f"{kind.name} needs a wheelhouse (built by the real-env branch's bench/kinds.py)")
+    repo = dest / kind.name
+    shutil.copytree(kind.folder / "repo", repo, symlinks=True)
+    return repo, dict(kind.settings)
 
 
 def changed_lines(diff: str) -> list[str]:
@@ -68,33 +66,46 @@ def changed_lines(diff: str) -> list[str]:
             if line[:1] in "+-" and not line.startswith(("+++ ", "--- "))]
 
 
-def judge(kind: Kind, record: dict[str, Any]) -> tuple[str, str]:
-    """("fixed" | "clear error" | "wrong", why) for one run's result record."""
-    status, message = record.get("status"), str(record.get("message") or "")
-    if kind.expect == "error":
-        if status == "fixed":
-            return "wrong", f"expected an error naming the cause, got a patch: {message[:120]}"
-        if status not in ("error", "not_fixed"):
-            return "wrong", f"expected an error, got status {status}: {message[:120]}"
-        if kind.message and not re.search(kind.message, message, re.IGNORECASE):
-            return "wrong", f"the message does not name the cause ({kind.message!r}): {message[:160]}"
-        return "clear error", message[:160]
-    if status != "fixed":
-        return "wrong", f"not fixed (status {status}): {message[:160]}"
-    diff = (record.get("final_patch") or {}).get("diff", "")
+def diff_form_problems(form: dict[str, Any], diff: str) -> list[str]:
+    """Ways the final diff breaks the file's form (expect.diff), [] when it keeps it."""
     lines = changed_lines(diff)
     problems = []
-    wanted = kind.checks.get("diff_changed_lines")
+    wanted = form.get("changed_lines")
     if wanted is not None and len(lines) != wanted:
         problems.append(f"{len(lines)} changed lines in the diff, expected {wanted}")
-    if kind.checks.get("line_endings") == "crlf" and not all(line.endswith("\r\n") for line in lines):
+    if form.get("line_endings") == "crlf" and not all(line.endswith("\r\n") for line in lines):
         problems.append("a changed line lost its CRLF ending")
-    if kind.checks.get("indentation") == "tabs":
+    if form.get("indentation") == "tabs":
         added = [line[1:] for line in lines if line.startswith("+")]
         if any(" " in line[: len(line) - len(line.lstrip())] for line in added):
             problems.append("an added line is indented with spaces in a tab-indented file")
     if "\ufeff" in diff:
         problems.append("the byte-order mark leaked into the diff")
-    if problems:
-        return "wrong", "; ".join(problems)
-    return "fixed", message[:160]
+    return problems
+
+
+def judge(kind: Kind, record: dict[str, Any]) -> tuple[str, str]:
+    """("fixed" | "clear error" | "wrong", why) for a result record of this kind."""
+    expect = kind.expect
+    status, message = record.get("status"), record.get("message") or ""
+    if status != expect["status"]:
+        return "wrong", f"status {status!r}, expected {expect['status']!r}: {message[:300]}"
+    text = message + "\n" + (record.get("analysis") or "")
+    missing = [m for m in expect.get("message", []) if m not in text]
+    if missing:
+        return "wrong", f"the message does not say {missing!r}: {message[:300]}"
+    baseline = record.get("baseline") or {}
+    for key, want in expect.get("baseline", {}).items():
+        if baseline.get(key) != want:
+            return "wrong", f"baseline {key} is {baseline.get(key)!r}, expected {want!r}"
+    if status == "fixed":
+        patch = record.get("final_patch") or {}
+        files = patch.get("files") or []
+        allowed = expect.get("diff_files")
+        if allowed is not None and sorted(files) != sorted(allowed):
+            return "wrong", f"the patch touches {files}, expected {allowed}"
+        problems = diff_form_problems(expect.get("diff", {}), patch.get("diff", ""))
+        if problems:
+            return "wrong", "; ".join(problems)
+        return "fixed", patch.get("explanation", "")[:120]
+    return "clear error", message[:160]

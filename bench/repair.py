@@ -110,23 +110,27 @@ def fresh_per_candidate(settings, n: int) -> dict:
     return {"candidates": n, "seconds": round(elapsed, 2), "rate": round(n / elapsed, 2)}
 
 
-def run_kinds(settings, only: list[str] | None, engine: str) -> tuple[list[dict], dict]:
+def run_kinds(settings, only: list[str] | None, engine: str, work: Path) -> tuple[list[dict], dict]:
     """Every kind of tests/fixtures/kinds: fixed / clear error / wrong per kind."""
-    from kinds import KINDS, judge, load_kinds
+    import tempfile
+
+    from kinds import judge, load_kinds, materialize
 
     rows = []
-    for kind in load_kinds(KINDS, only):
-        request = FixRequest(repo=str(kind.path), issue=kind.issue, test_command=kind.test_command,
-                             setup_command=kind.setup_command)
-        try:
-            row = asyncio.run(one(KINDS, kind.name, settings, request, engine))
-            verdict, why = judge(kind, row["record"])
-        except Exception as exc:  # noqa: BLE001 - a crash is a verdict too
-            row = {"example": kind.name, "status": "crash", "seconds": 0.0, "candidates": 0, "rate": 0.0}
-            verdict, why = "wrong", f"crashed: {type(exc).__name__}: {exc}"[:200]
-        row.update(kind=kind.name, expect=kind.expect, verdict=verdict, why=why)
+    for kind in load_kinds(only=only):
+        with tempfile.TemporaryDirectory(dir=work) as tmp:
+            try:
+                repo, overrides = materialize(kind, Path(tmp))
+                request = FixRequest(repo=str(repo), issue=kind.issue, test_command=kind.test,
+                                     setup_command=kind.setup)
+                row = asyncio.run(one(Path(tmp), kind.name, settings.model_copy(update=overrides), request, engine))
+                verdict, why = judge(kind, row["record"])
+            except Exception as exc:  # noqa: BLE001 - a crash is a verdict too
+                row = {"example": kind.name, "status": "crash", "seconds": 0.0, "candidates": 0, "rate": 0.0}
+                verdict, why = "wrong", f"crashed: {type(exc).__name__}: {exc}"[:200]
+        row.update(kind=kind.name, expect=kind.expect.get("status"), verdict=verdict, why=why)
         rows.append(row)
-        print(f"{kind.name:<26} {verdict:<12} {row['status']:<10} {row['seconds']:>6.1f}s  {why[:100]}", flush=True)
+        print(f"{kind.name:<34} {verdict:<12} {row['status']:<10} {row['seconds']:>6.1f}s  {why[:90]}", flush=True)
     counts = {v: sum(1 for r in rows if r["verdict"] == v) for v in ("fixed", "clear error", "wrong")}
     return rows, {"kinds": len(rows), **counts, "wrong_kinds": [r["kind"] for r in rows if r["verdict"] == "wrong"]}
 
@@ -149,7 +153,8 @@ def main() -> int:
                              work_dir=args.work_dir, checkpoint_db=args.work_dir / "cp.sqlite")
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     if args.kinds:
-        rows, summary = run_kinds(settings, args.only, args.engine)
+        args.work_dir.mkdir(parents=True, exist_ok=True)
+        rows, summary = run_kinds(settings, args.only, args.engine, args.work_dir)
         summary = {"date": date, "cpus": args.cpus, "budget_s": args.budget, "engine": args.engine, **summary}
         print(json.dumps(summary, indent=2))
         if args.json:
