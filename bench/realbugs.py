@@ -121,6 +121,43 @@ async def run_one(recipe: dict, repo: Path, settings, verbose: bool = False) -> 
     }
 
 
+def throughput(recipe: dict, repo: Path, settings, count: int) -> dict:
+    """Candidates validated per second on this repository: `count` candidates at the lines of the function the
+    recipe breaks, against the recipe's failing tests, in one warm sandbox (the engine's own validator)."""
+    from agent.edits.splice import lines_of
+    from agent.localize import Suspect, function_spans
+    from agent.repair.search import CandidatePool
+    from agent.repair.validate import install_runner, validate_batch
+    from agent.testcmd import pytest_args
+    from sandbox import Sandbox
+
+    source = (repo / recipe["file"]).read_text(encoding="utf-8")
+    where = source.index(recipe["buggy"])
+    line = source.count("\n", 0, where) + 1
+    first, last, _name = next(s for s in function_spans(source) if s[0] <= line <= s[1])
+    suspects = [Suspect(recipe["file"], n, 1.0) for n in range(first + 1, last + 1)
+                if lines_of(source)[n - 1].strip()]
+    started = time.monotonic()
+    pool = CandidatePool({recipe["file"]: source}, suspects, [], count)
+    generated = time.monotonic() - started
+    box = Sandbox.create("bench-throughput", settings.sandbox_config())
+    try:
+        box.put_workspace(repo)
+        install_runner(box)
+        args = pytest_args(recipe.get("command") or DEFAULT_COMMAND) or []
+        started = time.monotonic()
+        results = validate_batch(box, pool.payload(range(len(pool))), pytest_args=args, tests=recipe["failing"],
+                                 per_candidate_timeout=10, stop_early=False)
+        elapsed = time.monotonic() - started
+    finally:
+        box.destroy()
+    statuses: dict[str, int] = {}
+    for row in results.values():
+        statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+    return {"name": recipe["name"], "candidates": len(pool), "generate_s": round(generated, 2),
+            "validate_s": round(elapsed, 2), "candidates_per_s": round(len(pool) / elapsed, 1), "statuses": statuses}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", nargs="*")
@@ -131,6 +168,8 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/fixbot-realbugs/cache"))
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/fixbot-realbugs/work"))
     parser.add_argument("--verbose", action="store_true", help="print each phase with its time")
+    parser.add_argument("--throughput", type=int, default=0, metavar="N",
+                        help="instead of fixing: validate N candidates of the broken function and report the rate")
     parser.add_argument("--json")
     args = parser.parse_args()
     recipes = [r for r in json.loads(RECIPES.read_text(encoding="utf-8")) if not args.only or r["name"] in args.only]
@@ -140,11 +179,16 @@ def main() -> int:
     rows = []
     for recipe in recipes:
         repo = replay(recipe, args.cache, args.work_dir / "repos")
+        if args.throughput:
+            print(json.dumps(throughput(recipe, repo, settings, args.throughput)), flush=True)
+            continue
         row = asyncio.run(run_one(recipe, repo, settings, args.verbose))
         rows.append(row)
         print(f"{row['name']:<34} {row['status']:<10} {row['seconds']:>6.1f}s  suite {row['suite_s']:>5.1f}s  "
               f"reproduce {row['reproduce_x_suite']}x  localize {row['localize_x_suite']}x  "
               f"{row['candidates']} cands {row['candidates_per_s']}/s  reproduced={row['reproduced']}", flush=True)
+    if args.throughput:
+        return 0
     fixed = [r for r in rows if r["status"] == "fixed"]
     summary = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": args.cpus, "budget_s": args.budget,
