@@ -470,6 +470,9 @@ class Validator:
                 os.dup2(devnull, 2)
                 for fn, new in plan:
                     fn.__code__ = new
+                for item in self.items:  # a verdict needs no traceback: pytest's costs ~1 s in a 5,000-line module
+                    item.repr_failure = _short_failure
+                    item._repr_failure_py = _short_failure_py
                 failed, passed = [], 0
                 stop_early = bool(self.spec.get("stop_early"))
                 reports = []
@@ -501,6 +504,14 @@ class Validator:
             return state, [], 0
         failed, passed = payload
         return ("fail" if failed else "pass"), failed, passed
+
+
+def _short_failure(excinfo):
+    return f"{excinfo.typename}: {str(excinfo.value)[:200]}"
+
+
+def _short_failure_py(excinfo, style=None):
+    return _short_failure(excinfo)
 
 
 def _write(path, data):
