@@ -41,7 +41,8 @@ def candidate_timeout(baseline: dict[str, Any]) -> float:
     if not durations and hung:  # every test hung: nothing to scale from, and most mutants will hang too
         return round(min(3.0, 0.5 + 0.05 * failing), 2)  # -x: a looping mutant hangs in the first test
     typical = durations[len(durations) // 2] if durations else 0.1
-    return round(min(30.0, max(1.0, 20 * typical * failing + 0.5)), 2)
+    # The floor is 60x a forked candidate's usual cost (~10 ms); looping mutants (a few % of them) pay it in full.
+    return round(min(30.0, max(0.6, 20 * typical * failing + 0.5)), 2)
 
 
 def search_time_left(state: dict[str, Any], deps: Deps) -> float:
