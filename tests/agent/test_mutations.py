@@ -633,7 +633,16 @@ def scale(width, height, border):
     return w + h + border  # bug: the border is doubled like the rest
 """
 
+BUCKET = """\
+def first_of(cache, key):
+    if cache[key]:  # bug: a defaultdict lookup adds the key
+        return cache[key][0]
+    return None
+"""
+
 INGREDIENT_CASES = [
+    replace("lookup-made-forgiving", BUCKET, "if cache[key]", "if cache.get(key)", "subscript_get",
+            "`cache[key]` changed to `cache.get(key)`"),
     replace("operand-dropped", DEPTH, "1 + child_depth(node)", "child_depth(node)", "operand_drop",
             "`1 + child_depth(node)` changed to `child_depth(node)`"),
     replace("donor-expression", SHORTEST_PATHS, "weight_by_edge[u, v] = min", "weight_by_node[v] = min",

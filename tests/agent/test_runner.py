@@ -85,6 +85,17 @@ def test_coverage_mode_localizes_the_condition(box):
     assert {s.line for s in ranked[:4]} >= {4, 5}
 
 
+def test_coverage_for_selected_tests_names_the_tests_of_each_failing_line(box):
+    selected = ["tests/test_calc.py::test_negative", "tests/test_calc.py::test_positive"]
+    _res, cov = run_mode(box, "coverage", {"pytest_args": ["-q"], "tests": selected}, timeout=60)
+    assert sorted(cov["outcomes"]) == selected  # test_cart and test_limit did not run
+    ids = cov["test_ids"]
+    runs = {line: sorted(ids[i] for i in tests) for line, tests in cov["line_tests"]["calc.py"].items()}
+    assert runs["5"] == ["tests/test_calc.py::test_negative", "tests/test_calc.py::test_positive"]
+    assert "17" not in runs  # Cart.total ran in no selected test
+    assert set(cov["line_tests"]["calc.py"]) <= set(cov["lines"]["calc.py"])  # only lines a failing test ran
+
+
 def change(cid: int, *pairs: tuple[str, str], source: str = CALC, path: str = "calc.py") -> dict:
     """A validator payload row: each (old, new) pair becomes one splice, with the unit it compiles in."""
     edits = []

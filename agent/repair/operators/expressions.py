@@ -1,5 +1,6 @@
 """Expressions: calls unwrapped or wrapped, constants and literals replaced (`True` → `not depth`, `[]` → `[[]]`),
-a returned predicate negated, a difference compared by its size (`abs(a - b) < eps`), an extreme started from ±inf."""
+a returned predicate negated, a difference compared by its size (`abs(a - b) < eps`), an extreme started from ±inf,
+a lookup made forgiving (`d[k]` → `d.get(k)`)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ def expression_mutations(site: Site) -> Iterator[Mutation]:
                 yield site.edit(node, new, "literal_fill", f"`{text}` changed to `{new}`{where}", 2.3)
             if isinstance(node, ast.List):  # "no items" vs "one empty item": base cases of recursive generators
                 yield site.edit(node, "[[]]", "literal_fill", f"`{text}` changed to `[[]]`{where}", 2.2)
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and \
+                not isinstance(node.slice, ast.Slice | ast.Tuple):
+            # `d[k]` → `d.get(k)`: a lookup that should not fail or, on a defaultdict, not invent the key
+            new = f"{site.sf.segment(node.value)}.get({site.sf.segment(node.slice)})"
+            yield site.edit(node, new, "subscript_get", f"`{text}` changed to `{new}`{where}", 2.0)
         if isinstance(node, ast.Compare) and isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Sub):
             left = site.sf.segment(node.left)  # a distance compared with a tolerance or a bound
             yield site.edit(node.left, f"abs({left})", "call_wrap", f"`{left}` wrapped as `abs({left})`{where}", 2.4)
