@@ -1,16 +1,25 @@
-"""Getting the target repository onto the worker host: shallow, bounded, no prompts, no hooks run."""
+"""Getting the target repository onto the worker host: shallow, bounded, no prompts, no hooks run.
+
+Everything about the repository is untrusted: its size is measured before it is written out (a
+small pack can hold a gigabyte of zeros), a local path's git data must live inside that path (a
+`.git` file or alternates can point at another repository), and any failure leaves nothing behind.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 from agent.exceptions import CloneError
 from agent.request import FixRequest
+from sandbox import SandboxError
+from sandbox.walk import MAX_DEPTH, check_size, measure, walk
 
 _SKIP_DIRS = {".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv", "node_modules", ".tox"}
+MAX_ENTRIES = 100_000  # files and folders in one checkout
 
 
 def git_env() -> dict[str, str]:
@@ -37,80 +46,167 @@ def _git_safety(allow_file: bool) -> list[str]:
     return opts
 
 
-def fetch_repository(req: FixRequest, dest: Path, *, timeout: float, max_mb: int) -> Path:
+def fetch_repository(req: FixRequest, dest: Path, *, timeout: float, max_mb: int, max_entries: int = MAX_ENTRIES,
+                     exclude: Iterable[Path] = ()) -> Path:
     """Put the request's repository at `dest` (which must not exist) and return it.
 
     A URL is cloned shallowly; a local directory (already allowed by validation) is cloned
     when it is a bare repository or a branch is asked for, else its working tree is copied,
-    uncommitted changes included, because that is what a local user wants fixed.
+    uncommitted changes included, because that is what a local user wants fixed. `exclude`
+    names host paths never copied (fixbot's own work directory and checkpoints when they lie
+    inside the repository). Sizes and entries are counted before anything is written; on any
+    failure `dest` is removed and CloneError says why.
     """
     if dest.exists():
         raise CloneError(f"workspace {dest} already exists")
-    local = Path(req.repo)
-    if local.is_absolute() and local.is_dir():
-        bare = (local / "HEAD").is_file() and (local / "objects").is_dir()
-        if bare or (req.branch and (local / ".git").exists()):
-            # file:// (not a plain path) so that --depth applies and no hard links are shared.
-            _clone(local.resolve().as_uri(), req.branch, dest, timeout=timeout, allow_file=True)
+    try:
+        local = Path(req.repo)
+        if local.is_absolute() and local.is_dir():
+            bare = (local / "HEAD").is_file() and (local / "objects").is_dir()
+            if bare or (req.branch and os.path.lexists(local / ".git")):
+                check_local_git(local, bare=bare)
+                # file:// (not a plain path) so that --depth applies and no hard links are shared.
+                _clone(local.resolve().as_uri(), req.branch, dest, timeout=timeout, allow_file=True,
+                       max_bytes=max_mb * 2**20, max_entries=max_entries)
+            else:
+                _copy_tree(local, dest, max_bytes=max_mb * 2**20, max_entries=max_entries, exclude=[dest, *exclude])
         else:
-            _copy_tree(local, dest, max_bytes=max_mb * 1024 * 1024)
-    else:
-        _clone(req.repo, req.branch, dest, timeout=timeout, allow_file=False)
-    size = tree_size(dest)
-    if size > max_mb * 1024 * 1024:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise CloneError(f"the repository is larger than the limit ({size // 2**20} MB > {max_mb} MB)")
+            _clone(req.repo, req.branch, dest, timeout=timeout, allow_file=False, max_bytes=max_mb * 2**20,
+                   max_entries=max_entries)
+    except SandboxError as exc:  # the tree walker's limits
+        _remove(dest)
+        raise CloneError(str(exc)) from None
+    except BaseException:
+        _remove(dest)
+        raise
     return dest
 
 
-def _clone(url: str, branch: str | None, dest: Path, *, timeout: float, allow_file: bool) -> None:
+def _remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def check_local_git(path: Path, *, bare: bool) -> None:
+    """Refuse a local repository whose git data lives outside the directory the user named.
+
+    `.git` may be a symlink or a `gitdir:` file, and a repository may borrow objects through
+    `objects/info/alternates` or share them through `commondir`: each must resolve inside `path`,
+    or fixbot would fetch (and patch) another repository than the one asked for.
+    """
+    root = path.resolve()
+    gitdir = path if bare else path / ".git"
+    if not bare:
+        if gitdir.is_symlink():
+            gitdir = gitdir.resolve()
+        elif gitdir.is_file():
+            text = gitdir.read_text(encoding="utf-8", errors="replace").strip()
+            if not text.startswith("gitdir:"):
+                raise CloneError(f"{path}/.git is a file but not a `gitdir:` pointer; give a repository's path")
+            gitdir = (path / text[len("gitdir:"):].strip()).resolve()
+        _must_be_inside(root, gitdir, f"{path}/.git points at {gitdir}")
+    for name in ("commondir", "objects/info/alternates"):
+        pointer = gitdir / name
+        if not pointer.is_file():
+            continue
+        for line in pointer.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.strip() and not line.startswith("#"):
+                target = (gitdir / line.strip()).resolve() if name == "commondir" else \
+                    (gitdir / "objects" / line.strip()).resolve()
+                _must_be_inside(root, target, f"{path}'s {name} points at {target}")
+
+
+def _must_be_inside(root: Path, target: Path, what: str) -> None:
+    if target != root and not target.is_relative_to(root):
+        raise CloneError(f"{what}, outside the directory you named; fixbot fixes only the repository that "
+                         "lives in the given path: give that repository's own path instead")
+
+
+def _run_git(args: list[str], *, timeout: float, what: str, cwd: Path | None = None) -> str:
+    try:
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=git_env(),
+                              stdin=subprocess.DEVNULL, cwd=cwd, errors="replace")
+    except subprocess.TimeoutExpired:
+        raise CloneError(f"{what} took longer than {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        reason = (proc.stderr.strip().splitlines() or ["unknown error"])[-1][:300]
+        raise CloneError(f"could not {what}: {reason}")
+    return proc.stdout
+
+
+def _clone(url: str, branch: str | None, dest: Path, *, timeout: float, allow_file: bool, max_bytes: int,
+           max_entries: int) -> None:
+    """Shallow clone without checkout, measure the tree from git's index of it, then check out."""
     cmd = ["git", *_git_safety(allow_file), "clone", "--depth", "1", "--no-tags", "--single-branch",
-           "--no-recurse-submodules", "--quiet"]
+           "--no-recurse-submodules", "--no-checkout", "--quiet"]
     if branch:
         cmd += ["--branch", branch]
     cmd += ["--", url, str(dest)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=git_env(),
-                              stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise CloneError(f"cloning took longer than {timeout:.0f} s") from None
-    if proc.returncode != 0:
-        shutil.rmtree(dest, ignore_errors=True)
-        reason = (proc.stderr.strip().splitlines() or ["unknown error"])[-1][:300]
-        raise CloneError(f"could not clone the repository: {reason}")
+    _run_git(cmd, timeout=timeout, what="clone the repository")
+    listing = _run_git(["git", "-C", str(dest), "ls-tree", "-r", "-t", "-l", "-z", "--full-tree", "HEAD"],
+                       timeout=timeout, what="list the repository's files")
+    check_tree_listing(listing, max_bytes=max_bytes, max_entries=max_entries)
+    _run_git(["git", *_git_safety(allow_file), "-C", str(dest), "checkout", "--quiet", "HEAD", "--", "."],
+             timeout=timeout, what="check out the repository")
 
 
-def _copy_tree(src: Path, dest: Path, *, max_bytes: int) -> None:
-    """Copy a directory without following symlinks and without caches or VCS data."""
-    total = 0
+def check_tree_listing(listing: str, *, max_bytes: int, max_entries: int, max_depth: int = MAX_DEPTH) -> None:
+    """Raise CloneError when `git ls-tree -r -t -l -z` output describes a checkout over the limits.
 
-    def ignore(directory: str, names: list[str]) -> set[str]:
-        nonlocal total
-        skipped = {n for n in names if n in _SKIP_DIRS or n.endswith(".pyc")}
-        for name in names:
-            if name in skipped:
-                continue
-            path = os.path.join(directory, name)
-            if os.path.isfile(path) and not os.path.islink(path):
-                total += os.path.getsize(path)
+    Each NUL-terminated record is "<mode> <type> <object> <size>\\t<path>"; blob sizes add up to what a
+    checkout writes (trees and submodule commits show "-").
+    """
+    total = entries = 0
+    for record in listing.split("\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition("\t")
+        fields = meta.split()
+        entries += 1
+        if len(fields) == 4 and fields[3].isdigit():
+            total += int(fields[3])
+        if path.count("/") > max_depth:
+            raise CloneError(f"the repository nests folders more than {max_depth} levels deep; "
+                             "fixbot does not check out such trees")
         if total > max_bytes:
-            raise CloneError(f"the directory is larger than the limit ({max_bytes // 2**20} MB)")
-        return skipped
+            raise CloneError(f"the repository's files add up to more than the limit of {max_bytes // 2**20} MB "
+                             "(CLONE_MAX_MB); nothing was checked out")
+        if entries > max_entries:
+            raise CloneError(f"the repository holds more than {max_entries} files and folders; "
+                             "nothing was checked out")
 
+
+def _copy_tree(src: Path, dest: Path, *, max_bytes: int, max_entries: int, exclude: Iterable[Path]) -> None:
+    """Copy a directory without following symlinks and without caches, VCS data or `exclude`d paths.
+
+    The whole tree is measured first, so nothing is written when it is over the limits; hard links
+    are kept as links, so their content counts and is written once.
+    """
+    excluded = {str(p.resolve()) for p in exclude}
+    root = str(src.resolve())
+
+    def skip(rel: str, name: str) -> bool:
+        return (name in _SKIP_DIRS or name.endswith(".pyc")
+                or os.path.join(root, rel) in excluded)
+
+    size = measure(src, skip=skip)
+    check_size(size, max_bytes=max_bytes, max_entries=max_entries, what="the directory")
+    dest.mkdir(parents=True)
+    copied: dict[tuple[int, int], Path] = {}  # hard links stay links: their content is written once
     try:
-        shutil.copytree(src, dest, symlinks=True, ignore=ignore)
-    except shutil.Error as exc:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise CloneError(f"could not copy the directory: {str(exc)[:200]}") from None
+        for entry in walk(src, skip=skip):
+            target = dest / entry.rel
+            if entry.kind == "dir":
+                target.mkdir()
+            elif entry.kind == "link":
+                os.symlink(os.readlink(entry.path), target)
+            elif entry.kind == "file":
+                key = (entry.st.st_dev, entry.st.st_ino)
+                if entry.st.st_nlink > 1 and key in copied:
+                    os.link(copied[key], target)
+                    continue
+                shutil.copyfile(entry.path, target, follow_symlinks=False)
+                os.chmod(target, entry.st.st_mode & 0o755)
+                copied[key] = target
+    except OSError as exc:
+        raise CloneError(f"could not copy the directory: {exc.strerror or exc}") from None
 
-
-def tree_size(root: Path) -> int:
-    """Bytes in regular files under root, links not followed."""
-    total = 0
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
-                total += os.path.getsize(path)
-    return total

@@ -21,6 +21,7 @@ LANGUAGES = ("python",)
 _INVISIBLE = dict.fromkeys(
     [0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 )
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._/~-]+$")
 _ALLOWED_SCHEMES = ("https", "http", "ssh", "git")
 
@@ -50,8 +51,9 @@ class FixRequest:
 
 
 def clean_text(text: str) -> str:
-    """Strip invisible and bidi control characters; normalise to NFC."""
-    return unicodedata.normalize("NFC", text.translate(_INVISIBLE))
+    """Strip invisible and bidi control characters, replace undecodable bytes (lone surrogates) by U+FFFD;
+    normalise to NFC."""
+    return unicodedata.normalize("NFC", _SURROGATES.sub("\ufffd", text.translate(_INVISIBLE)))
 
 
 def validate_request(req: FixRequest, settings: Settings) -> FixRequest:

@@ -1,7 +1,14 @@
-"""The one place that reads configuration: every variable, read once, validated at start."""
+"""The one place that reads configuration: every variable, read once, validated at start.
+
+Configuration comes from the process environment and, only when one is named explicitly
+(`fixbot --env-file FILE`, or FIXBOT_ENV_FILE), from an env file. Never from a `.env` in the
+working directory: fixbot often runs inside a repository it is fixing, and that repository must
+not be able to point the LLM client, the checkpoints or the allowlist anywhere.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -18,10 +25,22 @@ _SIZE = re.compile(r"^\d+[bkmg]?$", re.IGNORECASE)
 CommaList = Annotated[list[str], NoDecode]
 
 
-class Settings(BaseSettings):
-    """Environment variables (and an optional .env file) mapped to typed fields."""
+ENV_FILE_VARIABLE = "FIXBOT_ENV_FILE"
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+def state_dir() -> Path:
+    """Where fixbot keeps its own files by default: $XDG_STATE_HOME/fixbot (~/.local/state/fixbot).
+
+    Never the working directory, which may be the repository being fixed.
+    """
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "fixbot"
+
+
+class Settings(BaseSettings):
+    """Environment variables (and an env file only when named explicitly) mapped to typed fields."""
+
+    model_config = SettingsConfigDict(env_file=None, env_file_encoding="utf-8", extra="ignore")
 
     # Redis: REDIS_URL wins over REDIS_HOST/REDIS_PORT/REDIS_DB.
     redis_url: str | None = None
@@ -58,8 +77,8 @@ class Settings(BaseSettings):
     repair_time_budget: float = Field(120.0, gt=0)
     repair_max_candidates: int = Field(3000, ge=1)
     auto_search_budget: float = Field(45.0, gt=0)  # engine "auto": seconds of search before the LLM takes over
-    checkpoint_db: Path = Path(".fixbot/checkpoints.sqlite")
-    work_dir: Path = Path(".fixbot/work")
+    checkpoint_db: Path = Field(default_factory=lambda: state_dir() / "checkpoints.sqlite")
+    work_dir: Path = Field(default_factory=lambda: state_dir() / "work")
     keep_workdir: bool = False  # keep checkouts after a task ends (debugging, resume tests)
 
     # Requests.
@@ -67,6 +86,7 @@ class Settings(BaseSettings):
     allow_local_repos: bool = False
     clone_timeout: float = Field(120.0, gt=0)
     clone_max_mb: int = Field(500, ge=1)
+    clone_max_files: int = Field(100_000, ge=10)
 
     # Slack.
     slack_bot_token: SecretStr | None = None
@@ -119,8 +139,18 @@ class Settings(BaseSettings):
         )
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Read and validate settings; a bad value raises ConfigError with one clear line."""
+def load_settings(env_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read and validate settings; a bad value raises ConfigError with one clear line.
+
+    `env_file` (else FIXBOT_ENV_FILE) names an env file read after the environment (the environment
+    wins); no file is ever read implicitly. A named file that does not exist is a ConfigError.
+    """
+    named = env_file if env_file is not None else os.environ.get(ENV_FILE_VARIABLE) or None
+    if named is not None and "_env_file" not in overrides:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"env file {str(path)!r} does not exist (named by --env-file or {ENV_FILE_VARIABLE})")
+        overrides["_env_file"] = path
     try:
         return Settings(**overrides)
     except ValidationError as exc:

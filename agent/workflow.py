@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 import uuid
@@ -12,21 +13,32 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agent.clone import fetch_repository
 from agent.events import EventSink, NullSink
-from agent.exceptions import ConfigError, WorkflowError
+from agent.exceptions import ConfigError, InvalidRequest, WorkflowError
 from agent.graph.build import build_graph
 from agent.graph.deps import Deps
 from agent.request import FixRequest, validate_request
 from agent.sandboxes import SandboxPool
 from agent.settings import Settings
+from agent.textsafe import clean_line
 
 ENGINES = ("search", "llm", "auto")
 RESULT_KEYS = ("status", "message", "analysis", "final_patch", "test_results", "risk", "candidates_tried",
                "attempts", "phase_times", "tokens", "engine")
 
 
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
 def new_task_id() -> str:
     """A short unique id, safe in paths, labels and branch names."""
     return "fx-" + uuid.uuid4().hex[:12]
+
+
+def check_task_id(task_id: str) -> str:
+    """The id when it is safe in paths, container names and Redis keys; InvalidRequest otherwise."""
+    if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id):
+        raise InvalidRequest(f"{clean_line(task_id, 80)!r} is not a task id (ids look like fx-1a2b3c4d5e6f)")
+    return task_id
 
 
 def result_record(task_id: str, state: dict[str, Any]) -> dict[str, Any]:
@@ -42,6 +54,12 @@ def result_record(task_id: str, state: dict[str, Any]) -> dict[str, Any]:
     record["request"] = state.get("request")
     record["elapsed"] = round(time.time() - state.get("started_at", time.time()), 3)
     return record
+
+
+def own_paths(settings: Settings) -> list[Path]:
+    """fixbot's own files (work directory, checkpoint database), never copied when a repository holds them."""
+    db = Path(settings.checkpoint_db).expanduser()
+    return [Path(settings.work_dir).expanduser(), db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
 
 
 def task_dir(settings: Settings, task_id: str) -> Path:
@@ -69,13 +87,18 @@ async def run_fix(
     if engine == "llm" and llm is None and not settings.llm_configured:
         raise ConfigError("engine llm needs a model: set OPENAI_API_KEY (or OPENAI_BASE_URL for a local server)")
     request = validate_request(request, settings)
-    task_id = task_id or new_task_id()
+    task_id = check_task_id(task_id) if task_id else new_task_id()
     workdir = task_dir(settings, task_id)
     workdir.mkdir(parents=True, exist_ok=True)
     sink = events or NullSink()
     sink.emit(task_id, "phase", {"phase": "clone", "text": "Fetching the repository"})
-    checkout = fetch_repository(request, workdir / "repo", timeout=settings.clone_timeout,
-                                max_mb=settings.clone_max_mb)
+    try:
+        checkout = fetch_repository(request, workdir / "repo", timeout=settings.clone_timeout,
+                                    max_mb=settings.clone_max_mb, max_entries=settings.clone_max_files,
+                                    exclude=own_paths(settings))
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)  # a failed fetch leaves no task directory behind
+        raise
     available = engine != "search" and (llm is not None or settings.llm_configured)
     state = {"task_id": task_id, "request": request.to_dict(), "workspace": str(checkout), "engine": engine,
              "llm_available": available, "started_at": time.time(), "status": "running", "phase_times": {},
@@ -91,6 +114,7 @@ async def run_fix(
 async def resume_fix(task_id: str, settings: Settings, *, events: EventSink | None = None,
                      pool: SandboxPool | None = None, llm: Any = None) -> dict[str, Any]:
     """Continue a task from its last finished node (after a crash or a kill)."""
+    check_task_id(task_id)
     if not task_dir(settings, task_id).is_dir():
         raise WorkflowError(f"no task {task_id!r} in {settings.work_dir}")
     from sandbox.reaper import reap

@@ -7,6 +7,7 @@ from sandbox.exceptions import (
     ImageMissing,
     SandboxError,
     SandboxTimeout,
+    TreeTooLarge,
     UnsafeArchive,
 )
 from sandbox.oneshot import run_once
@@ -22,6 +23,7 @@ __all__ = [
     "SandboxConfig",
     "SandboxError",
     "SandboxTimeout",
+    "TreeTooLarge",
     "UnsafeArchive",
     "run_once",
 ]

@@ -7,12 +7,13 @@ import os
 import posixpath
 import tarfile
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from sandbox.exceptions import UnsafeArchive
+from sandbox.walk import check_size, measure, walk
 
 SPOOL_MAX = 8 * 1024 * 1024  # archives larger than this go to a temporary file, not memory
 
@@ -47,41 +48,53 @@ def _info(name: str, uid: int, gid: int, *, mode: int, kind: bytes = tarfile.REG
 
 
 @contextmanager
-def tar_directory(src: Path, *, uid: int, gid: int, exclude: Sequence[str] = (".git",)) -> Iterator[IO[bytes]]:
-    """Archive a host directory as uid:gid; links that point outside the tree are dropped, never followed."""
+def tar_directory(src: Path, *, uid: int, gid: int, exclude: Sequence[str] = (".git",),
+                  max_bytes: int | None = None, max_entries: int | None = None) -> Iterator[IO[bytes]]:
+    """Archive a host directory as uid:gid; links that point outside the tree are dropped, never followed.
+
+    The tree is measured first (sandbox.walk.measure: hard-linked content once, sparse files at their
+    full size, no recursion) and TreeTooLarge is raised before anything is spooled when it exceeds
+    `max_bytes` or `max_entries`. Hard links become link entries, so their content is stored once.
+    """
     src = src.resolve()
+    excluded = set(exclude)
+
+    def skip(_rel: str, name: str) -> bool:
+        return name in excluded
+
+    check_size(measure(src, skip=skip), max_bytes=max_bytes, max_entries=max_entries, what=f"the folder {src}")
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX) as buf:
-        _write_tree(buf, src, uid, gid, exclude)
+        try:
+            _write_tree(buf, src, uid, gid, skip)
+        except OSError as exc:  # a file changed or vanished while it was copied
+            raise UnsafeArchive(f"could not copy {src}: {exc.strerror or exc}") from None
         buf.seek(0)
         yield buf
 
 
-def _write_tree(buf: IO[bytes], src: Path, uid: int, gid: int, exclude: Sequence[str]) -> None:
+def _write_tree(buf: IO[bytes], src: Path, uid: int, gid: int, skip: Callable[[str, str], bool]) -> None:
+    first_link: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=buf, mode="w") as tar:
         tar.addfile(_info(".", uid, gid, mode=0o755, kind=tarfile.DIRTYPE))  # the target dir itself
-        for dirpath, dirs, files in os.walk(src):
-            dirs[:] = sorted(d for d in dirs if d not in exclude)
-            rel_dir = os.path.relpath(dirpath, src)
-            for name in dirs:
-                path = os.path.join(dirpath, name)
-                rel = posixpath.normpath(posixpath.join(rel_dir, name))
-                if os.path.islink(path):
-                    _add_link(tar, src, path, rel, uid, gid)
-                else:
-                    tar.addfile(_info(rel, uid, gid, mode=0o755, kind=tarfile.DIRTYPE))
-            for name in sorted(files):
-                if name in exclude:
+        for entry in walk(src, skip=skip):
+            if entry.kind == "link":
+                _add_link(tar, src, entry.path, entry.rel, uid, gid)
+            elif entry.kind == "dir":
+                tar.addfile(_info(entry.rel, uid, gid, mode=0o755, kind=tarfile.DIRTYPE))
+            elif entry.kind == "file":
+                st = entry.st
+                mode = 0o755 if st.st_mode & 0o111 else 0o644
+                key = (st.st_dev, st.st_ino)
+                if st.st_nlink > 1 and key in first_link:
+                    info = _info(entry.rel, uid, gid, mode=mode, kind=tarfile.LNKTYPE)
+                    info.linkname = first_link[key]
+                    tar.addfile(info)
                     continue
-                path = os.path.join(dirpath, name)
-                rel = posixpath.normpath(posixpath.join(rel_dir, name))
-                if os.path.islink(path):
-                    _add_link(tar, src, path, rel, uid, gid)
-                elif os.path.isfile(path):
-                    st = os.stat(path)
-                    info = _info(rel, uid, gid, mode=0o755 if st.st_mode & 0o111 else 0o644)
-                    info.size = st.st_size
-                    with open(path, "rb") as fh:
-                        tar.addfile(info, fh)
+                first_link.setdefault(key, entry.rel)
+                info = _info(entry.rel, uid, gid, mode=mode)
+                info.size = st.st_size
+                with open(entry.path, "rb") as fh:
+                    tar.addfile(info, fh)
 
 
 def _add_link(tar: tarfile.TarFile, root: Path, path: str, rel: str, uid: int, gid: int) -> None:

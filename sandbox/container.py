@@ -83,7 +83,8 @@ def start_container(
     """
     uid, _ = parse_user(config.user)
     try:
-        return client.containers.run(
+        # create + start, not run(): run() pulls a missing image from a registry, and the image is ours to build.
+        container = client.containers.create(
             config.image,
             command or IDLE,
             name=name,
@@ -117,7 +118,13 @@ def start_container(
             raise ImageMissing(
                 f"the sandbox image {config.image!r} is missing; build it with `fixbot sandbox build-image`"
             ) from None
+        raise ContainerStartError(f"could not create a sandbox container: {exc.explanation or exc}") from None
+    try:
+        container.start()
+    except APIError as exc:
+        remove_quietly(container)
         raise ContainerStartError(f"could not start a sandbox container: {exc.explanation or exc}") from None
+    return container
 
 
 def remove_quietly(obj: Any) -> None:

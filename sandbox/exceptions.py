@@ -25,3 +25,7 @@ class SandboxTimeout(SandboxError):
 
 class UnsafeArchive(SandboxError):
     """An archive entry would escape the target directory or is not a plain file/dir/link."""
+
+
+class TreeTooLarge(SandboxError):
+    """A directory to copy is larger, holds more entries or nests deeper than the limits allow."""

@@ -58,11 +58,11 @@ def reap(client: Any = None, *, task_exists: Callable[[str], bool] | None = None
     now = time.time() if now is None else now
     removed: list[str] = []
     selector = {"label": f"{LABEL_APP}={APP_NAME}"}
-    for container in client.containers.list(all=True, filters=selector):
+    for container in client.containers.list(all=True, filters=selector, ignore_removed=True):
         if _expired(container.labels, now, task_exists):
             remove_quietly(container)
             removed.append(container.name)
-    in_use = {m.get("Name") for c in client.containers.list(all=True, filters=selector)
+    in_use = {m.get("Name") for c in client.containers.list(all=True, filters=selector, ignore_removed=True)
               for m in c.attrs.get("Mounts", []) if m.get("Type") == "volume"}
     for volume in client.volumes.list(filters=selector):
         labels = volume.attrs.get("Labels") or {}

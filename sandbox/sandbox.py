@@ -17,7 +17,7 @@ from docker.errors import APIError, DockerException, NotFound
 
 from sandbox.archive import extract_tar, safe_relpath, spool, tar_directory, tar_files
 from sandbox.client import docker_client
-from sandbox.config import SandboxConfig
+from sandbox.config import SandboxConfig, size_bytes
 from sandbox.container import TOOLS, WORKSPACE, create_volume, parse_user, remove_quietly, start_container
 from sandbox.exceptions import ContainerStartError, SandboxError
 from sandbox.execution import RawRun, stream_exec
@@ -98,11 +98,14 @@ class Sandbox:
         """Copy a host directory into /workspace, files owned by the sandbox user.
 
         Symlinks are kept only when they stay inside the tree; `exclude` names are skipped at any depth.
+        A tree larger than the workspace volume (hard-linked content once) raises TreeTooLarge before
+        anything is copied.
         """
         src = Path(src)
         if not src.is_dir():
             raise SandboxError(f"no directory {src} to copy into the sandbox")
-        with tar_directory(src, uid=self.uid, gid=self.gid, exclude=exclude) as data:
+        limit = size_bytes(self.config.workspace_size)
+        with tar_directory(src, uid=self.uid, gid=self.gid, exclude=exclude, max_bytes=limit) as data:
             self._put(WORKSPACE, data)
 
     def put_files(self, files: Mapping[str, bytes | str], *, base: str = WORKSPACE) -> None:
@@ -117,19 +120,28 @@ class Sandbox:
         except APIError as exc:
             raise SandboxError(f"could not copy files into the sandbox: {exc.explanation or exc}") from None
 
-    def read_file(self, path: str, *, base: str = WORKSPACE) -> bytes:
-        """The bytes of one regular file in the sandbox (relative to base)."""
+    def read_file(self, path: str, *, base: str = WORKSPACE, max_bytes: int | None = None) -> bytes:
+        """The bytes of one regular file in the sandbox (relative to base).
+
+        Raises SandboxError when the path is missing, not a regular file (a link, a folder) or, with
+        `max_bytes`, larger than that; nothing larger is ever read into memory.
+        """
         rel = safe_relpath(path)
         try:
-            stream, _stat = self.container.get_archive(f"{_volume_path(base)}/{rel}")
+            stream, stat = self.container.get_archive(f"{_volume_path(base)}/{rel}")
         except NotFound:
             raise SandboxError(f"no file {rel!r} in the sandbox") from None
         except APIError as exc:
             raise SandboxError(f"could not read {rel!r} from the sandbox: {exc.explanation or exc}") from None
+        if max_bytes is not None and int((stat or {}).get("size") or 0) > max_bytes:
+            stream.close()
+            raise SandboxError(f"{rel!r} in the sandbox is larger than {max_bytes} bytes")
         with spool(stream) as fh, tarfile.open(fileobj=fh, mode="r:") as tar:
             member = tar.next()
             if member is None or not member.isfile():
                 raise SandboxError(f"{rel!r} in the sandbox is not a regular file")
+            if max_bytes is not None and member.size > max_bytes:
+                raise SandboxError(f"{rel!r} in the sandbox is larger than {max_bytes} bytes")
             handle = tar.extractfile(member)
             return handle.read() if handle else b""
 

@@ -16,9 +16,11 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
+from agent.cli.errors import failure_record, run_guarded
 from agent.request import FixRequest
 from agent.settings import get_settings
-from agent.workflow import ENGINES, resume_fix, run_fix
+from agent.textsafe import clean_display, clean_line
+from agent.workflow import ENGINES, new_task_id, resume_fix, run_fix
 
 
 def register(sub: Any) -> None:
@@ -31,14 +33,19 @@ def register(sub: Any) -> None:
     p.add_argument("--setup", help="optional setup command run in the sandbox before the tests")
     p.add_argument("--hint", action="append", default=[], help="a file or directory to look at first")
     p.add_argument("--engine", choices=ENGINES, default=None, help="repair engine (default: search without an LLM)")
-    p.add_argument("--json", metavar="FILE", help="write the result record as JSON to FILE ('-' for stdout)")
+    p.add_argument("--json", metavar="FILE",
+                   help="write the result record as JSON to FILE ('-': only JSON on stdout, the rest on stderr)")
     p.add_argument("--resume", metavar="TASK_ID", help="continue a task that was interrupted")
     p.add_argument("--task-id", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
 
 class Progress:
-    """An event sink drawing the current step, candidates tried and elapsed time."""
+    """An event sink drawing the current step, candidates tried and elapsed time.
+
+    Every string in an event comes from the repository or the model: it is cleaned of control
+    characters and drawn as plain Text, never parsed as console markup.
+    """
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -53,22 +60,26 @@ class Progress:
         """Update the display from one workflow event."""
         self.task_id = task_id
         if kind == "phase":
-            self.step = str(data.get("text", data.get("phase", "")))
+            self.step = clean_line(data.get("text", data.get("phase", "")), 200)
         elif kind == "candidates":
             self.tried, self.total = int(data.get("tried", 0)), int(data.get("total", 0))
         elif kind == "reproduced":
-            self.console.print(f"[bold]reproduce[/]: {data.get('message', '')}")
+            self._line(("reproduce", "bold"), ": ", clean_line(data.get("message", ""), 500))
             for name in list(data.get("failing", []))[:5]:
-                self.console.print(f"  [red]✗[/] {name}")
+                self._line("  ", ("✗", "red"), " ", clean_line(name, 300))
         elif kind == "localized":
             for s in list(data.get("suspects", []))[:3]:
-                where = f" in {s['function']}" if s.get("function") else ""
-                self.console.print(f"[bold]localize[/]: {s['path']}:{s['line']}{where} (score {s['score']:.2f})")
+                where = f" in {clean_line(s['function'], 120)}" if s.get("function") else ""
+                self._line(("localize", "bold"), f": {clean_line(s['path'], 200)}:{int(s['line'])}{where} "
+                           f"(score {float(s['score']):.2f})")
         elif kind == "proof":
-            mark = "[green]✓[/]" if data.get("success") else "[red]✗[/]"
-            self.console.print(f"[bold]prove[/]: {mark} {data.get('candidate', '')}")
+            mark = ("✓", "green") if data.get("success") else ("✗", "red")
+            self._line(("prove", "bold"), ": ", mark, " ", clean_line(data.get("candidate", ""), 300))
         if self.live is not None:
             self.live.update(self.render())
+
+    def _line(self, *parts: str | tuple[str, str]) -> None:
+        self.console.print(Text.assemble(*parts))
 
     def render(self) -> Text:
         """One status line."""
@@ -78,14 +89,31 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run (or resume) one fix and print the outcome; exit 0 only when a patch was proven."""
-    settings = get_settings()
+    """Run (or resume) one fix and print the outcome; exit 0 only when a patch was proven.
+
+    Whatever goes wrong after the arguments are read, the person sees one line and `--json` still
+    gets a result record (status "error"). With `--json -` stdout carries only that JSON.
+    """
+    json_only = args.json == "-"
     console = Console(stderr=True)
+    task_id = args.resume or args.task_id or new_task_id()
+    request = {"repo": args.repo, "issue": args.issue, "test_command": args.test, "branch": args.branch,
+               "setup_command": args.setup, "hints": list(args.hint)}
+    outcome = run_guarded(lambda: _run(args, console, task_id), task_id=task_id, request=request)
+    record = outcome.record
+    if outcome.error is None:
+        show(record, Console(stderr=json_only, highlight=False))
+    if args.json:
+        _write_json(args.json, record)
+    return outcome.exit_code if outcome.error is not None else (0 if record["status"] == "fixed" else 1)
+
+
+def _run(args: argparse.Namespace, console: Console, task_id: str) -> dict[str, Any]:
+    settings = get_settings()
     progress = Progress(console)
     engine = args.engine or ("auto" if settings.llm_configured else "search")
     if args.resume is None and (not args.repo or not args.issue):
-        console.print("fixbot fix: --repo and --issue are required (or --resume TASK_ID)")
-        return 2
+        raise _usage("--repo and --issue are required (or --resume TASK_ID)")
     with Live(progress.render(), console=console, refresh_per_second=8, transient=True) as live:
         progress.live = live
         if args.resume:
@@ -93,32 +121,46 @@ def run(args: argparse.Namespace) -> int:
         else:
             req = FixRequest(repo=args.repo, issue=args.issue, test_command=args.test, branch=args.branch,
                              setup_command=args.setup, hints=tuple(args.hint))
-            coro = run_fix(req, settings, engine=engine, task_id=args.task_id, events=progress)
-        record = asyncio.run(coro)
-    show(record, Console())
-    if args.json:
-        text = json.dumps(record, indent=2)
-        if args.json == "-":
-            sys.stdout.write(text + "\n")
-        else:
-            Path(args.json).write_text(text + "\n", encoding="utf-8")
-    return 0 if record["status"] == "fixed" else 1
+            coro = run_fix(req, settings, engine=engine, task_id=task_id, events=progress)
+        return asyncio.run(coro)
+
+
+def _usage(message: str) -> Exception:
+    from agent.exceptions import InvalidRequest
+
+    return InvalidRequest(message)
+
+
+def _write_json(target: str, record: dict[str, Any]) -> None:
+    text = json.dumps(record, indent=2, ensure_ascii=True) + "\n"  # control characters arrive escaped
+    if target == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(target).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"fixbot: could not write {target}: {exc.strerror or exc}", file=sys.stderr)
 
 
 def show(record: dict[str, Any], console: Console) -> None:
-    """The result for a person: status, analysis, the diff highlighted, the explanation."""
-    status = record["status"]
+    """The result for a person: status, analysis, the diff highlighted, the explanation (all text cleaned)."""
+    status = clean_line(record["status"], 40)
     color = "green" if status == "fixed" else "yellow" if status in ("not_fixed", "no_failure") else "red"
-    console.print(f"[bold {color}]{status}[/]: {record.get('message') or ''}")
+    console.print(Text.assemble((status, f"bold {color}"), ": ", clean_display(record.get("message") or "")))
     if record.get("analysis"):
-        console.print(f"[bold]analysis[/]: {record['analysis']}")
+        console.print(Text.assemble(("analysis", "bold"), ": ", clean_display(record["analysis"])))
     patch = record.get("final_patch")
     if patch:
-        console.print(Panel(Syntax(patch["diff"], "diff", theme="ansi_dark", background_color="default"),
-                            title=patch["filename"]))
-        console.print(f"[bold]why[/]: {patch['explanation']}")
+        console.print(Panel(Syntax(clean_display(patch["diff"]), "diff", theme="ansi_dark",
+                                   background_color="default"), title=Text(clean_line(patch["filename"], 200))))
+        console.print(Text.assemble(("why", "bold"), ": ", clean_display(patch["explanation"])))
         risk = record.get("risk") or {}
-        console.print(f"[bold]risk[/]: {risk.get('level')} ({'; '.join(risk.get('reasons', []))})")
-    times = " · ".join(f"{k} {v:.1f}s" for k, v in (record.get("phase_times") or {}).items())
-    console.print(f"[dim]task {record['task_id']} · {record['candidates_tried']} candidates tried · "
-                  f"{record['elapsed']:.1f} s · {times}[/]")
+        reasons = "; ".join(clean_line(r, 300) for r in risk.get("reasons", []))
+        console.print(Text.assemble(("risk", "bold"), f": {clean_line(risk.get('level'), 20)} ({reasons})"))
+    times = " · ".join(f"{clean_line(k, 40)} {float(v):.1f}s" for k, v in (record.get("phase_times") or {}).items())
+    console.print(Text(f"task {record['task_id']} · {record['candidates_tried']} candidates tried · "
+                       f"{record['elapsed']:.1f} s · {times}", style="dim"))
+
+
+__all__ = ["failure_record", "register", "run", "show"]

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.settings import get_settings
-from sandbox import SandboxError
+from agent.textsafe import clean_display
+from sandbox import TreeTooLarge
 from sandbox.image import build_image
 from sandbox.oneshot import run_once
 from sandbox.reaper import reap
@@ -26,28 +27,19 @@ def register(sub: Any) -> None:
     mode = b.add_mutually_exclusive_group()
     mode.add_argument("--offline", action="store_true", help="mmdebstrap + docker import, no registry")
     mode.add_argument("--online", action="store_true", help="Dockerfile on python:3.11-slim")
-    b.set_defaults(func=_guard(cmd_build))
+    b.set_defaults(func=cmd_build)
 
     r = group.add_parser("run", help="run one command in a fresh sandbox with the configured limits")
     r.add_argument("--workspace", type=Path, help="directory copied into /workspace")
     r.add_argument("--timeout", type=float, help="seconds (default: DOCKER_TIMEOUT)")
     r.add_argument("--json", action="store_true", help="print the result as JSON")
+    r.add_argument("--raw", action="store_true",
+                   help="pass the command's output through untouched (terminal control sequences included)")
     r.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND...")
-    r.set_defaults(func=_guard(cmd_run))
+    r.set_defaults(func=cmd_run)
 
     k = group.add_parser("reap", help="remove containers and volumes left by killed runs")
-    k.set_defaults(func=_guard(cmd_reap))
-
-
-def _guard(fn: Any) -> Any:
-    def wrapped(args: argparse.Namespace) -> int:
-        try:
-            return int(fn(args))
-        except SandboxError as exc:
-            print(f"fixbot: {exc}", file=sys.stderr)
-            return 2
-
-    return wrapped
+    k.set_defaults(func=cmd_reap)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -71,13 +63,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"fixbot sandbox run: no directory {args.workspace}", file=sys.stderr)
         return 2
     config = get_settings().sandbox_config()
-    result = run_once(command, config, workspace=args.workspace, timeout=args.timeout,
-                      task_id=f"run-{uuid.uuid4().hex[:8]}")
+    try:
+        result = run_once(command, config, workspace=args.workspace, timeout=args.timeout,
+                          task_id=f"run-{uuid.uuid4().hex[:8]}")
+    except TreeTooLarge as exc:
+        raise TreeTooLarge(f"{exc} (the sandbox's workspace volume, SANDBOX_WORKSPACE_SIZE)") from None
     if args.json:
-        print(json.dumps(result.to_dict()))
+        print(json.dumps(result.to_dict()))  # JSON escapes every control character
     else:
-        sys.stdout.write(result.stdout)
-        sys.stderr.write(result.stderr)
+        show = (lambda text: text) if args.raw else clean_display
+        sys.stdout.write(show(result.stdout))
+        sys.stderr.write(show(result.stderr))
         state = "timed out" if result.timed_out else "OOM-killed" if result.oom_killed else "finished"
         print(f"[fixbot] {state}: exit {result.exit_code} in {result.duration:.2f} s"
               + (f", {result.truncated} bytes of output cut" if result.truncated else ""), file=sys.stderr)

@@ -148,6 +148,15 @@ def changed_unit_text(text: str, splices: list[Splice]) -> tuple[str, Unit] | No
     return pad + heads + region, unit
 
 
+def pristine_unit_text(text: str, unit: Unit) -> str:
+    """The unit's own (unchanged) text, padded and under its headers like changed_unit_text's."""
+    starts = layout(text).starts
+    body = text[starts[unit.first - 1]:starts[min(unit.last, len(starts) - 1)]]
+    depth = len(unit.headers)
+    heads = "".join(" " * level + header + "\n" for level, header in enumerate(unit.headers))
+    return "\n" * max(0, unit.first - 1 - depth) + heads + body
+
+
 def syntax_error(path: str, text: str, splices: list[Splice]) -> str | None:
     """Why the spliced text does not compile ('' when unknown), or None when it does; compiles only the unit."""
     found = changed_unit_text(text, splices)

@@ -9,6 +9,8 @@ from importlib import resources
 from typing import Any, Protocol
 
 from agent.exceptions import WorkflowError
+from agent.repair.report import MAX_REPORT_BYTES, RunnerOutputError, parse_candidate_rows, parse_test_report
+from sandbox import SandboxError
 
 TOOLS = "/fixbot"
 
@@ -17,7 +19,7 @@ class SandboxLike(Protocol):
     """The part of sandbox.Sandbox the workflow uses (fakes live in tests)."""
 
     def put_files(self, files: Any, *, base: str = ...) -> None: ...
-    def read_file(self, path: str, *, base: str = ...) -> bytes: ...
+    def read_file(self, path: str, *, base: str = ..., max_bytes: int | None = None) -> bytes: ...
     def exec(self, cmd: Any, *, timeout: float | None = None, workdir: str | None = None,
              env: Any = None) -> Any: ...
 
@@ -33,18 +35,27 @@ def install_runner(sandbox: SandboxLike) -> None:
 
 
 def run_mode(sandbox: SandboxLike, mode: str, spec: dict[str, Any], *, timeout: float) -> tuple[Any, Any]:
-    """Run the runner in `mode`; return (exec result, parsed output or None)."""
+    """Run the runner in `mode`; return (exec result, checked output or None when it wrote nothing).
+
+    The output file is untrusted (the repository's code runs beside the runner): it is read with a
+    size cap and checked by agent.repair.report; a replaced, oversized or malformed file raises
+    RunnerOutputError with a message for the user.
+    """
     sandbox.put_files({"spec.json": json.dumps(spec), "out.json": ""}, base=TOOLS)
     result = sandbox.exec(
         ["python3", f"{TOOLS}/runner.py", mode, f"{TOOLS}/spec.json", f"{TOOLS}/out.json"],
         timeout=timeout,
     )
-    raw = sandbox.read_file("out.json", base=TOOLS).decode("utf-8", "replace")
+    try:
+        raw = sandbox.read_file("out.json", base=TOOLS, max_bytes=MAX_REPORT_BYTES)
+    except SandboxError as exc:
+        raise RunnerOutputError(f"the test runner's result file could not be read ({exc}); the repository's "
+                                "tests or conftest may have replaced it") from None
     if not raw.strip():
         return result, None
     if mode in ("validate", "fresh"):
-        return result, [json.loads(line) for line in raw.splitlines() if line.strip()]
-    return result, json.loads(raw)
+        return result, parse_candidate_rows(raw, {int(c["id"]) for c in spec.get("candidates", [])})
+    return result, parse_test_report(raw, with_lines=mode == "coverage")
 
 
 def validate_batch(

@@ -23,7 +23,7 @@ def task_id(name: str) -> str:
 def ours(client: Any) -> tuple[list[Any], list[Any]]:
     """Containers and volumes created by this test session (other sessions' are left alone)."""
     selector = {"label": f"{LABEL_APP}={APP_NAME}"}
-    containers = [c for c in client.containers.list(all=True, filters=selector)
+    containers = [c for c in client.containers.list(all=True, filters=selector, ignore_removed=True)
                   if c.labels.get(LABEL_TASK, "").startswith(PREFIX)]
     volumes = [v for v in client.volumes.list(filters=selector)
                if (v.attrs.get("Labels") or {}).get(LABEL_TASK, "").startswith(PREFIX)]

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def leftovers(client: Any, task: str) -> list[str]:
-    containers = client.containers.list(all=True, filters={"label": f"{LABEL_TASK}={task}"})
+    containers = client.containers.list(all=True, filters={"label": f"{LABEL_TASK}={task}"}, ignore_removed=True)
     volumes = client.volumes.list(filters={"label": f"{LABEL_TASK}={task}"})
     return [c.name for c in containers] + [v.name for v in volumes]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from agent.localize import Suspect
 from agent.repair.search import CandidatePool
 from agent.request import FixRequest
 from agent.testcmd import pytest_args
+from sandbox.walk import walk
 
 MAX_SOURCE_BYTES = 512 * 1024
 _SKIP = {".git", "__pycache__", ".venv", "venv", "node_modules", ".tox", "build", "dist"}
@@ -37,11 +37,8 @@ def read_sources(workspace: str, paths: list[str] | None = None, *, notes: list[
     """
     root = Path(workspace)
     if paths is None:
-        paths = []
-        for dirpath, dirs, files in os.walk(root):
-            dirs[:] = sorted(d for d in dirs if d not in _SKIP and not d.startswith("."))
-            rel_dir = os.path.relpath(dirpath, root)
-            paths += [os.path.normpath(os.path.join(rel_dir, f)) for f in sorted(files) if f.endswith(".py")]
+        paths = [entry.rel for entry in walk(root, skip=_skip_dir) if entry.kind == "file"
+                 and entry.rel.endswith(".py") and _printable_name(entry.rel)]
     sources: dict[str, str] = {}
     real_root = root.resolve()
     for rel in paths:
@@ -62,6 +59,19 @@ def encoded(workspace: str, rel: str, text: str) -> bytes:
     path = Path(workspace) / rel
     original = path.read_bytes() if inside(Path(workspace).resolve(), path) and path.is_file() else None
     return encode_source(text, original)
+
+
+def _skip_dir(_rel: str, name: str) -> bool:
+    return name in _SKIP or name.startswith(".")
+
+
+def _printable_name(rel: str) -> bool:
+    """False for names that are not valid UTF-8 (undecodable bytes arrive as lone surrogates): never a module."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def inside(real_root: Path, path: Path) -> bool:

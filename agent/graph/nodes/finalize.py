@@ -8,7 +8,7 @@ from typing import Any
 
 from agent.edits.diff import unified_diff
 from agent.graph.deps import Deps, add_time
-from agent.graph.nodes.common import pool_of, sources_of
+from agent.graph.nodes.common import pool_of, request_of, sources_of
 from agent.graph.nodes.llm_prove import final_patch_of
 from agent.review import review_change
 
@@ -29,8 +29,10 @@ async def finalize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         after = cand.apply(sources)
         before = {path: sources[path] for path in after}
         lines = cand.lines_changed(sources)
+        issue = request_of(state).issue
         verdicts = [review_change(path, before[path], after[path], operator=cand.operator, lines_changed=lines,
-                                  changed=[s for s in cand.splices if s.path == path]) for path in sorted(after)]
+                                  issue=issue, changed=[s for s in cand.splices if s.path == path])
+                    for path in sorted(after)]
         verdict = max(verdicts, key=lambda v: _RISK.get(v.risk, 1))
         reasons = list(dict.fromkeys(r for v in verdicts for r in v.risk_reasons))
         repro = state.get("repro_test") or {}

@@ -30,6 +30,7 @@ from agent.llm.context import CONTEXT_CHARS, coder_context
 from agent.llm.errors import LLMError
 from agent.llm.prompts import fence, render
 from agent.localize import is_test_path
+from agent.review import forbidden_file
 
 MAX_FILES = 4
 
@@ -77,7 +78,7 @@ async def llm_coder(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         return timed(failure(exc))
     update: dict[str, Any] = {"attempts": attempts + 1, "tokens": tokens}
     try:
-        candidate = await asyncio.to_thread(build_candidate, reply.text, workspace, sources)
+        candidate = await asyncio.to_thread(build_candidate, reply.text, workspace, sources, req.issue)
     except EditError as exc:
         deps.emit(task_id, "phase", phase="llm_coder", text=f"The model's edits did not apply: {exc}")
         note = feedback(attempts + 1, limit, "the edits could not be applied", str(exc), reply.text,
@@ -93,13 +94,20 @@ class UnsafeEdit(EditError):
     """An edit names a path the coder may not touch."""
 
 
-def build_candidate(text: str, workspace: str, sources: dict[str, str]) -> dict[str, Any]:
-    """Parse and apply the model's edits to the pristine files; raise EditError with a message for the model."""
+def build_candidate(text: str, workspace: str, sources: dict[str, str], issue: str = "") -> dict[str, Any]:
+    """Parse and apply the model's edits to the pristine files; raise EditError with a message for the model.
+
+    Only Python sources inside the repository, never tests, never files that run code at start-up
+    or install time (agent.review.forbidden_file) unless the issue names them.
+    """
     edits = parse_edits(text)
     if not edits:
         raise EditError("no SEARCH/REPLACE block or unified diff was found in the answer")
     paths = list(dict.fromkeys(str(edit.path) for edit in edits))
     for path in paths:
+        smuggled = forbidden_file(path, issue) if safe_path(path) else None
+        if smuggled:
+            raise UnsafeEdit(smuggled)
         if not safe_path(path) or not path.endswith(".py"):
             raise UnsafeEdit(f"{path!r} is not a Python source path inside the repository")
         if is_test_path(path):

@@ -37,7 +37,7 @@ def new_test_path(workspace: str) -> str:
     for n in range(1, 100):
         name = f"{TEST_NAME}.py" if n == 1 else f"{TEST_NAME}_{n}.py"
         rel = f"{folder}/{name}" if folder else name
-        if not (root / rel).exists():
+        if not os.path.lexists(root / rel):  # a dangling link counts as taken: it is never written through
             return rel
     raise FileExistsError("no free name for the reproduction test")
 
@@ -145,7 +145,10 @@ def _write_new(workspace: str, path: str, code: str) -> None:
     target = root / path
     if not inside(root, target.parent) or target.parent.is_symlink():
         raise WorkflowError(f"refusing to write {path}: its folder leads outside the repository")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise WorkflowError(f"could not create the reproduction test {path}: {exc.strerror or exc}") from None
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(code)

@@ -27,14 +27,14 @@ def changed_line_count(old: str, new: str) -> int:
     return sum(1 for line in difflib.ndiff(old.splitlines(), new.splitlines()) if line[:1] in "+-")
 
 
-def static_review(candidate: dict[str, Any], pristine: dict[str, str]) -> dict[str, Any]:
+def static_review(candidate: dict[str, Any], pristine: dict[str, str], issue: str = "") -> dict[str, Any]:
     """agent.review.review_change on every file: {"ok", "problems", "risk", "risk_reasons"}."""
     problems: list[str] = []
     risk, reasons = "low", []
     for path, new in sorted(candidate["files"].items()):
         old = pristine.get(path)
         verdict = review_change(path, old, new, operator="llm",
-                                lines_changed=changed_line_count(old or "", new))
+                                lines_changed=changed_line_count(old or "", new), issue=issue)
         if not verdict.ok:
             problems.append(verdict.reason)
             continue
@@ -83,7 +83,7 @@ async def llm_reviewer(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         return timed({**extra, "llm_candidate": None, "llm_feedback": note, "llm_review": review})
 
     pristine = await asyncio.to_thread(read_sources, state["workspace"], sorted(candidate["files"]))
-    static = static_review(candidate, pristine)
+    static = static_review(candidate, pristine, request_of(state).issue)
     if not static["ok"]:
         return reject("the patch failed the automatic checks", static["problems"],
                       {"approve": False, "reasons": static["problems"], "static": static})

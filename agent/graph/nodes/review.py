@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from agent.graph.deps import Deps, add_time
-from agent.graph.nodes.common import pool_of, sources_of
+from agent.graph.nodes.common import pool_of, request_of, sources_of
 from agent.review import review_change
 
 
@@ -16,11 +16,12 @@ async def review(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     pool = pool_of(state, deps)
     sources = sources_of(state, deps)
     rejected = dict(state.get("rejected") or {})
+    issue = request_of(state).issue
     reviewed: list[int] = []
     for cid in state.get("batch", []):
         cand = pool[cid]
         new = cand.apply(sources)
-        verdicts = [review_change(path, sources.get(path), text, operator=cand.operator,
+        verdicts = [review_change(path, sources.get(path), text, operator=cand.operator, issue=issue,
                                   changed=[s for s in cand.splices if s.path == path]) for path, text in new.items()]
         failed = next((v for v in verdicts if not v.ok), None)
         if failed is None:
