@@ -66,7 +66,7 @@ def _targets(site: Site) -> list[ast.expr]:
         parent = site.parents.get(id(node))
         if not isinstance(node, SHAPES) or (isinstance(parent, ast.Call) and parent.func is node):
             continue
-        found.append(node)  # type: ignore[arg-type]
+        found.append(node)
     return found[:MAX_TARGETS]
 
 
