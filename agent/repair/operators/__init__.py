@@ -91,3 +91,21 @@ def operand_text(site: Site, node: ast.AST) -> str:
     """A node's text, parenthesised unless atomic."""
     text = site.sf.segment(node)
     return text if isinstance(node, ATOMIC) else f"({text})"
+
+
+_ZERO_IDENTITY = (ast.Add, ast.Sub, ast.BitOr, ast.BitXor, ast.LShift, ast.RShift)
+_ONE_IDENTITY = (ast.Mult, ast.Div, ast.FloorDiv, ast.Pow)
+
+
+def identity_operand(site: Site, node: ast.AST, value: object) -> bool:
+    """Whether putting `value` in place of `node` makes its operation a no-op (`x + 0`, `x * 1`, `n -= 0`):
+    such a candidate is the operation deleted, which the operand-drop and statement-delete shapes say plainly."""
+    if type(value) is not int:
+        return False
+    parent = site.parents.get(id(node))
+    op: ast.AST | None = None
+    if isinstance(parent, ast.BinOp) and (parent.right is node or isinstance(parent.op, ast.Add | ast.Mult)):
+        op = parent.op
+    elif isinstance(parent, ast.AugAssign) and parent.value is node:
+        op = parent.op
+    return (value == 0 and isinstance(op, _ZERO_IDENTITY)) or (value == 1 and isinstance(op, _ONE_IDENTITY))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from agent.repair.operators import Mutation, Site, expressions_in, wrapped
+from agent.repair.operators import Mutation, Site, expressions_in, identity_operand, wrapped
 
 # Keyed by repr: True == 1 and False == 0 would collide as dict keys.
 CONSTANT_SWAPS: dict[str, list[str]] = {"True": ["False"], "False": ["True"], "None": ["0", "[]"], "0": ["1", "None"],
@@ -26,6 +26,8 @@ def expression_mutations(site: Site) -> Iterator[Mutation]:
                             1.9)
         if isinstance(node, ast.Constant) and type(node.value) in (bool, int, str, type(None)):
             for new in CONSTANT_SWAPS.get(repr(node.value), []):
+                if new.isdigit() and identity_operand(site, node, int(new)):
+                    continue
                 yield site.edit(node, new, "constant_replace", f"`{text}` changed to `{new}`{where}", 1.4)
             if type(node.value) is bool or node.value is None:
                 for name in variables[:5]:
