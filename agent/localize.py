@@ -141,17 +141,18 @@ def issue_mentions(text: str) -> Mentions:
     return Mentions(frozenset(strong), frozenset(weak), frozenset(files))
 
 
-CLUSTER_SIMILARITY = 0.5  # Jaccard similarity of the functions two failing tests ran, to count as one failure
+CLUSTER_SIMILARITY = 0.5  # overlap of the functions two failing tests ran (of the smaller set), to count as one failure
 MAX_CLUSTERED = 200
 
 
 def failure_clusters(failing: list[str], covered: Mapping[str, set[str]]) -> list[list[str]]:
-    """Failing tests grouped by the functions they ran (Jaccard >= CLUSTER_SIMILARITY, single linkage).
+    """Failing tests grouped by the functions they ran (overlap >= CLUSTER_SIMILARITY, single linkage).
 
-    Tests that fail for the same fault run much the same code; an unrelated failure (a flaky or
-    slow test, a second bug) runs other code. Localizing each group on its own and taking each
-    line's best score keeps one group from diluting or owning the ranking (the idea of "debugging
-    in parallel", Jones, Bowring and Harrold, ISSTA 2007).
+    Tests that fail for the same fault run much the same code (one may reach it through a wrapper
+    the other does not use: the overlap is measured against the smaller set, not the union); an
+    unrelated failure (a flaky or slow test, a second bug) runs other code. Localizing each group on
+    its own and taking each line's best score keeps one group from diluting or owning the ranking
+    (the idea of "debugging in parallel", Jones, Bowring and Harrold, ISSTA 2007).
     """
     if len(failing) > MAX_CLUSTERED or not covered:
         return [list(failing)]
@@ -166,8 +167,8 @@ def failure_clusters(failing: list[str], covered: Mapping[str, set[str]]) -> lis
     for i, a in enumerate(failing):
         for b in failing[i + 1:]:
             fa, fb = covered.get(a, set()), covered.get(b, set())
-            union = fa | fb
-            if not union or len(fa & fb) / len(union) >= CLUSTER_SIMILARITY:
+            smaller = min(len(fa), len(fb))
+            if not smaller or len(fa & fb) / smaller >= CLUSTER_SIMILARITY:
                 parent[find(a)] = find(b)
     groups: dict[str, list[str]] = {}
     for t in failing:

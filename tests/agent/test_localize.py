@@ -114,6 +114,10 @@ def test_unrelated_failures_form_separate_groups():
     covered = {"t::win": {"lib.py:windowed"}, "t::threads": {"lib.py:pool_worker"}, "t::win2": {"lib.py:windowed"}}
     assert failure_clusters(["t::win", "t::threads", "t::win2"], covered) == [["t::win", "t::win2"], ["t::threads"]]
     assert cov  # (the coverage fixture is used below)
+    # a test that reaches the fault through a wrapper still belongs with the one that calls it directly
+    wrapped = {"t::direct": {"calc.py:total"}, "t::cart": {"calc.py:total", "calc.py:Cart.total",
+                                                           "calc.py:Cart.__init__"}}
+    assert failure_clusters(["t::direct", "t::cart"], wrapped) == [["t::direct", "t::cart"]]
 
 
 def test_one_unrelated_failure_does_not_own_the_ranking_and_named_places_come_first():
