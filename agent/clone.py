@@ -11,15 +11,18 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.exceptions import CloneError
 from agent.request import FixRequest
+from agent.textsafe import clean_line
 from sandbox import SandboxError
 from sandbox.walk import MAX_DEPTH, check_size, measure, walk
 
 _SKIP_DIRS = {".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv", "node_modules", ".tox"}
 MAX_ENTRIES = 100_000  # files and folders in one checkout
+NO_CONVERSION = "* -text -eol -working-tree-encoding -filter -ident\n"
 
 
 def git_env() -> dict[str, str]:
@@ -32,6 +35,7 @@ def git_env() -> dict[str, str]:
         GIT_SSH_COMMAND="ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
         GIT_PROTOCOL_FROM_USER="0",
         GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL="/dev/null",  # no filters, url rewrites or hooks from the host user's ~/.gitconfig
     )
     return env
 
@@ -62,9 +66,9 @@ def fetch_repository(req: FixRequest, dest: Path, *, timeout: float, max_mb: int
     try:
         local = Path(req.repo)
         if local.is_absolute() and local.is_dir():
-            bare = (local / "HEAD").is_file() and (local / "objects").is_dir()
-            if bare or (req.branch and os.path.lexists(local / ".git")):
-                check_local_git(local, bare=bare)
+            layout = local_git(local, timeout=timeout)
+            if layout is not None and (layout.bare or req.branch):
+                check_git_layout(local, layout)
                 # file:// (not a plain path) so that --depth applies and no hard links are shared.
                 _clone(local.resolve().as_uri(), req.branch, dest, timeout=timeout, allow_file=True,
                        max_bytes=max_mb * 2**20, max_entries=max_entries)
@@ -86,33 +90,66 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def check_local_git(path: Path, *, bare: bool) -> None:
-    """Refuse a local repository whose git data lives outside the directory the user named.
+@dataclass(frozen=True)
+class GitLayout:
+    """Where git itself finds a local repository's data (both paths resolved)."""
 
-    `.git` may be a symlink or a `gitdir:` file, and a repository may borrow objects through
-    `objects/info/alternates` or share them through `commondir`: each must resolve inside `path`,
-    or fixbot would fetch (and patch) another repository than the one asked for.
+    bare: bool
+    git_dir: Path
+    common_dir: Path
+
+
+def local_git(path: Path, *, timeout: float = 30) -> GitLayout | None:
+    """Ask git (not a guess) where the repository at `path` keeps its data; None when `path` is no repository.
+
+    Git does not look above `path` (GIT_CEILING_DIRECTORIES) for an enclosing repository. Nothing is
+    checked here: `check_git_layout` does that before the data is used.
     """
     root = path.resolve()
-    gitdir = path if bare else path / ".git"
-    if not bare:
-        if gitdir.is_symlink():
-            gitdir = gitdir.resolve()
-        elif gitdir.is_file():
-            text = gitdir.read_text(encoding="utf-8", errors="replace").strip()
-            if not text.startswith("gitdir:"):
-                raise CloneError(f"{path}/.git is a file but not a `gitdir:` pointer; give a repository's path")
-            gitdir = (path / text[len("gitdir:"):].strip()).resolve()
-        _must_be_inside(root, gitdir, f"{path}/.git points at {gitdir}")
-    for name in ("commondir", "objects/info/alternates"):
-        pointer = gitdir / name
-        if not pointer.is_file():
-            continue
-        for line in pointer.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.strip() and not line.startswith("#"):
-                target = (gitdir / line.strip()).resolve() if name == "commondir" else \
-                    (gitdir / "objects" / line.strip()).resolve()
-                _must_be_inside(root, target, f"{path}'s {name} points at {target}")
+    env = {**git_env(), "GIT_CEILING_DIRECTORIES": str(root.parent)}
+    try:
+        proc = subprocess.run(["git", "-c", f"safe.directory={root}", "-C", str(root), "rev-parse",
+                               "--is-bare-repository", "--absolute-git-dir", "--git-common-dir"],
+                              capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL,
+                              errors="replace")
+    except subprocess.TimeoutExpired:
+        raise CloneError(f"git took longer than {timeout:.0f} s to read {path}") from None
+    lines = proc.stdout.splitlines()
+    if proc.returncode != 0 or len(lines) != 3:
+        return None  # not a repository: its files are copied as they are
+    common = Path(lines[2])
+    return GitLayout(lines[0].strip() == "true", Path(lines[1]).resolve(),
+                     (common if common.is_absolute() else root / common).resolve())
+
+
+def check_git_layout(path: Path, layout: GitLayout) -> None:
+    """Refuse a repository whose git data is not the named path's own, so fixbot never fetches another one.
+
+    CloneError for a git dir or common dir (`.git` file, `.git` link, `commondir`) outside `path`, any
+    symbolic link inside them (e.g. `.git/objects` linked elsewhere), and alternates outside `path`.
+    """
+    root = path.resolve()
+    for what, where in (("its git data", layout.git_dir), ("its shared git data", layout.common_dir)):
+        _must_be_inside(root, where, f"{path}: {what} is at {where}")
+    for folder in dict.fromkeys((layout.git_dir, layout.common_dir)):
+        _no_links(folder)
+        alternates = folder / "objects" / "info" / "alternates"
+        if alternates.is_file():
+            for line in alternates.read_text(encoding="utf-8", errors="replace").splitlines():
+                if line.strip() and not line.startswith("#"):
+                    target = (folder / "objects" / line.strip()).resolve()
+                    _must_be_inside(root, target, f"{path}: its objects/info/alternates point at {target}")
+
+
+def _no_links(git_dir: Path) -> None:
+    """Refuse a git folder holding a symbolic link anywhere (git never makes them; an attacker does)."""
+    try:
+        for entry in walk(git_dir, max_depth=40):
+            if entry.kind == "link":
+                raise CloneError(f"{git_dir / entry.rel} is a symbolic link; fixbot fetches only a repository whose "
+                                 "git data is plain files inside the directory you named")
+    except SandboxError as exc:
+        raise CloneError(f"cannot read the git data at {git_dir}: {exc}") from None
 
 
 def _must_be_inside(root: Path, target: Path, what: str) -> None:
@@ -145,8 +182,16 @@ def _clone(url: str, branch: str | None, dest: Path, *, timeout: float, allow_fi
     listing = _run_git(["git", "-C", str(dest), "ls-tree", "-r", "-t", "-l", "-z", "--full-tree", "HEAD"],
                        timeout=timeout, what="list the repository's files")
     check_tree_listing(listing, max_bytes=max_bytes, max_entries=max_entries)
+    # The checkout writes the blobs byte for byte: the repository's .gitattributes could otherwise grow
+    # them on the way out (eol=crlf, working-tree-encoding=UTF-32) past what ls-tree counted.
+    # $GIT_DIR/info/attributes wins over every .gitattributes in the tree.
+    (dest / ".git" / "info").mkdir(parents=True, exist_ok=True)
+    (dest / ".git" / "info" / "attributes").write_text(NO_CONVERSION, encoding="utf-8")
     _run_git(["git", *_git_safety(allow_file), "-C", str(dest), "checkout", "--quiet", "HEAD", "--", "."],
              timeout=timeout, what="check out the repository")
+    # A backstop for anything that still changes sizes on checkout.
+    check_size(measure(dest, skip=lambda _rel, name: name == ".git"), max_bytes=max_bytes, max_entries=max_entries,
+               what="the checked-out repository")
 
 
 def check_tree_listing(listing: str, *, max_bytes: int, max_entries: int, max_depth: int = MAX_DEPTH) -> None:
@@ -208,5 +253,16 @@ def _copy_tree(src: Path, dest: Path, *, max_bytes: int, max_entries: int, exclu
                 os.chmod(target, entry.st.st_mode & 0o755)
                 copied[key] = target
     except OSError as exc:
-        raise CloneError(f"could not copy the directory: {exc.strerror or exc}") from None
+        where = f" {_relative(src, exc.filename)}" if exc.filename else ""
+        raise CloneError(f"could not copy{where or ' the directory'}: {exc.strerror or exc}") from None
+
+
+def _relative(root: Path, filename: object) -> str:
+    """A file named in an OSError, relative to the repository root, cleaned for a one-line message."""
+    text = os.fsdecode(filename) if isinstance(filename, str | bytes) else str(filename)
+    try:
+        text = str(Path(text).relative_to(root))
+    except ValueError:
+        pass
+    return clean_line(text, 120)
 

@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
+from agent.pyparse import parse_python
+
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _STOP = {"the", "and", "for", "with", "when", "that", "this", "not", "returns", "return", "wrong", "should",
          "list", "error", "bug", "fix", "test", "tests", "but", "are", "from", "into", "have", "has", "was"}
@@ -60,7 +62,7 @@ def issue_terms(*texts: str) -> set[str]:
 def function_spans(source: str) -> list[tuple[int, int, str]]:
     """(first line, last line, qualified name) of every function, innermost last."""
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except SyntaxError:
         return []
     spans: list[tuple[int, int, str]] = []

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from agent.localize import is_test_path
+from agent.pyparse import parse_python
 
 SELECT_ABOVE = 300  # suites up to this many tests are covered whole (it is cheap, and the spectrum is richest)
 MAX_SELECTED = 400  # passing tests kept at most
@@ -42,7 +43,7 @@ def place_of(nodeid: str) -> TestPlace | None:
 def _names_by_test(source: str) -> dict[tuple[str | None, str], set[str]]:
     """(class, function) → identifiers its body uses (names and attribute names), for every test function."""
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except SyntaxError:
         return {}
     found: dict[tuple[str | None, str], set[str]] = {}
@@ -75,7 +76,7 @@ def defined_names(sources: Mapping[str, str]) -> set[str]:
         if is_test_path(path):
             continue
         try:
-            tree = ast.parse(source)
+            tree = parse_python(source)
         except SyntaxError:
             continue
         names.update(n.name for n in ast.walk(tree)

@@ -105,9 +105,10 @@ def check_branch(branch: str) -> str:
     if branch.startswith("-") or len(branch) > 200 or "\x00" in branch:
         raise InvalidRequest(f"branch {branch!r} is not a valid branch name")
     # `--branch` form checks a branch name; the value goes after `--`-free positional use only.
-    proc = subprocess.run(
-        ["git", "check-ref-format", "--branch", branch], capture_output=True, text=True, timeout=10
-    )
+    from agent.clone import git_env  # here, not at the top: agent.clone imports this module
+
+    proc = subprocess.run(["git", "check-ref-format", "--branch", branch], capture_output=True, text=True,
+                          timeout=10, env=git_env(), cwd="/", stdin=subprocess.DEVNULL)
     if proc.returncode != 0 or "@{" in branch:
         raise InvalidRequest(f"branch {branch!r} is not a valid branch name")
     return branch
@@ -117,7 +118,8 @@ def check_repo(repo: str, settings: Settings) -> str:
     """A repository URL on the allowlist, or a local path when configuration allows it."""
     if len(repo) > MAX_URL:
         raise InvalidRequest(f"the repository address is too long (max {MAX_URL} chars)")
-    if repo.startswith("-") or "\x00" in repo or any(ch.isspace() for ch in repo):
+    local = repo.startswith(("/", "./", "../", "~")) or ":" not in repo  # a path: spaces are fine there
+    if repo.startswith("-") or "\x00" in repo or any(ch.isspace() and not (local and ch == " ") for ch in repo):
         raise InvalidRequest(f"repository {repo!r} is not a valid address")
     if "::" in repo.split("/", 1)[0] or repo.lower().startswith("ext:"):
         raise InvalidRequest("repository transports like ext:: are never allowed")

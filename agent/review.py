@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import ast
 import functools
-import posixpath
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.edits.splice import Splice, lines_of
 from agent.localize import is_test_path
+from agent.pyparse import parse_python
 from agent.repair.region import changed_unit_text, pristine_unit_text
 
 
@@ -56,38 +57,54 @@ _CAPABILITIES: tuple[tuple[str, frozenset[str]], ...] = (
     ("runs a shell", frozenset({"os.system", "os.popen", "shell=True", "asyncio.create_subprocess_shell"})),
     ("runs dynamic code", frozenset({
         "eval", "exec", "compile", "__import__", "importlib.import_module", "importlib", "marshal.loads",
-        "pickle.loads", "pickle.load", "ctypes", "runpy", "code.interact"})),
+        "pickle.loads", "pickle.load", "ctypes", "runpy", "code.interact", "__dict__", "__builtins__",
+        "globals", "vars"})),
 )
+_REFLECTIVE = frozenset({"__dict__", "__builtins__", "globals", "vars"})
 
 
 def forbidden_file(path: str, issue: str = "") -> str | None:
     """Why a bug fix may not add or change this file, or None when it may.
 
-    Startup, build and packaging files (and any `.pth`) are refused unless the issue text names the file.
+    Startup, build and packaging files (and any `.pth`, and anything inside a `sitecustomize` or
+    `usercustomize` package) are refused unless the issue text names the file: its path or its
+    name as a whole word (`my_setup.py` does not name `setup.py`).
     """
-    name = posixpath.basename(path.replace("\\", "/"))
+    norm = path.replace("\\", "/")
+    parts = norm.split("/")
+    name = parts[-1]
     if name.endswith(".pth"):
         kind = "a .pth file runs code whenever Python starts"
     elif name in STARTUP_FILES:
         kind = f"{name} runs code when Python or pytest starts"
+    elif any(p in ("sitecustomize", "usercustomize") for p in parts[:-1]):
+        kind = "a sitecustomize or usercustomize package runs code whenever Python starts"
     elif name in BUILD_FILES or (name.startswith("requirements") and name.endswith((".txt", ".in"))):
         kind = f"{name} is a build or packaging file and runs or installs code at install time"
     else:
         return None
-    if name.lower() in issue.lower():
+    if _named(issue, norm) or _named(issue, name):
         return None
     return f"the patch changes {path}: {kind}; a bug fix may change it only when the issue asks for it by name"
 
 
+def _named(issue: str, word: str) -> bool:
+    """Whether `word` (a path or file name) stands in the issue as a whole token, not inside a longer name."""
+    pattern = rf"(?<![\w./-]){re.escape(word)}(?![\w/-]|\.\w)"
+    return re.search(pattern, issue, re.IGNORECASE) is not None
+
+
 def capabilities(source: str) -> Counter[str]:
     """How often the module uses each risky name: imports (`socket`), calls (`subprocess.run`, counted also
-    under `subprocess`), names bound by `from x import y [as z]` resolved, and `shell=True`.
+    under `subprocess`), names bound by `from x import y [as z]` resolved, `getattr(x, "name")` read as
+    `x.name`, `builtins.x` as `x`, reflective lookups (`__dict__`, `__builtins__`, `globals()`, `vars()`)
+    and `shell=True`.
 
     Returns an empty Counter for code that does not parse.
     """
     try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError):
+        tree = parse_python(source)
+    except SyntaxError:
         return Counter()
     aliases: dict[str, str] = {}
     used: Counter[str] = Counter()
@@ -103,12 +120,21 @@ def capabilities(source: str) -> Counter[str]:
                 used[f"{node.module}.{alias.name}"] += 1
                 aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
     for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in _REFLECTIVE:
+            used[node.attr] += 1
+        elif isinstance(node, ast.Name) and node.id in _REFLECTIVE:
+            used[node.id] += 1
         if not isinstance(node, ast.Call):
             continue
         name = _dotted(node.func)
+        if name == "getattr" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
+                and isinstance(node.args[1].value, str):
+            name = f"{_dotted(node.args[0])}.{node.args[1].value}" if _dotted(node.args[0]) else ""
         if name:
             head, _, rest = name.partition(".")
             resolved = aliases.get(head, head) + (f".{rest}" if rest else "")
+            if resolved.startswith("builtins."):
+                resolved = resolved[len("builtins."):]
             parts = resolved.split(".")
             used.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
         if any(k.arg == "shell" and isinstance(k.value, ast.Constant) and k.value.value is True
@@ -158,7 +184,7 @@ def review_change(path: str, old: str | None, new: str, *, operator: str = "", l
         return Review(False, f"only Python source files may be changed, not {path}", "high", ())
     units = changed_units(old, new, path, changed)
     try:
-        ast.parse(units[1] if units else new, filename=path)
+        parse_python(units[1] if units else new, filename=path)
     except SyntaxError as exc:
         return Review(False, f"{path} no longer parses: {exc.msg} (line {exc.lineno})", "high", ())
     reasons: list[str] = []
@@ -223,9 +249,17 @@ def changed_units(old: str | None, new: str, path: str = "",
 def module_imports(source: str) -> str:
     """Every import statement of a module, one per line (what resolves the aliases of a changed function)."""
     try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError):
+        tree = parse_python(source)
+    except SyntaxError:
         return ""
     found = [ast.get_source_segment(source, node) or "" for node in ast.walk(tree)
              if isinstance(node, ast.Import | ast.ImportFrom)]
     return "".join(" ".join(segment.split()) + "\n" for segment in found if segment)
+
+
+def review_new_test(path: str, content: str) -> Review:
+    """The model's reproduction test, shipped in the patch: always high risk (a new file that runs wherever
+    the tests run), with any process, network, shell or dynamic-code call it makes named too."""
+    reasons = (f"adds the reproduction test {path} (a new file that runs wherever the tests run)",
+               *new_capabilities(None, content))
+    return Review(True, "", "high", reasons)

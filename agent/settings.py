@@ -136,6 +136,7 @@ class Settings(BaseSettings):
             output_cap=self.sandbox_output_cap,
             lifetime=self.sandbox_lifetime,
             setup_network=self.sandbox_setup_network,
+            workspace_max_entries=self.clone_max_files,
         )
 
 

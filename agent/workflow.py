@@ -18,7 +18,7 @@ from agent.graph.build import build_graph
 from agent.graph.deps import Deps
 from agent.request import FixRequest, validate_request
 from agent.sandboxes import SandboxPool
-from agent.settings import Settings
+from agent.settings import Settings, state_dir
 from agent.textsafe import clean_line
 
 ENGINES = ("search", "llm", "auto")
@@ -57,9 +57,20 @@ def result_record(task_id: str, state: dict[str, Any]) -> dict[str, Any]:
 
 
 def own_paths(settings: Settings) -> list[Path]:
-    """fixbot's own files (work directory, checkpoint database), never copied when a repository holds them."""
+    """fixbot's own files (work directory, checkpoint database, crash log), never copied when a repository
+    holds them."""
     db = Path(settings.checkpoint_db).expanduser()
-    return [Path(settings.work_dir).expanduser(), db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+    return [Path(settings.work_dir).expanduser(), db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"),
+            state_dir() / "crash.log"]
+
+
+def _make_dir(path: Path, setting: str) -> None:
+    """Create one of fixbot's own folders, or say in one line which setting to change."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {path} ({exc.strerror or exc}): set {setting} (or XDG_STATE_HOME) "
+                          "to a folder fixbot may write") from None
 
 
 def task_dir(settings: Settings, task_id: str) -> Path:
@@ -89,7 +100,10 @@ async def run_fix(
     request = validate_request(request, settings)
     task_id = check_task_id(task_id) if task_id else new_task_id()
     workdir = task_dir(settings, task_id)
-    workdir.mkdir(parents=True, exist_ok=True)
+    if workdir.exists():  # never ours to reuse or remove: a task of that id has (or had) its checkout here
+        raise WorkflowError(f"task {task_id} already has a work directory ({workdir}); resume it with "
+                            f"--resume {task_id}, or run without --task-id")
+    _make_dir(workdir, "WORK_DIR")
     sink = events or NullSink()
     sink.emit(task_id, "phase", {"phase": "clone", "text": "Fetching the repository"})
     try:
@@ -138,7 +152,7 @@ def default_llm(settings: Settings) -> Any:
 async def _invoke(settings: Settings, task_id: str, state: dict[str, Any] | None, sink: EventSink,
                   pool: SandboxPool | None, llm: Any = None) -> dict[str, Any]:
     db = Path(settings.checkpoint_db).expanduser()
-    db.parent.mkdir(parents=True, exist_ok=True)
+    _make_dir(db.parent, "CHECKPOINT_DB")
     own_pool = pool is None
     pool = pool or SandboxPool(settings.sandbox_config())
     deps = Deps(settings=settings, sandboxes=pool, events=sink, llm=llm if llm is not None else default_llm(settings))

@@ -8,6 +8,7 @@ from sandbox.exceptions import (
     SandboxError,
     SandboxTimeout,
     TreeTooLarge,
+    UnreadableTree,
     UnsafeArchive,
 )
 from sandbox.oneshot import run_once
@@ -24,6 +25,7 @@ __all__ = [
     "SandboxError",
     "SandboxTimeout",
     "TreeTooLarge",
+    "UnreadableTree",
     "UnsafeArchive",
     "run_once",
 ]

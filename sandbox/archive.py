@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import posixpath
@@ -12,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from sandbox.exceptions import UnsafeArchive
+from sandbox.exceptions import UnreadableTree, UnsafeArchive
 from sandbox.walk import check_size, measure, walk
 
 SPOOL_MAX = 8 * 1024 * 1024  # archives larger than this go to a temporary file, not memory
@@ -66,8 +67,9 @@ def tar_directory(src: Path, *, uid: int, gid: int, exclude: Sequence[str] = (".
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX) as buf:
         try:
             _write_tree(buf, src, uid, gid, skip)
-        except OSError as exc:  # a file changed or vanished while it was copied
-            raise UnsafeArchive(f"could not copy {src}: {exc.strerror or exc}") from None
+        except OSError as exc:  # a file changed, vanished or was unreadable while it was copied
+            name = os.path.relpath(os.fsdecode(exc.filename), src) if exc.filename else str(src)
+            raise UnreadableTree(f"could not copy {name!r}: {exc.strerror or exc}") from None
         buf.seek(0)
         yield buf
 
@@ -93,8 +95,18 @@ def _write_tree(buf: IO[bytes], src: Path, uid: int, gid: int, skip: Callable[[s
                 first_link.setdefault(key, entry.rel)
                 info = _info(entry.rel, uid, gid, mode=mode)
                 info.size = st.st_size
-                with open(entry.path, "rb") as fh:
+                with _open_same(entry.path, st) as fh:
                     tar.addfile(info, fh)
+
+
+def _open_same(path: str, st: os.stat_result) -> IO[bytes]:
+    """Open the very file that was walked: never through a link swapped in since, never a different inode."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    now = os.fstat(fd)
+    if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+        os.close(fd)
+        raise OSError(errno.ESTALE, "the file changed while it was being copied", path)
+    return os.fdopen(fd, "rb")
 
 
 def _add_link(tar: tarfile.TarFile, root: Path, path: str, rel: str, uid: int, gid: int) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+
+from docker.utils import parse_bytes
 
 DEFAULT_IMAGE = "fixbot-sandbox:latest"
 LABEL_APP = "fixbot.app"
@@ -34,14 +35,10 @@ class SandboxConfig:
     extra_env: dict[str, str] = field(default_factory=dict)  # never secrets; tests only
     tools_size: str = "64m"  # the /fixbot tools volume (runner scripts, candidate lists, coverage files)
     guard_grace: float = 10.0  # seconds the host waits past an exec's timeout before killing the container
+    workspace_max_entries: int = 100_000  # files and folders a workspace copied in may hold
 
-
-_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30}
 
 
 def size_bytes(size: str) -> int:
-    """Bytes of a Docker-style size ("512m", "1g", "4096"); ValueError for anything else."""
-    match = re.fullmatch(r"(\d+)([bkmg]?)", size.strip().lower())
-    if not match:
-        raise ValueError(f"expected a size such as 512m or 1g, got {size!r}")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    """Bytes of a Docker-style size ("512m", "1g", "4096"), by docker's own parser."""
+    return int(parse_bytes(size))

@@ -29,3 +29,7 @@ class UnsafeArchive(SandboxError):
 
 class TreeTooLarge(SandboxError):
     """A directory to copy is larger, holds more entries or nests deeper than the limits allow."""
+
+
+class UnreadableTree(SandboxError):
+    """A directory to copy holds an entry that cannot be read (permissions, vanished while walked)."""

@@ -98,14 +98,15 @@ class Sandbox:
         """Copy a host directory into /workspace, files owned by the sandbox user.
 
         Symlinks are kept only when they stay inside the tree; `exclude` names are skipped at any depth.
-        A tree larger than the workspace volume (hard-linked content once) raises TreeTooLarge before
-        anything is copied.
+        A tree larger than the workspace volume (hard-linked content once) or with more entries than
+        config.workspace_max_entries raises TreeTooLarge before anything is copied.
         """
         src = Path(src)
         if not src.is_dir():
             raise SandboxError(f"no directory {src} to copy into the sandbox")
         limit = size_bytes(self.config.workspace_size)
-        with tar_directory(src, uid=self.uid, gid=self.gid, exclude=exclude, max_bytes=limit) as data:
+        with tar_directory(src, uid=self.uid, gid=self.gid, exclude=exclude, max_bytes=limit,
+                           max_entries=self.config.workspace_max_entries) as data:
             self._put(WORKSPACE, data)
 
     def put_files(self, files: Mapping[str, bytes | str], *, base: str = WORKSPACE) -> None:

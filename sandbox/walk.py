@@ -1,10 +1,10 @@
 """Walking a directory tree from an untrusted repository: no recursion, no links followed, bounded.
 
 `os.walk` and `shutil.copytree` recurse once per folder level, so a tree nested a thousand folders
-deep ends in RecursionError; they also follow nothing but count nothing. `walk` keeps its own
-stack, never follows a symlink, and raises `TreeTooLarge` (one line, for a user) when the tree is
-deeper than `max_depth`. `measure` adds up what copying the tree would write before anything is
-written: entries, and bytes with hard-linked content counted once.
+deep ends in RecursionError, and they count nothing. `walk` keeps its own stack, never follows a
+symlink, and raises `TreeTooLarge` (one line, for a user) when the tree is deeper than `max_depth`,
+`UnreadableTree` when an entry cannot be read. `measure` adds up what copying the tree would write
+before anything is written: entries, and bytes with hard-linked content counted once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.exceptions import TreeTooLarge
+from sandbox.exceptions import TreeTooLarge, UnreadableTree
 
 MAX_DEPTH = 100  # folder levels below the root; real repositories stay far below this
 
@@ -35,20 +35,27 @@ def walk(root: Path | str, *, skip: Callable[[str, str], bool] | None = None,
     """Yield every entry under root, parents before children, names sorted, links not followed.
 
     `skip(rel, name)` returns True for entries to leave out (a skipped folder is not entered).
-    Raises TreeTooLarge when a folder lies deeper than max_depth, OSError when the root cannot be read.
+    Raises TreeTooLarge when a folder lies deeper than max_depth, UnreadableTree when a folder or an
+    entry cannot be read (the root included).
     """
     base = os.fspath(root)
     stack: list[tuple[str, int]] = [("", 0)]
     while stack:
         rel_dir, depth = stack.pop()
-        with os.scandir(os.path.join(base, rel_dir) if rel_dir else base) as it:
-            items = sorted(it, key=lambda e: e.name)
+        try:
+            with os.scandir(os.path.join(base, rel_dir) if rel_dir else base) as it:
+                items = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            raise UnreadableTree(f"cannot read the folder {_short(rel_dir or '.')}: {exc.strerror or exc}") from None
         subdirs: list[str] = []
         for item in items:
             rel = f"{rel_dir}/{item.name}" if rel_dir else item.name
             if skip is not None and skip(rel, item.name):
                 continue
-            st = item.stat(follow_symlinks=False)
+            try:
+                st = item.stat(follow_symlinks=False)
+            except OSError as exc:
+                raise UnreadableTree(f"cannot read {_short(rel)}: {exc.strerror or exc}") from None
             kind = ("link" if stat.S_ISLNK(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode)
                     else "file" if stat.S_ISREG(st.st_mode) else "other")
             yield Entry(rel, item.path, kind, st)

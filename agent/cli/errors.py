@@ -32,10 +32,9 @@ class Outcome:
 
 def failure_record(task_id: str, message: str, request: dict[str, Any] | None = None) -> dict[str, Any]:
     """A result record in the shape `fixbot fix --json` writes, for a task that ended in an error."""
-    return {"task_id": task_id, "status": "error", "message": message, "analysis": None, "final_patch": None,
-            "test_results": [], "risk": None, "candidates_tried": 0, "attempts": 0, "phase_times": {},
-            "tokens": {"prompt": 0, "completion": 0, "total": 0}, "engine": None, "baseline": {},
-            "request": request, "elapsed": 0.0}
+    from agent.workflow import result_record
+
+    return result_record(task_id, {"status": "error", "message": message, "request": request})
 
 
 def describe(exc: BaseException) -> tuple[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -95,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
     gets a result record (status "error"). With `--json -` stdout carries only that JSON.
     """
     json_only = args.json == "-"
+    if args.json and not json_only:
+        problem = _unwritable(Path(args.json))
+        if problem:
+            print(f"fixbot: cannot write the result to {clean_line(args.json, 200)}: {problem}", file=sys.stderr)
+            return 2
     console = Console(stderr=True)
     task_id = args.resume or args.task_id or new_task_id()
     request = {"repo": args.repo, "issue": args.issue, "test_command": args.test, "branch": args.branch,
@@ -103,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
     record = outcome.record
     if outcome.error is None:
         show(record, Console(stderr=json_only, highlight=False))
-    if args.json:
-        _write_json(args.json, record)
+    if args.json and not _write_json(args.json, record):
+        return outcome.exit_code or 1
     return outcome.exit_code if outcome.error is not None else (0 if record["status"] == "fixed" else 1)
 
 
@@ -131,16 +137,31 @@ def _usage(message: str) -> Exception:
     return InvalidRequest(message)
 
 
-def _write_json(target: str, record: dict[str, Any]) -> None:
+def _unwritable(path: Path) -> str | None:
+    """Why the result file cannot be written (checked before the run, not after it), or None."""
+    if path.is_dir():
+        return "it is a folder"
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        return f"no folder {parent}"
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "permission denied"
+    return None
+
+
+def _write_json(target: str, record: dict[str, Any]) -> bool:
+    """Write the record; False (after one line on stderr) when it could not be written."""
     text = json.dumps(record, indent=2, ensure_ascii=True) + "\n"  # control characters arrive escaped
     if target == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
-        return
+        return True
     try:
         Path(target).write_text(text, encoding="utf-8")
     except OSError as exc:
-        print(f"fixbot: could not write {target}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"fixbot: could not write {clean_line(target, 200)}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def show(record: dict[str, Any], console: Console) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from agent.llm.prompts import fence, fence_overhead
 from agent.localize import function_spans, is_test_path
+from agent.pyparse import parse_python
 
 CONTEXT_CHARS = 24_000  # about 6,000 tokens per prompt
 MAX_SNIPPET_LINES = 60
@@ -50,7 +51,7 @@ def _signature(node: ast.AST) -> str:
 def file_outline(source: str) -> list[str]:
     """Top-level def/class signatures (and methods, indented) of one file; [] when it does not parse."""
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except (SyntaxError, ValueError):
         return []
     lines: list[str] = []

@@ -18,6 +18,7 @@ import warnings
 from dataclasses import dataclass
 
 from agent.edits.splice import Splice, apply_splices, lines_of
+from agent.pyparse import parse_python
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 BLOCKS = (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While)
@@ -59,7 +60,7 @@ def layout(text: str) -> Layout:
     starts = [0]
     for line in lines_of(text):
         starts.append(starts[-1] + len(line))
-    return Layout(text, ast.parse(text), starts, {})
+    return Layout(text, parse_python(text), starts, {})
 
 
 def parsed(text: str) -> ast.Module:

@@ -10,14 +10,15 @@ relative path, and turns anything wrong into one `RunnerOutputError` a user can 
 from __future__ import annotations
 
 import json
-import posixpath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.exceptions import WorkflowError
+from sandbox import UnsafeArchive
+from sandbox.archive import safe_relpath
 
-MAX_REPORT_BYTES = 48 * 1024 * 1024
+MAX_REPORT_BYTES = 16 * 1024 * 1024  # parsing and checking costs ~30 bytes of memory per byte read
 MAX_TEXT = 8000  # characters kept of one failure message
 MAX_NAME = 2000  # characters of one test id or path
 
@@ -129,8 +130,11 @@ def _name(name: str) -> str:
 
 
 def _safe_path(path: str) -> bool:
-    """A relative path inside the workspace: no absolute path, no `..`, no NUL, not too long."""
-    if not path or len(path) > MAX_NAME or "\x00" in path or path.startswith(("/", "\\")):
+    """A relative path inside the workspace (sandbox.archive.safe_relpath's rule), not too long."""
+    if len(path) > MAX_NAME:
         return False
-    norm = posixpath.normpath(path.replace("\\", "/"))
-    return norm != ".." and not norm.startswith("../")
+    try:
+        safe_relpath(path)
+    except UnsafeArchive:
+        return False
+    return True

@@ -11,6 +11,7 @@ import bisect
 from dataclasses import dataclass, field
 
 from agent.edits.splice import Splice, lines_of, newline_of
+from agent.pyparse import parse_python
 
 
 @dataclass
@@ -27,7 +28,7 @@ class SourceFile:
     _line_keys: list[int] = field(init=False, default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
-        self.tree = ast.parse(self.text)
+        self.tree = parse_python(self.text)
         self.lines = lines_of(self.text)
         self.newline = newline_of(self.text)
         self.starts = [0]

@@ -54,3 +54,37 @@ def test_existing_calls_are_not_counted_again():
 def test_a_new_file_is_high_risk_with_the_reason_named():
     verdict = review_change("pkg/helpers.py", None, "def helper():\n    return 1\n")
     assert verdict.ok and verdict.risk == "high" and "adds a new file" in verdict.risk_reasons
+
+
+def test_a_sitecustomize_package_is_a_start_up_file_too():
+    verdict = review_change("sitecustomize/__init__.py", None, "import os\n")
+    assert not verdict.ok and "sitecustomize or usercustomize package" in verdict.reason
+
+
+@pytest.mark.parametrize(("issue", "allowed"), [
+    ("the version in setup.py is wrong", True), ("see setup.py.", True), ("fix pkg/setup.py", True),
+    ("my_setup.py breaks", False), ("setup.pyx is slow", False), ("legacy-setup.py", False), ("", False)])
+def test_the_issue_names_a_file_only_as_a_whole_word(issue, allowed):
+    assert (forbidden_file("pkg/setup.py", issue) is None) is allowed
+
+
+@pytest.mark.parametrize(("new", "expected"), [
+    ("import os\ngetattr(os, 'system')('id')\n", "starts a process: new os.system"),
+    ("import os\nimport builtins\nbuiltins.exec('1')\n", "runs dynamic code: new exec"),
+    ("import os\nos.__dict__['system']('id')\n", "runs dynamic code: new __dict__"),
+    ("import os\n__builtins__['eval']('1')\n", "runs dynamic code: new __builtins__"),
+    ("import os\nglobals()['x'] = 1\n", "runs dynamic code: new globals"),
+])
+def test_reflective_calls_count_as_what_they_reach(new, expected):
+    verdict = review_change("pkg/mod.py", "import os\n", new)
+    assert verdict.risk == "high" and any(expected in r for r in verdict.risk_reasons), verdict.risk_reasons
+
+
+def test_the_models_reproduction_test_is_high_risk_and_its_calls_are_named():
+    from agent.review import review_new_test
+
+    plain = review_new_test("tests/test_fixbot_repro.py", "def test_x():\n    assert 1\n")
+    assert plain.risk == "high" and "adds the reproduction test tests/test_fixbot_repro.py" in plain.risk_reasons[0]
+    shelly = review_new_test("tests/test_fixbot_repro.py",
+                             "import subprocess\nsubprocess.run(['sh', '-c', 'id'])\n\ndef test_x():\n    pass\n")
+    assert any("starts a process: new subprocess" in r for r in shelly.risk_reasons)

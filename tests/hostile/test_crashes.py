@@ -233,3 +233,76 @@ def test_writing_the_reproduction_test_onto_a_link_is_a_clear_error(tmp_path):
     with pytest.raises(WorkflowError, match="could not create the reproduction test"):
         _write_new(str(tmp_path), "tests/test_fixbot_repro.py", "x = 1\n")
     assert not (tmp_path / "tests" / "nowhere.py").exists()
+
+
+@pytest.mark.parametrize("source", ["x = " + "1+" * 100_000 + "1\n", "x = " + "-" * 200_000 + "1\n", "x = '\0'\n",
+                                    "x = '\\d'  # a SyntaxWarning on Python 3.12+\n"])
+def test_sources_that_break_the_parser_are_syntax_errors_never_crashes(source):
+    from agent.localize import fallback_rank, function_spans
+    from agent.pyparse import parse_python
+    from agent.review import review_change
+
+    try:
+        parse_python(source)
+    except SyntaxError:
+        pass
+    assert isinstance(function_spans(source), list)
+    assert fallback_rank({"big.py": source}, ["x"]) == []
+    verdict = review_change("big.py", "x = 1\n", source)
+    assert verdict.ok or "no longer parses" in verdict.reason
+
+
+def test_an_unreadable_folder_is_one_clear_error(tmp_path, make_repo, monkeypatch):
+    from agent.clone import fetch_repository
+    from agent.exceptions import CloneError
+    from agent.request import FixRequest
+    from sandbox import UnreadableTree
+    from sandbox.walk import measure
+
+    repo = make_repo(tmp_path / "r", {"calc.py": "x = 1\n", "secret/keys.py": "k = 1\n"})
+    real_scandir = os.scandir
+
+    def scandir(path):  # root reads everything, so the refusal a normal user meets is simulated here
+        if os.fspath(path).endswith("secret"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(UnreadableTree, match="cannot read the folder secret: Permission denied"):
+        measure(repo)
+    with pytest.raises(CloneError, match="cannot read the folder secret"):
+        fetch_repository(FixRequest(repo=str(repo), issue="x"), tmp_path / "d", timeout=30, max_mb=10)
+    assert not (tmp_path / "d").exists()
+
+
+async def test_an_existing_task_directory_is_never_removed(tmp_path, workflow_settings, make_repo):
+    from agent.request import FixRequest
+    from agent.workflow import run_fix
+
+    keep = Path(workflow_settings.work_dir) / "fx-keepme" / "repo" / "calc.py"
+    keep.parent.mkdir(parents=True)
+    keep.write_text("mine\n")
+    with pytest.raises(WorkflowError, match="already has a work directory"):
+        await run_fix(FixRequest(repo=str(make_repo(tmp_path / "r", CALC)), issue="x"), workflow_settings,
+                      task_id="fx-keepme")
+    assert keep.read_text() == "mine\n"
+
+
+def test_an_unwritable_result_file_or_state_folder_is_said_before_the_run(tmp_path, hostile_repo, cli_env):
+    repo = hostile_repo({})
+    proc = fixbot("fix", "--repo", str(repo), "--issue", CALC_ISSUE, "--json", str(tmp_path / "no" / "r.json"),
+                  env=cli_env)
+    assert proc.returncode == 2 and "cannot write the result" in one_line_error(proc)
+    blocked = tmp_path / "state-is-a-file"
+    blocked.write_text("")
+    proc = fixbot("fix", "--repo", str(repo), "--issue", CALC_ISSUE, env={**cli_env, "XDG_STATE_HOME": str(blocked)})
+    assert proc.returncode == 2 and "set WORK_DIR (or XDG_STATE_HOME)" in one_line_error(proc)
+
+
+def test_a_local_path_with_spaces_is_a_path(tmp_path, make_repo):
+    from agent.request import FixRequest, validate_request
+    from agent.settings import load_settings
+
+    repo = make_repo(tmp_path / "my project", {"calc.py": "x = 1\n"})
+    request = validate_request(FixRequest(repo=str(repo), issue="x"), load_settings(allow_local_repos=True))
+    assert request.repo == str(repo)

@@ -10,7 +10,7 @@ from agent.edits.diff import unified_diff
 from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import pool_of, request_of, sources_of
 from agent.graph.nodes.llm_prove import final_patch_of
-from agent.review import review_change
+from agent.review import review_change, review_new_test
 
 _RISK = {"low": 0, "medium": 1, "high": 2}
 
@@ -33,18 +33,19 @@ async def finalize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         verdicts = [review_change(path, before[path], after[path], operator=cand.operator, lines_changed=lines,
                                   issue=issue, changed=[s for s in cand.splices if s.path == path])
                     for path in sorted(after)]
-        verdict = max(verdicts, key=lambda v: _RISK.get(v.risk, 1))
+        level = max(verdicts, key=lambda v: _RISK.get(v.risk, 1)).risk
         reasons = list(dict.fromkeys(r for v in verdicts for r in v.risk_reasons))
         repro = state.get("repro_test") or {}
         if repro.get("path"):  # the model's reproduction test is part of the patch
             after[repro["path"]] = repro["content"]
-            reasons.append(f"adds the reproduction test {repro['path']}")
+            added = review_new_test(repro["path"], repro["content"])
+            level, reasons = added.risk, reasons + list(added.risk_reasons)
         update = {
             "status": "fixed",
             "message": f"found a patch that makes the tests pass: {cand.description}",
             "final_patch": {"filename": cand.path, "files": sorted(after), "diff": unified_diff(before, after),
                             "explanation": explain(cand.description, state)},
-            "risk": {"level": verdict.risk, "reasons": reasons},
+            "risk": {"level": level, "reasons": reasons},
         }
     elif state.get("status") in (None, "running"):
         update = {"status": "not_fixed", "message": state.get("message") or "no plausible patch found"}

@@ -15,6 +15,7 @@ from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import request_of, tail
 from agent.graph.nodes.llm_common import feedback
 from agent.llm.context import head_tail
+from agent.review import review_new_test
 
 STDOUT_TAIL = 4000
 FOCUS_CHARS = 5000
@@ -107,13 +108,15 @@ def final_patch_of(state: dict[str, Any]) -> dict[str, Any]:
     review = state.get("llm_review") or {}
     static = review.get("static") or {}
     reasons = list(static.get("risk_reasons") or []) + [f"reviewer: {r}" for r in review.get("reasons") or []]
+    level = static.get("risk", "medium")
     if repro.get("path"):
-        reasons.append(f"adds the reproduction test {repro['path']}")
+        added = review_new_test(repro["path"], repro["content"])
+        level, reasons = added.risk, reasons + list(added.risk_reasons)
     explanation = found.get("explanation") or found.get("description", "")
     return {
         "status": "fixed",
         "message": f"found a patch that makes the tests pass: {found.get('description', '')}",
         "final_patch": {"filename": sorted(files)[0], "files": sorted(new), "diff": unified_diff(old, new),
                         "explanation": explanation},
-        "risk": {"level": static.get("risk", "medium"), "reasons": reasons},
+        "risk": {"level": level, "reasons": reasons},
     }

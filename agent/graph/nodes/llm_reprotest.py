@@ -23,6 +23,7 @@ from agent.llm.context import CONTEXT_CHARS, head_tail, manager_context
 from agent.llm.errors import LLMError
 from agent.llm.prompts import fence, render
 from agent.localize import fallback_rank, is_test_path, issue_terms
+from agent.pyparse import parse_python
 
 TEST_NAME = "test_fixbot_repro"
 _CODE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
@@ -39,7 +40,7 @@ def new_test_path(workspace: str) -> str:
         rel = f"{folder}/{name}" if folder else name
         if not os.path.lexists(root / rel):  # a dangling link counts as taken: it is never written through
             return rel
-    raise FileExistsError("no free name for the reproduction test")
+    raise WorkflowError(f"no free name for the reproduction test ({TEST_NAME}.py to {TEST_NAME}_99.py all exist)")
 
 
 def extract_test(text: str) -> str:
@@ -53,7 +54,7 @@ def check_test(code: str) -> str | None:
     if not code:
         return "the answer has no ```python block with the test file"
     try:
-        tree = ast.parse(code)
+        tree = parse_python(code)
     except SyntaxError as exc:
         return f"the test file does not parse: {exc.msg} (line {exc.lineno})"
     if not any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name.startswith("test")
