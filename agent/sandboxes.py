@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.repair.validate import install_runner
+from agent.testrun import install_probe
 from sandbox import Sandbox, SandboxConfig
 
 
@@ -29,6 +30,7 @@ class SandboxPool:
                 try:
                     box.put_workspace(Path(workspace))
                     install_runner(box)
+                    install_probe(box)
                 except BaseException:
                     box.destroy()
                     raise

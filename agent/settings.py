@@ -53,13 +53,20 @@ class Settings(BaseSettings):
     docker_timeout: float = Field(300.0, gt=0, le=24 * 3600)
     test_timeout: float = Field(10.0, gt=0, le=3600)  # one pytest test running longer counts as hanging (failed)
     docker_max_memory: str = "512m"
-    docker_max_cpu: float = Field(0.5, gt=0, le=64)
+    # The operator's cap on one sandbox's CPUs; unset, each sandbox gets what a worker can give its task:
+    # the host's cores divided by WORKERS_PER_HOST (see sandbox_cpus()).
+    docker_max_cpu: float | None = Field(None, gt=0, le=256)
+    workers_per_host: int = Field(1, ge=1, le=256)  # tasks this host runs at once; the CLI is one worker
     docker_max_pids: int = Field(256, ge=16, le=65536)
     sandbox_tmpfs_size: str = "64m"
     sandbox_workspace_size: str = "512m"
     sandbox_output_cap: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
     sandbox_setup_network: bool = False
     sandbox_lifetime: float = Field(3600.0, gt=0)
+    sandbox_home_size: str = "1g"  # the sandbox user's home volume: caches and what setup installs (~/.local)
+    sandbox_wheelhouse: Path | None = None  # host directory of wheels the setup's pip installs from, read-only
+    sandbox_pip_index_url: str | None = None  # pip's index when SANDBOX_SETUP_NETWORK is on (default PyPI)
+    flaky_reruns: int = Field(2, ge=0, le=5)  # times the baseline reruns its failing tests to find flaky ones
 
     # LLM (any OpenAI-compatible endpoint).
     llm_model: str = "gpt-4o"
@@ -104,7 +111,26 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("docker_max_memory", "sandbox_tmpfs_size", "sandbox_workspace_size")
+    @field_validator("sandbox_wheelhouse")
+    @classmethod
+    def _wheelhouse(cls, value: Path | None) -> Path | None:
+        if value is None or str(value) == "":
+            return None
+        path = Path(value).expanduser().resolve()
+        if not path.is_dir():
+            raise ValueError("expected an existing directory of wheels (.whl files)")
+        return path
+
+    @field_validator("sandbox_pip_index_url")
+    @classmethod
+    def _index_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        if not re.fullmatch(r"https?://[^\s'\"]+", value.strip()):
+            raise ValueError("expected an http(s) URL such as https://pypi.org/simple")
+        return value.strip()
+
+    @field_validator("docker_max_memory", "sandbox_tmpfs_size", "sandbox_workspace_size", "sandbox_home_size")
     @classmethod
     def _docker_size(cls, value: str) -> str:
         if not _SIZE.match(value.strip()):
@@ -123,13 +149,25 @@ class Settings(BaseSettings):
             self.openai_base_url
         )
 
+    def sandbox_cpus(self) -> float:
+        """CPUs of one sandbox: the host's cores ÷ WORKERS_PER_HOST, at most DOCKER_MAX_CPU when set.
+
+        The seed's fixed half CPU made the sandbox 2-4x slower than the host, so slow tests looked hung.
+        """
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cores = os.cpu_count() or 1
+        share = max(0.1, round(cores / self.workers_per_host, 2))
+        return min(share, self.docker_max_cpu) if self.docker_max_cpu else share
+
     def sandbox_config(self) -> SandboxConfig:
         """The limits every sandbox container of this process runs under."""
         return SandboxConfig(
             image=self.sandbox_image,
             timeout=self.docker_timeout,
             memory=self.docker_max_memory,
-            cpus=self.docker_max_cpu,
+            cpus=self.sandbox_cpus(),
             pids=self.docker_max_pids,
             tmpfs_size=self.sandbox_tmpfs_size,
             workspace_size=self.sandbox_workspace_size,
@@ -137,6 +175,9 @@ class Settings(BaseSettings):
             lifetime=self.sandbox_lifetime,
             setup_network=self.sandbox_setup_network,
             workspace_max_entries=self.clone_max_files,
+            home_size=self.sandbox_home_size,
+            wheelhouse=str(self.sandbox_wheelhouse) if self.sandbox_wheelhouse else None,
+            pip_index_url=self.sandbox_pip_index_url,
         )
 
 

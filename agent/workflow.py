@@ -23,7 +23,11 @@ from agent.textsafe import clean_line
 
 ENGINES = ("search", "llm", "auto")
 RESULT_KEYS = ("status", "message", "analysis", "final_patch", "test_results", "risk", "candidates_tried",
-               "attempts", "phase_times", "tokens", "engine")
+               "attempts", "phase_times", "tokens", "engine", "localization")
+# What the result says of the baseline run: failing tests by test id (pytest node id or unittest id), the
+# command (with any environment fixbot added) whose outcomes they are, and what was set aside and why.
+BASELINE_KEYS = ("exit_code", "failing", "passing", "duration", "timed_out", "runner", "outcomes_command",
+                 "flaky", "slow", "hung", "environment", "collection_errors", "setup_output", "notes")
 
 
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -50,7 +54,7 @@ def result_record(task_id: str, state: dict[str, Any]) -> dict[str, Any]:
     record["candidates_tried"] = record["candidates_tried"] or 0
     record["tokens"] = record["tokens"] or {"prompt": 0, "completion": 0, "total": 0}
     baseline = state.get("baseline") or {}
-    record["baseline"] = {k: baseline.get(k) for k in ("exit_code", "failing", "passing", "duration", "timed_out")}
+    record["baseline"] = {k: baseline.get(k) for k in BASELINE_KEYS}
     record["request"] = state.get("request")
     record["elapsed"] = round(time.time() - state.get("started_at", time.time()), 3)
     return record

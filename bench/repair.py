@@ -11,12 +11,8 @@ naive approach) to compare against the warm in-sandbox runner.
 `--corpus DIR` runs over every subdirectory of DIR that holds an ISSUE.md (a tiny repo with a
 failing pytest suite, like examples/), e.g. a local held-out set that is never committed.
 
-`--kinds` runs the "real-world kinds" corpus instead (tests/fixtures/kinds/, see bench/kinds.py):
-each kind has its own test command and expected outcome, and is judged fixed / clear error / wrong.
-
-    .venv/bin/python bench/repair.py --kinds [--only NAME ...] [--engine auto]
-
-`--work-dir` keeps the checkouts and checkpoints of this run apart from others on a shared machine.
+`--kinds` runs the "real-world kinds" corpus instead (tests/fixtures/kinds, see bench/kinds.py):
+each kind is fixed, a clear error naming its cause, or wrong.
 """
 
 from __future__ import annotations
@@ -47,18 +43,18 @@ class Timer:
         self.events.append((time.monotonic(), kind, data))
 
 
-async def one(corpus: Path, name: str, settings, request: FixRequest | None = None, engine: str = "search") -> dict:
+async def one(corpus: Path, name: str, settings) -> dict:
     repo = corpus / name
-    request = request or FixRequest(repo=str(repo), issue=(repo / "ISSUE.md").read_text().strip())
+    issue = (repo / "ISSUE.md").read_text().strip()
     sink = Timer()
     started = time.monotonic()
-    record = await run_fix(request, settings, events=sink, engine=engine)
+    record = await run_fix(FixRequest(repo=str(repo), issue=issue), settings, events=sink)
     elapsed = time.monotonic() - started
     test_time = (record.get("phase_times") or {}).get("test", 0.0)
     tried = record["candidates_tried"]
     return {"example": name, "status": record["status"], "seconds": round(elapsed, 2), "candidates": tried,
             "test_seconds": test_time, "rate": round(tried / test_time, 1) if test_time else 0.0,
-            "patch": (record.get("final_patch") or {}).get("explanation", "")[:90], "record": record}
+            "patch": (record.get("final_patch") or {}).get("explanation", "")[:90]}
 
 
 def demo_pool(n: int):
@@ -110,31 +106,6 @@ def fresh_per_candidate(settings, n: int) -> dict:
     return {"candidates": n, "seconds": round(elapsed, 2), "rate": round(n / elapsed, 2)}
 
 
-def run_kinds(settings, only: list[str] | None, engine: str, work: Path) -> tuple[list[dict], dict]:
-    """Every kind of tests/fixtures/kinds: fixed / clear error / wrong per kind."""
-    import tempfile
-
-    from kinds import judge, load_kinds, materialize
-
-    rows = []
-    for kind in load_kinds(only=only):
-        with tempfile.TemporaryDirectory(dir=work) as tmp:
-            try:
-                repo, overrides = materialize(kind, Path(tmp))
-                request = FixRequest(repo=str(repo), issue=kind.issue, test_command=kind.test,
-                                     setup_command=kind.setup)
-                row = asyncio.run(one(Path(tmp), kind.name, settings.model_copy(update=overrides), request, engine))
-                verdict, why = judge(kind, row["record"])
-            except Exception as exc:  # noqa: BLE001 - a crash is a verdict too
-                row = {"example": kind.name, "status": "crash", "seconds": 0.0, "candidates": 0, "rate": 0.0}
-                verdict, why = "wrong", f"crashed: {type(exc).__name__}: {exc}"[:200]
-        row.update(kind=kind.name, expect=kind.expect.get("status"), verdict=verdict, why=why)
-        rows.append(row)
-        print(f"{kind.name:<34} {verdict:<12} {row['status']:<10} {row['seconds']:>6.1f}s  {why[:90]}", flush=True)
-    counts = {v: sum(1 for r in rows if r["verdict"] == v) for v in ("fixed", "clear error", "wrong")}
-    return rows, {"kinds": len(rows), **counts, "wrong_kinds": [r["kind"] for r in rows if r["verdict"] == "wrong"]}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cpus", type=float, default=1.0)
@@ -144,22 +115,15 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=ROOT / "examples",
                         help="a directory of small repos, each with ISSUE.md and a failing pytest suite")
     parser.add_argument("--kinds", action="store_true", help="the real-world kinds corpus (tests/fixtures/kinds)")
-    parser.add_argument("--engine", default="search", choices=("search", "auto", "llm"))
-    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/fixbot-bench"))
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/fixbot-bench"),
+                        help="checkouts and checkpoints of this run (apart from other runs on a shared machine)")
     parser.add_argument("--json")
     args = parser.parse_args()
     corpus = args.corpus.resolve()
     settings = load_settings(allow_local_repos=True, docker_max_cpu=args.cpus, repair_time_budget=args.budget,
                              work_dir=args.work_dir, checkpoint_db=args.work_dir / "cp.sqlite")
-    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     if args.kinds:
-        args.work_dir.mkdir(parents=True, exist_ok=True)
-        rows, summary = run_kinds(settings, args.only, args.engine, args.work_dir)
-        summary = {"date": date, "cpus": args.cpus, "budget_s": args.budget, "engine": args.engine, **summary}
-        print(json.dumps(summary, indent=2))
-        if args.json:
-            Path(args.json).write_text(json.dumps({"rows": [_slim(r) for r in rows], "summary": summary}, indent=2))
-        return 0
+        return kinds_main(settings, args)
     names = args.only or sorted(p.name for p in corpus.iterdir() if (p / "ISSUE.md").exists())
     rows = []
     for name in names:
@@ -170,7 +134,7 @@ def main() -> int:
     fixed = [r for r in rows if r["status"] == "fixed"]
     rates = [r["rate"] for r in rows if r["rate"]]
     summary = {
-        "date": date, "corpus": str(corpus), "cpus": args.cpus,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "corpus": str(corpus), "cpus": args.cpus,
         "budget_s": args.budget, "examples": len(rows), "fixed": len(fixed),
         # the budget is checked between batches, so a slow suite can overrun it: count those apart
         "fixed_within_budget": sum(1 for r in fixed if r["seconds"] <= args.budget),
@@ -191,15 +155,29 @@ def main() -> int:
             summary["warm_vs_fresh_rate_ratio"] = round(warm["rate"] / fresh["rate"], 1)
     print(json.dumps(summary, indent=2))
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": [_slim(r) for r in rows], "summary": summary}, indent=2))
+        Path(args.json).write_text(json.dumps({"rows": rows, "summary": summary}, indent=2))
     return 0
 
 
-def _slim(row: dict) -> dict:
-    """A row without the whole result record (kept: the diff)."""
-    record = row.get("record") or {}
-    return {**{k: v for k, v in row.items() if k != "record"},
-            "diff": (record.get("final_patch") or {}).get("diff", ""), "message": record.get("message", "")}
+def kinds_main(settings, args) -> int:
+    """Every kind: fixed / clear error / wrong, time, reproduce time."""
+    import tempfile
+
+    from bench.kinds import load_kinds, run_kind, summarize
+
+    kinds = [k for k in load_kinds() if not args.only or k.name in args.only]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="fixbot-kinds-") as tmp:
+        for kind in kinds:
+            row = asyncio.run(run_kind(kind, settings.model_copy(update={"docker_timeout": 120}), Path(tmp)))
+            rows.append(row)
+            print(f"{row['kind']:<40} {row['verdict']:<12} {row['seconds']:>6.1f}s  "
+                  f"reproduce {row['reproduce_s']:>5.1f}s  {' '.join(row['why'].split())[:70]}", flush=True)
+    summary = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": args.cpus, **summarize(rows)}
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "summary": summary}, indent=2))
+    return 0 if not summary["wrong"] else 1
 
 
 if __name__ == "__main__":

@@ -36,6 +36,9 @@ class SandboxConfig:
     tools_size: str = "64m"  # the /fixbot tools volume (runner scripts, candidate lists, coverage files)
     guard_grace: float = 10.0  # seconds the host waits past an exec's timeout before killing the container
     workspace_max_entries: int = 100_000  # files and folders a workspace copied in may hold
+    home_size: str = "1g"  # the home volume: HOME, caches and what setup installs with pip (~/.local)
+    wheelhouse: str | None = None  # host directory of wheels, mounted read-only for pip (--find-links)
+    pip_index_url: str | None = None  # the index pip uses when the setup has a network (default: PyPI)
 
 
 

@@ -6,6 +6,7 @@ import os
 import socket
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
@@ -16,14 +17,56 @@ from sandbox.exceptions import ContainerStartError, ImageMissing
 
 WORKSPACE = "/workspace"
 TOOLS = "/fixbot"
+# The sandbox user's home: a volume, so what the setup command installs (`pip install` goes to the user
+# site ~/.local, the image's Python being read-only) and what code writes under ~/.cache survive into
+# every test run of the task. Never part of a patch: only /workspace is the repository.
+HOME = "/home/fixbot"
+USER_BASE = f"{HOME}/.local"
+WHEELHOUSE = "/wheelhouse"
+SYSTEM_WHEELS = "/usr/share/python-wheels"  # pip, setuptools and wheel from the image: offline builds work
 # The whole environment of every container: nothing comes from the host's environment, so no secret
 # can reach untrusted code. Callers add test-only values through config.extra_env or exec(env=...).
 BASE_ENV = {
-    "HOME": "/tmp",
+    "HOME": HOME,
+    "TMPDIR": "/tmp",
+    "XDG_CACHE_HOME": f"{HOME}/.cache",
+    "XDG_CONFIG_HOME": f"{HOME}/.config",
+    "XDG_DATA_HOME": f"{HOME}/.local/share",
+    "XDG_STATE_HOME": f"{HOME}/.local/state",
     "PYTHONDONTWRITEBYTECODE": "1",
-    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "PYTHONUSERBASE": USER_BASE,
+    "PATH": f"{USER_BASE}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "LANG": "C.UTF-8",
+    # pip installs into the user site (~/.local): Debian's system Python refuses other installs (PEP 668)
+    # and the root file system is read-only anyway, so pip falls back to the user site by itself.
+    "PIP_BREAK_SYSTEM_PACKAGES": "1",
+    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    "PIP_NO_INPUT": "1",
+    "PIP_NO_CACHE_DIR": "1",
+    # pytest's cache (--lf, --sw) outside the repository; a command that sets PYTEST_ADDOPTS itself
+    # keeps it in the repository, which is harmless: patches are made from the host's checkout.
+    "PYTEST_ADDOPTS": f"-o cache_dir={HOME}/.cache/pytest",
 }
+
+
+def container_env(config: SandboxConfig, *, network: bool) -> dict[str, str]:
+    """The environment of one container: BASE_ENV, pip pointed at the wheels it can reach, config.extra_env.
+
+    Without a network pip never tries an index (it would retry for a minute): it installs from the
+    operator's wheelhouse (config.wheelhouse, mounted at WHEELHOUSE) and the image's own wheels only.
+    """
+    links = ([WHEELHOUSE] if config.wheelhouse else []) + [SYSTEM_WHEELS]
+    env = {**BASE_ENV, "PIP_FIND_LINKS": " ".join(links)}
+    if not network:
+        env["PIP_NO_INDEX"] = "1"
+    elif config.pip_index_url:
+        env["PIP_INDEX_URL"] = config.pip_index_url
+        url = urlsplit(config.pip_index_url)
+        if url.scheme == "http" and url.hostname:  # the operator chose a plain-HTTP mirror: pip must trust it
+            env["PIP_TRUSTED_HOST"] = url.hostname
+    return {**env, **config.extra_env}
+
+
 IDLE = ["sleep", "infinity"]
 
 
@@ -92,7 +135,7 @@ def start_container(
             init=True,
             user=config.user,
             working_dir=workdir,  # /tmp by default: a missing working dir would be created root-owned
-            environment={**BASE_ENV, **config.extra_env},
+            environment=container_env(config, network=network),
             network_mode="bridge" if network else "none",
             mem_limit=config.memory,  # equal to memswap_limit: no swap
             memswap_limit=config.memory,
@@ -100,7 +143,7 @@ def start_container(
             pids_limit=config.pids,
             read_only=True,
             tmpfs={"/tmp": f"size={config.tmpfs_size},mode=1777,uid={uid}"},
-            volumes={vol: {"bind": path, "mode": "rw"} for vol, path in volumes.items()},
+            volumes=mounts(config, volumes),
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             ulimits=[Ulimit(name="nofile", soft=config.nofile, hard=config.nofile),
@@ -125,6 +168,14 @@ def start_container(
         remove_quietly(container)
         raise ContainerStartError(f"could not start a sandbox container: {exc.explanation or exc}") from None
     return container
+
+
+def mounts(config: SandboxConfig, volumes: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The task's volumes read-write, and the operator's wheelhouse (a host directory) read-only."""
+    binds = {vol: {"bind": path, "mode": "rw"} for vol, path in volumes.items()}
+    if config.wheelhouse:
+        binds[config.wheelhouse] = {"bind": WHEELHOUSE, "mode": "ro"}
+    return binds
 
 
 def remove_quietly(obj: Any) -> None:

@@ -18,7 +18,7 @@ from docker.errors import APIError, DockerException, NotFound
 from sandbox.archive import extract_tar, safe_relpath, spool, tar_directory, tar_files
 from sandbox.client import docker_client
 from sandbox.config import SandboxConfig, size_bytes
-from sandbox.container import TOOLS, WORKSPACE, create_volume, parse_user, remove_quietly, start_container
+from sandbox.container import HOME, TOOLS, WORKSPACE, create_volume, parse_user, remove_quietly, start_container
 from sandbox.exceptions import ContainerStartError, SandboxError
 from sandbox.execution import RawRun, stream_exec
 from sandbox.output import CappedOutput
@@ -31,7 +31,8 @@ CLEANUP_LIMIT = 3.0  # seconds the leftover cleanup may take before the containe
 class Sandbox:
     """A task's sandbox: `create`, copy a workspace in, `exec` many times, read back, `destroy`.
 
-    Two tmpfs-backed volumes hold the workspace and our tools. A tiny idle "holder" container keeps
+    Three tmpfs-backed volumes hold the workspace, our tools and the sandbox user's home (where the
+    setup command's `pip install` puts packages, in ~/.local). A tiny idle "holder" container keeps
     them mounted (a tmpfs volume loses its content when no running container mounts it), so the work
     container can be killed and replaced after a fork bomb or a host-side timeout without losing files.
     """
@@ -58,7 +59,8 @@ class Sandbox:
         config = config or SandboxConfig()
         box = cls(client or docker_client(), task_id, config)
         try:
-            for path, size, tag in ((WORKSPACE, config.workspace_size, "ws"), (TOOLS, config.tools_size, "tools")):
+            for path, size, tag in ((WORKSPACE, config.workspace_size, "ws"), (TOOLS, config.tools_size, "tools"),
+                                    (HOME, config.home_size, "home")):
                 vol = create_volume(box.client, f"{box.name}-{tag}", size, task_id, config)
                 box._volume_objs.append(vol)
                 box.volumes[vol.name] = path
@@ -228,13 +230,16 @@ class Sandbox:
     def run_setup(self, cmd: str, *, timeout: float | None = None) -> ExecResult:
         """The optional setup phase (e.g. `pip install -e .`) in a short-lived container on the same volumes.
 
-        It gets a network only when config.setup_network is set; every other limit is the same.
+        It runs under bash in the repository root, as in a terminal, and gets a network only when
+        config.setup_network is set (pip then uses config.pip_index_url, else PyPI; without one pip
+        installs from config.wheelhouse and the image's own wheels). Every other limit is the same.
+        What it installs with pip lands in the home volume's user site and stays for every test run.
         """
         limit = float(timeout if timeout is not None else self.config.timeout)
         started = time.monotonic()
         setup = start_container(self.client, f"{self.name}-setup-{uuid.uuid4().hex[:4]}", self.task_id,
                                 self.config, self.volumes, network=self.config.setup_network,
-                                command=["timeout", "-s", "KILL", f"{limit:.3f}", "sh", "-c", cmd],
+                                command=["timeout", "-s", "KILL", f"{limit:.3f}", "bash", "-c", cmd],
                                 workdir=WORKSPACE)
         try:
             code: int | None

@@ -58,12 +58,14 @@ for want in "$@"; do
         docker info >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/fixbot-dockerd.log"; exit 1; }
       fi
       image=$(.venv/bin/python -c "from agent.settings import get_settings; print(get_settings().sandbox_image)")
-      if ! docker image inspect "$image" >/dev/null 2>&1; then
+      # missing, or built by fixbot from an older recipe (the image carries a recipe label): (re)build it
+      status=$(.venv/bin/python -c "import sys; from sandbox.image import image_status; print(image_status(sys.argv[1]))" "$image")
+      if [ "$status" = missing ] || [ "$status" = stale ]; then
         if ! command -v mmdebstrap >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
           need_apt mmdebstrap "install mmdebstrap"
           DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
         fi
-        log "building the sandbox image $image"
+        log "building the sandbox image $image ($status)"
         .venv/bin/fixbot sandbox build-image --name "$image"
       fi
       ;;

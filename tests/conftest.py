@@ -17,6 +17,8 @@ if sys.path[:1] != [_ROOT]:
     sys.path.insert(0, _ROOT)
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# The kinds corpus holds small repositories with their own (deliberately failing) tests: data, not our tests.
+collect_ignore_glob = ["fixtures/*"]
 
 
 def in_ci() -> bool:

@@ -171,6 +171,19 @@ def show(record: dict[str, Any], console: Console) -> None:
     console.print(Text.assemble((status, f"bold {color}"), ": ", clean_display(record.get("message") or "")))
     if record.get("analysis"):
         console.print(Text.assemble(("analysis", "bold"), ": ", clean_display(record["analysis"])))
+    baseline = record.get("baseline") or {}
+    if baseline.get("outcomes_command"):
+        console.print(Text.assemble(("outcomes from", "bold"), ": ", clean_line(baseline["outcomes_command"], 300),
+                                    f" ({clean_line(baseline.get('runner') or 'no per-test outcomes', 40)})"))
+    for key, label in (("flaky", "flaky, not evidence"), ("slow", "slow in the sandbox, passing with more time")):
+        if baseline.get(key):
+            console.print(Text.assemble((label, "bold"), ": ", ", ".join(clean_line(t, 200)
+                                                                        for t in baseline[key][:5])))
+    localization = record.get("localization") or {}
+    if localization.get("degraded"):
+        mode = clean_line(localization.get("mode") or "", 80)
+        console.print(Text.assemble(("localization degraded", "bold yellow"), f" to {mode}: ",
+                                    clean_display(localization.get("why") or "")))
     patch = record.get("final_patch")
     if patch:
         console.print(Panel(Syntax(clean_display(patch["diff"]), "diff", theme="ansi_dark",

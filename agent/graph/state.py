@@ -17,11 +17,12 @@ class FixState(TypedDict, total=False):
     status: str  # running | fixed | not_fixed | no_failure | error | budget_exhausted
     message: str  # one line for the user when the task ends without a fix
     setup_done: bool  # the optional setup command ran (it is not repeated when reproduce runs again)
-    baseline: dict[str, Any]  # exit_code, stdout, duration, failing, passing, timed_out
+    baseline: dict[str, Any]  # agent.baseline.baseline_of: failing, passing, flaky, slow, hung, environment, ...
     coverage_path: str  # host file with the runner's coverage JSON
     coverage_tests: int  # coverage ran for only this many tests (those that matter); absent: every test
     suspects: list[dict[str, Any]]
     terms: list[str]
+    localization: dict[str, Any]  # {"mode", "degraded", "why"}: how suspects were ranked
     cursor: int  # index of the next search candidate to consider
     batch: list[int]  # candidate ids proposed by repair
     reviewed: list[int]  # candidate ids that passed review

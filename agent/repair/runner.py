@@ -1,20 +1,21 @@
-"""In-sandbox test runner: per-test outcomes, per-test coverage, and fast candidate validation.
+"""In-sandbox test runner: fast validation of many candidate patches.
 
 This file is copied into the sandbox and run there by `python3 runner.py MODE SPEC OUT`;
-it uses only the standard library, pytest and (for `coverage`) coverage.py, and it never
-imports fixbot. Results are written as JSON to OUT, not to stdout, so the sandbox's output
-cap never truncates them.
+it uses only the standard library and pytest, and it never imports fixbot. Results are
+written as JSON to OUT, not to stdout, so the sandbox's output cap never truncates them.
+Per-test outcomes and coverage of the user's own command come from the probe
+(agent/repair/probe.py), which runs inside that command instead.
 
 Modes:
-  outcomes  run pytest, record each test's outcome, duration and traceback frames; with
-            spec["test_timeout"], a test whose call runs longer is stopped and counted as failed
-            (its message starts with HANG_MARK), so one endless loop does not stall the whole run
-  coverage  the same, plus which lines of the workspace each test executed (with spec["tests"], only
-            those tests run; for the lines a failing test ran, `line_tests` names every test that ran them)
   validate  run many candidate patches against selected tests. pytest collects once; each
             candidate runs in a forked child that swaps the changed functions' code objects
             in place (fast path) and falls back to "fresh" (fork from a pristine process,
             re-import everything from the patched file) when a change is outside functions.
+  fresh     each candidate in a child forked from a process that has imported only pytest.
+
+Every mode first takes the test command's shape from the spec (see `_enter`): its working
+directory, its `VAR=value` prefixes and, for `python -m pytest`, the working directory first
+on sys.path, so the tests import what they import under the user's command.
 """
 
 from __future__ import annotations
@@ -32,25 +33,6 @@ import tokenize
 import types
 
 WORKSPACE = os.environ.get("FIXBOT_WORKSPACE", "/workspace")
-HANG_MARK = "fixbot: the test did not finish within"
-
-
-class FixbotTestTimeout(BaseException):
-    """Raised in a test that runs past its limit; BaseException so `except Exception` in the code cannot eat it."""
-
-
-_ALARM = {"armed": False}  # the handler raises only while a test's setup or call runs
-
-
-def _on_alarm(_signum, _frame):
-    if _ALARM["armed"]:
-        _ALARM["armed"] = False
-        raise FixbotTestTimeout()
-
-
-def _disarm():
-    _ALARM["armed"] = False
-    signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _deadline(spec):
@@ -59,174 +41,56 @@ def _deadline(spec):
     return time.monotonic() + (1e9 if left is None else float(left))
 
 
-def _rel(path: str) -> str | None:
-    path = os.path.abspath(str(path))
-    if path.startswith(WORKSPACE + os.sep):
-        return path[len(WORKSPACE) + 1 :]
-    return None
+def _enter(spec):
+    """Run as the user's command runs pytest: spec "cwd" (relative to the workspace), "env" (its VAR=value
+    prefixes, PYTHONPATH included) and "module" (`python -m pytest`: the working directory on sys.path)."""
+    cwd = os.path.normpath(os.path.join(WORKSPACE, spec.get("cwd") or ""))
+    if cwd != WORKSPACE and not cwd.startswith(WORKSPACE + os.sep):
+        cwd = WORKSPACE
+    os.chdir(cwd)
+    env = {str(k): str(v) for k, v in (spec.get("env") or {}).items()}
+    os.environ.update(env)
+    entries = [os.path.normpath(os.path.join(cwd, p)) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    sys.path[1:1] = [e for e in entries if e not in sys.path]  # after the runner's own folder, before the rest
+    if spec.get("module"):
+        sys.path.insert(0, cwd)
 
 
 class Collector:
-    """A pytest plugin recording outcome, duration and traceback frames per test."""
+    """A pytest plugin recording each test's outcome (mode fresh)."""
 
-    def __init__(self, cov=None, limit=0.0, known_hangs=()):
-        self.cov = cov
-        self.limit = float(limit or 0.0)
-        self.known_hangs = set(known_hangs)  # from an earlier run: they only need long enough for coverage
-        self.hangs = 0
-        self.hung = set()
-        self.slowest_ok = 0.0
-        self.armed = self.limit
+    def __init__(self):
         self.outcomes = {}
-        self.durations = {}
-        self.frames = {}
-        self.messages = {}
-        self.items = []
-
-    def pytest_collection_modifyitems(self, session, config, items):
-        self.items = list(items)
-
-    def pytest_runtest_protocol(self, item, nextitem):
-        if self.cov is not None:
-            self.cov.switch_context(item.nodeid)
-        if self.limit > 0:  # covers setup and call; disarmed in makereport below
-            signal.signal(signal.SIGALRM, _on_alarm)
-            self.armed = self._limit_for(item.nodeid)
-            _ALARM["armed"] = True
-            signal.setitimer(signal.ITIMER_REAL, self.armed)
-
-    def pytest_runtest_makereport(self, item, call):
-        """Runs before pytest's own report (plugins given to pytest.main come first): the hang is known by type."""
-        if self.limit <= 0 or call.when == "teardown":
-            return None
-        if call.when == "call" or call.excinfo is not None:
-            _disarm()
-        if call.excinfo is not None and call.excinfo.errisinstance(FixbotTestTimeout):
-            self.hung.add(item.nodeid)
-            self.hangs += 1
-        return None
-
-    def _limit_for(self, nodeid):
-        """The full limit until a test hangs; then sibling tests (likely stuck in the same loop) get less."""
-        if nodeid in self.known_hangs:
-            return min(self.limit, 0.5)
-        if self.hangs:
-            return min(self.limit, max(2.0, 5 * self.slowest_ok))
-        return self.limit
-
-    def pytest_sessionfinish(self, session, exitstatus):
-        if self.limit > 0:
-            _disarm()
 
     def pytest_runtest_logreport(self, report):
         nodeid = report.nodeid
-        if self.limit > 0 and report.when == "call" and nodeid not in self.hung:
-            self.slowest_ok = max(self.slowest_ok, report.duration)
         if report.when == "call" or report.outcome != "passed":
             if report.outcome == "skipped" and report.when != "call":
                 self.outcomes.setdefault(nodeid, "skipped")
             elif report.outcome != "passed" or nodeid not in self.outcomes:
                 self.outcomes[nodeid] = "passed" if report.outcome == "passed" else report.outcome
-        self.durations[nodeid] = self.durations.get(nodeid, 0.0) + report.duration
-        if report.failed and report.longrepr is not None:
-            self._record_failure(nodeid, report.longrepr)
 
     def pytest_collectreport(self, report):
         if report.failed:
             self.outcomes[report.nodeid or "<collection>"] = "error"
-            self._record_failure(report.nodeid or "<collection>", report.longrepr)
-
-    def _record_failure(self, nodeid, longrepr):
-        frames = []
-        chain = getattr(longrepr, "chain", None) or []
-        for tb, _crash, _descr in chain:
-            for entry in getattr(tb, "reprentries", []):
-                loc = getattr(entry, "reprfileloc", None)
-                if loc is not None:
-                    rel = _rel(os.path.join(WORKSPACE, loc.path) if not os.path.isabs(loc.path) else loc.path)
-                    if rel:
-                        frames.append([rel, loc.lineno])
-        self.frames[nodeid] = frames
-        text = str(longrepr)
-        if nodeid in self.hung:
-            text = f"{HANG_MARK} {self.armed:g} s (an endless loop?); it was stopped here:\n{text[-1200:]}"
-        self.messages[nodeid] = text[-1500:]
 
 
 def _run_pytest(args, plugins):
     import pytest
 
+    class InProcess:
+        """Candidates are run in this process (forked children): pytest-xdist must not distribute the tests,
+        even when the repository's addopts say `-n auto`. Runs before xdist reads its options."""
+
+        @pytest.hookimpl(hookwrapper=True)
+        def pytest_cmdline_main(self, config):
+            if hasattr(config.option, "numprocesses"):
+                config.option.numprocesses = 0
+                config.option.dist = "no"
+            yield
+
     sys.dont_write_bytecode = True
-    return int(pytest.main(list(args), plugins=plugins))
-
-
-def mode_outcomes(spec):
-    collector = Collector(limit=spec.get("test_timeout", 0))
-    start = time.monotonic()
-    code = _silenced(lambda: _run_pytest(spec["pytest_args"], [collector]))
-    return _report(collector, code, time.monotonic() - start)
-
-
-def mode_coverage(spec):
-    import coverage
-
-    cov = coverage.Coverage(data_file=None, source=[WORKSPACE], omit=spec.get("omit") or None)
-    collector = Collector(cov, limit=spec.get("test_timeout", 0), known_hangs=spec.get("known_hangs", ()))
-    plugins = [collector] + ([Select(spec["tests"])] if spec.get("tests") else [])
-    start = time.monotonic()
-    cov.start()
-    try:
-        code = _silenced(lambda: _run_pytest(spec["pytest_args"], plugins))
-    finally:
-        cov.stop()
-    result = _report(collector, code, time.monotonic() - start)
-    data = cov.get_data()
-    failed = {n for n, o in collector.outcomes.items() if o in ("failed", "error")}
-    lines = {}
-    index, line_tests = {}, {}  # which tests ran each line that a failing test ran (the only places to mutate)
-    for filename in data.measured_files():
-        rel = _rel(filename)
-        if rel is None:
-            continue
-        per_line = {}
-        for lineno, contexts in (data.contexts_by_lineno(filename) or {}).items():
-            tests = [c for c in contexts if c]
-            if tests:
-                n_failed = sum(1 for c in tests if c in failed)
-                per_line[str(lineno)] = [n_failed, len(tests) - n_failed]
-                if n_failed:
-                    line_tests.setdefault(rel, {})[str(lineno)] = [index.setdefault(c, len(index)) for c in tests]
-        if per_line:
-            lines[rel] = per_line
-    result["lines"] = lines
-    result["test_ids"] = list(index)
-    result["line_tests"] = line_tests
-    return result
-
-
-class Select:
-    """A pytest plugin that keeps only the listed tests (node ids), in their collected order."""
-
-    def __init__(self, wanted):
-        self.wanted = set(wanted)
-
-    @staticmethod
-    def _base(nodeid):
-        return nodeid.split("[", 1)[0]
-
-    def pytest_collection_modifyitems(self, session, config, items):
-        items[:] = [it for it in items if it.nodeid in self.wanted or self._base(it.nodeid) in self.wanted]
-
-
-def _report(collector, code, duration):
-    return {
-        "exit_code": code,
-        "duration": duration,
-        "outcomes": collector.outcomes,
-        "durations": collector.durations,
-        "frames": collector.frames,
-        "messages": collector.messages,
-    }
+    return int(pytest.main(list(args), plugins=[InProcess(), *plugins]))
 
 
 def _silenced(fn):
@@ -614,16 +478,14 @@ def main(argv):
     mode, spec_path, out_path = argv[1], argv[2], argv[3]
     with open(spec_path, encoding="utf-8") as fh:
         spec = json.load(fh)
+    _enter(spec)
     if mode == "validate":
         mode_validate(spec, out_path)
         return 0
     if mode == "fresh":
         mode_fresh(spec, out_path)
         return 0
-    result = mode_outcomes(spec) if mode == "outcomes" else mode_coverage(spec)
-    with open(out_path, "w", encoding="utf-8") as fh:
-        json.dump(result, fh)
-    return 0
+    raise SystemExit(f"unknown mode {mode!r}")
 
 
 if __name__ == "__main__":

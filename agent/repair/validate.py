@@ -68,13 +68,15 @@ def validate_batch(
     stop_early: bool,
     deadline: float | None = None,
     stop_after_passes: int = 0,
+    invocation: dict[str, Any] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Validate candidates ({id, path, source}); returns id → {status, failed, passed, duration}.
 
     The fast path (one collection, a forked child per candidate) handles changes inside
     functions; the rest are re-run with a fresh import per candidate. With `deadline` (seconds),
     no candidate starts after it; with `stop_after_passes`, none after that many passed. Those
-    left get status "skipped" (in order: they can be validated later).
+    left get status "skipped" (in order: they can be validated later). `invocation` is the test
+    command's shape (agent.testcmd.PytestCall.runner_spec: working directory, env prefixes, `-m`).
     """
     started = time.monotonic()
     results: dict[int, dict[str, Any]] = {}
@@ -85,7 +87,7 @@ def validate_batch(
         left = None if deadline is None else max(0.0, deadline - (time.monotonic() - started))
         spec = {"pytest_args": list(pytest_args), "tests": list(tests) if tests else None,
                 "candidates": pending, "timeout": per_candidate_timeout, "stop_early": stop_early, "deadline": left,
-                "stop_after_passes": stop_after_passes}
+                "stop_after_passes": stop_after_passes, **(invocation or {})}
         budget = 30.0 + len(pending) * (per_candidate_timeout + (0.5 if mode == "validate" else 3.0))
         result, rows = run_mode(sandbox, mode, spec, timeout=budget)
         if rows is None and result.exit_code == 0 and (deadline is not None or stop_after_passes):

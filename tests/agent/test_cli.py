@@ -55,3 +55,23 @@ def test_fix_writes_json_and_exits_zero(tmp_path, sandbox_image):
     assert record["status"] == "fixed"
     assert "--- a/calc.py" in proc.stdout and "fixed" in proc.stdout  # the diff is shown to the person too
     assert not (tmp_path / "w" / record["task_id"]).exists(), "the checkout is removed when the task ends"
+
+
+def test_show_says_which_command_gave_the_outcomes_and_when_localization_degraded():
+    from rich.console import Console
+
+    from agent.cli.fix_cmd import show
+
+    record = {"task_id": "fx-1", "status": "not_fixed", "message": "no plausible patch found", "analysis": "",
+              "candidates_tried": 3, "elapsed": 1.0, "phase_times": {},
+              "baseline": {"outcomes_command": "python check.py", "runner": None,
+                           "flaky": ["tests/test_net.py::test_flaky"], "slow": []},
+              "localization": {"mode": "line coverage of the whole command", "degraded": True,
+                               "why": "the test command reports no per-test outcomes\x1b[31m"}}
+    console = Console(record=True, width=200)
+    show(record, console)
+    text = console.export_text()
+    assert "outcomes from: python check.py (no per-test outcomes)" in text
+    assert "flaky, not evidence: tests/test_net.py::test_flaky" in text
+    assert "localization degraded to line coverage of the whole command: the test command reports no" in text
+    assert "\x1b" not in text

@@ -1,14 +1,12 @@
-"""The in-sandbox runner: outcomes, per-test coverage, and candidate validation (real Docker)."""
+"""The in-sandbox runner: candidate validation (real Docker). Outcomes and coverage: tests/agent/test_probe.py."""
 
 from __future__ import annotations
 
 import pytest
 
 from agent.edits.splice import Splice
-from agent.localize import rank
 from agent.repair.region import unit_for
-from agent.repair.runner import HANG_MARK
-from agent.repair.validate import install_runner, run_mode, validate_batch
+from agent.repair.validate import install_runner, validate_batch
 from sandbox import Sandbox, SandboxConfig
 
 pytestmark = [pytest.mark.docker]
@@ -65,37 +63,6 @@ def box(sandbox_image):
         sb.destroy()
 
 
-def test_outcomes_mode_records_each_test(box):
-    _res, out = run_mode(box, "outcomes", {"pytest_args": ["-q"]}, timeout=60)
-    assert out["outcomes"] == {
-        "tests/test_calc.py::test_positive": "passed",
-        "tests/test_calc.py::test_negative": "failed",
-        "tests/test_calc.py::test_cart": "failed",
-        "tests/test_calc.py::test_limit": "passed",
-    }
-    assert "assert 4 == 2" in out["messages"]["tests/test_calc.py::test_negative"]
-
-
-def test_coverage_mode_localizes_the_condition(box):
-    _res, cov = run_mode(box, "coverage", {"pytest_args": ["-q"]}, timeout=60)
-    assert cov["lines"]["calc.py"]["5"] == [2, 1]  # `total += x`: both failing tests, one passing
-    assert cov["lines"]["calc.py"]["17"] == [1, 0]  # Cart.total body: only test_cart (failing) runs it
-    ranked = rank(cov, {"calc.py": CALC})
-    assert ranked[0].path == "calc.py"
-    assert {s.line for s in ranked[:4]} >= {4, 5}
-
-
-def test_coverage_for_selected_tests_names_the_tests_of_each_failing_line(box):
-    selected = ["tests/test_calc.py::test_negative", "tests/test_calc.py::test_positive"]
-    _res, cov = run_mode(box, "coverage", {"pytest_args": ["-q"], "tests": selected}, timeout=60)
-    assert sorted(cov["outcomes"]) == selected  # test_cart and test_limit did not run
-    ids = cov["test_ids"]
-    runs = {line: sorted(ids[i] for i in tests) for line, tests in cov["line_tests"]["calc.py"].items()}
-    assert runs["5"] == ["tests/test_calc.py::test_negative", "tests/test_calc.py::test_positive"]
-    assert "17" not in runs  # Cart.total ran in no selected test
-    assert set(cov["line_tests"]["calc.py"]) <= set(cov["lines"]["calc.py"])  # only lines a failing test ran
-
-
 def change(cid: int, *pairs: tuple[str, str], source: str = CALC, path: str = "calc.py") -> dict:
     """A validator payload row: each (old, new) pair becomes one splice, with the unit it compiles in."""
     edits = []
@@ -147,26 +114,28 @@ def test_full_suite_detects_a_regression(box):
     assert results[3]["failed"] == ["tests/test_calc.py::test_limit"]
 
 
-def test_outcomes_stop_a_hanging_test_and_go_on(sandbox_image):
-    sb = Sandbox.create("test-runner-hang", SandboxConfig(image=sandbox_image, cpus=1.0, timeout=60))
+def test_validation_imports_as_the_command_does(sandbox_image):
+    """`python -m pytest` puts the working directory on sys.path, bare pytest does not: the validator follows the
+    command (agent.testcmd.PytestCall.runner_spec), or no candidate could ever import the code under test."""
+    sb = Sandbox.create("test-runner-path", SandboxConfig(image=sandbox_image, cpus=1.0, timeout=60))
     try:
-        sb.put_files({"conftest.py": "", "tests/test_h.py": (
-            "def test_loops():\n    while True:\n        try:\n            pass\n        except Exception:\n"
-            "            pass\n\n\ndef test_after():\n    assert True\n\n\ndef test_loops_too():\n    while True:\n"
-            "        pass\n\n\nclass TestTimeoutHandling:\n    def test_plain_failure(self):\n"
-            "        assert 1 == 2\n")})
+        sb.put_files({"calc.py": CALC, "tests/test_calc.py": TESTS, "src/calc2.py": CALC,
+                      "tests/sub/test_src.py": "from calc2 import calculate_total\n\n\ndef test_neg():\n"
+                                               "    assert calculate_total([1, -2, 3]) == 2\n"})
         install_runner(sb)
-        _res, out = run_mode(sb, "outcomes", {"pytest_args": ["-q"], "test_timeout": 3}, timeout=30)
-        assert out["outcomes"] == {"tests/test_h.py::test_loops": "failed", "tests/test_h.py::test_after": "passed",
-                                   "tests/test_h.py::test_loops_too": "failed",
-                                   "tests/test_h.py::TestTimeoutHandling::test_plain_failure": "failed"}
-        assert out["messages"]["tests/test_h.py::test_loops"].startswith(HANG_MARK + " 3 s")
-        # once one test hung, its siblings get a shorter leash (5 x the slowest finished test, at least 2 s)
-        assert out["messages"]["tests/test_h.py::test_loops_too"].startswith(HANG_MARK + " 2 s")
-        # a failure is a hang only when our alarm stopped it, whatever the test's name says
-        plain = out["messages"]["tests/test_h.py::TestTimeoutHandling::test_plain_failure"]
-        assert not plain.startswith(HANG_MARK) and "assert 1 == 2" in plain
-        assert "test_h.py" in out["messages"]["tests/test_h.py::test_loops"]  # where it was stopped
+        fix = [change(1, ("if x > 0:", "if x != 0:"))]
+        as_module = validate_batch(sb, fix, pytest_args=["-q", "tests/test_calc.py"], tests=FAILING,
+                                   per_candidate_timeout=5.0, stop_early=True,
+                                   invocation={"cwd": "", "env": {}, "module": True})
+        assert as_module[1]["status"] == "pass" and as_module[1]["passed"] == 2
+        bare = validate_batch(sb, fix, pytest_args=["-q", "tests/test_calc.py"], tests=FAILING,
+                              per_candidate_timeout=5.0, stop_early=True)
+        assert bare[1]["passed"] == 0  # bare pytest cannot import calc: nothing is collected
+        fix2 = [change(2, ("if x > 0:", "if x != 0:"), path="src/calc2.py")]
+        in_dir = validate_batch(sb, fix2, pytest_args=["-q"], tests=["test_src.py::test_neg"],
+                                per_candidate_timeout=5.0, stop_early=True,
+                                invocation={"cwd": "tests/sub", "env": {"PYTHONPATH": "../../src"}, "module": False})
+        assert in_dir[2]["status"] == "pass", in_dir
     finally:
         sb.destroy()
 

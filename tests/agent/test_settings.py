@@ -9,10 +9,11 @@ from agent.settings import load_settings
 
 
 def test_seed_defaults(monkeypatch):
-    for name in ("DOCKER_TIMEOUT", "DOCKER_MAX_MEMORY", "DOCKER_MAX_CPU", "LLM_MODEL", "LLM_TEMPERATURE", "API_PORT"):
+    for name in ("DOCKER_TIMEOUT", "DOCKER_MAX_MEMORY", "DOCKER_MAX_CPU", "LLM_MODEL", "LLM_TEMPERATURE", "API_PORT",
+                 "WORKERS_PER_HOST", "REDIS_URL"):
         monkeypatch.delenv(name, raising=False)
     s = load_settings(_env_file=None)
-    assert (s.docker_timeout, s.docker_max_memory, s.docker_max_cpu) == (300, "512m", 0.5)
+    assert (s.docker_timeout, s.docker_max_memory, s.docker_max_cpu) == (300, "512m", None)
     assert (s.llm_model, s.llm_temperature, s.api_port) == ("gpt-4o", 0.1, 8000)
     assert s.redis_connection_url == "redis://127.0.0.1:6379/0"
 
@@ -42,11 +43,34 @@ def test_lists_are_comma_separated(monkeypatch):
     assert s.approvers == ["U1", "U2"]
 
 
-def test_sandbox_config_carries_limits(monkeypatch):
+def test_sandbox_config_carries_limits(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_MAX_MEMORY", "256m")
-    monkeypatch.setenv("DOCKER_MAX_CPU", "1.5")
+    monkeypatch.setenv("DOCKER_MAX_CPU", "0.75")
+    monkeypatch.setenv("SANDBOX_WHEELHOUSE", str(tmp_path))
+    monkeypatch.setenv("SANDBOX_SETUP_NETWORK", "true")
+    monkeypatch.setenv("SANDBOX_PIP_INDEX_URL", "http://127.0.0.1:3141/simple")
     cfg = load_settings(_env_file=None).sandbox_config()
-    assert (cfg.memory, cfg.cpus) == ("256m", 1.5)
+    assert (cfg.memory, cfg.cpus) == ("256m", 0.75)
+    assert (cfg.wheelhouse, cfg.setup_network, cfg.pip_index_url) == (str(tmp_path), True, "http://127.0.0.1:3141/simple")
+
+
+def test_cpus_default_to_a_worker_share_of_the_host(monkeypatch):
+    """Host cores / WORKERS_PER_HOST (the CLI is one worker); DOCKER_MAX_CPU is only the operator's cap."""
+    monkeypatch.delenv("DOCKER_MAX_CPU", raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1, 2, 3})
+    assert load_settings(_env_file=None).sandbox_cpus() == 4.0
+    assert load_settings(_env_file=None, workers_per_host=8).sandbox_cpus() == 0.5
+    assert load_settings(_env_file=None, docker_max_cpu=1.5).sandbox_cpus() == 1.5
+    assert load_settings(_env_file=None, docker_max_cpu=16).sandbox_cpus() == 4.0
+
+
+@pytest.mark.parametrize(("name", "value"), [("SANDBOX_WHEELHOUSE", "/no/such/dir"),
+                                             ("SANDBOX_PIP_INDEX_URL", "file:///etc"),
+                                             ("SANDBOX_HOME_SIZE", "huge"), ("WORKERS_PER_HOST", "0")])
+def test_bad_sandbox_environment_settings(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load_settings(_env_file=None)
 
 
 def test_secret_value_is_not_echoed(monkeypatch):

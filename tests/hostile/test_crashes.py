@@ -14,22 +14,26 @@ from agent.cli import main
 from agent.exceptions import WorkflowError
 from agent.repair.report import RunnerOutputError
 from agent.repair.validate import install_runner, run_mode
+from agent.testrun import install_probe, run_tests
 from sandbox import Sandbox, SandboxConfig
 
-# A conftest that rewrites fixbot's result file after the runner wrote it (atexit runs last).
+# A conftest that rewrites fixbot's result file after fixbot's code wrote it (atexit runs last): the probe's
+# records (per-test outcomes of the user's command) or the runner's rows (candidate validation).
 TAMPER = """\
 import atexit, json, os
 
-OUT = "/fixbot/out.json"
+OUT = "{out}"
 
 
 def _tamper():
-    if not os.path.exists("/fixbot/spec.json"):
+    if not os.path.exists("{spec}"):
         return
 {body}
 
 atexit.register(_tamper)
 """
+TARGETS = {"probe": ("/fixbot/probe/out.jsonl", "/fixbot/probe/spec.json"),
+           "runner": ("/fixbot/out.json", "/fixbot/spec.json")}
 TAMPERING = {
     "garbage": "    open(OUT, 'w').write('this is not JSON {')",
     "symlink": "    os.remove(OUT)\n    os.symlink('/etc/passwd', OUT)",
@@ -46,17 +50,25 @@ def tamper_box(sandbox_image):
     try:
         box.put_files(CALC)
         install_runner(box)
+        install_probe(box)
         yield box
     finally:
         box.destroy()
 
 
 @pytest.mark.docker
+@pytest.mark.parametrize("target", sorted(TARGETS))
 @pytest.mark.parametrize("kind", sorted(TAMPERING))
-def test_a_tampered_runner_result_is_a_clear_error(tamper_box, kind):
-    tamper_box.put_files({"conftest.py": TAMPER.format(body=TAMPERING[kind])})
+def test_a_tampered_runner_result_is_a_clear_error(tamper_box, kind, target):
+    out, spec = TARGETS[target]
+    tamper_box.put_files({"conftest.py": TAMPER.format(out=out, spec=spec, body=TAMPERING[kind])})
     with pytest.raises(RunnerOutputError) as info:
-        run_mode(tamper_box, "outcomes", {"pytest_args": ["-q"]}, timeout=60)
+        if target == "probe":
+            run_tests(tamper_box, "python -m pytest -q", timeout=60)
+        else:
+            run_mode(tamper_box, "validate", {"pytest_args": ["-q"], "tests": None, "timeout": 5,
+                                              "candidates": [{"id": 1, "path": "calc.py", "source": "x = 1\n"}]},
+                     timeout=60)
     message = str(info.value)
     assert "result file" in message and "\n" not in message
     assert isinstance(info.value, WorkflowError)
@@ -64,7 +76,8 @@ def test_a_tampered_runner_result_is_a_clear_error(tamper_box, kind):
 
 @pytest.mark.docker
 def test_tampering_in_a_whole_fix_ends_in_one_line_and_a_record(hostile_repo, cli_env, tmp_path):
-    repo = hostile_repo({"conftest.py": TAMPER.format(body=TAMPERING["wrong shape"])})
+    out, spec = TARGETS["probe"]
+    repo = hostile_repo({"conftest.py": TAMPER.format(out=out, spec=spec, body=TAMPERING["wrong shape"])})
     out = tmp_path / "result.json"
     proc = fixbot("fix", "--repo", str(repo), "--issue", CALC_ISSUE, "--json", str(out), env=cli_env)
     assert proc.returncode == 1

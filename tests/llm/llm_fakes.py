@@ -7,6 +7,7 @@ exercise real pytest runs without Docker. The driver routes like the lead's grap
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -55,34 +56,45 @@ class ScriptedChat:
 
 
 class LocalBox:
-    """put_files / exec / read_file over a private directory; commands run with subprocess."""
+    """put_files / exec / read_file over a private directory; commands run with subprocess.
+
+    Files for the tools volume (base="/fixbot") go to a second directory. fixbot's probe is not installed
+    here, so test runs report no per-test outcomes and proofs fall back to the command's exit status.
+    """
 
     def __init__(self, workspace: str) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="fixbot-box-"))
+        self.tools = Path(tempfile.mkdtemp(prefix="fixbot-tools-"))
         shutil.copytree(workspace, self.root, dirs_exist_ok=True)
         self.runs: list[str] = []
 
-    def put_files(self, files: dict[str, str | bytes]) -> None:
+    def _base(self, base: str) -> Path:
+        return self.tools if base == "/fixbot" else self.root
+
+    def put_files(self, files: dict[str, str | bytes], *, base: str = "/workspace") -> None:
         for rel, data in files.items():
-            path = self.root / rel
+            path = self._base(base) / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data.encode() if isinstance(data, str) else data)
 
-    def read_file(self, path: str) -> bytes:
-        return (self.root / path).read_bytes()
+    def read_file(self, path: str, *, base: str = "/workspace", max_bytes: int | None = None) -> bytes:
+        return (self._base(base) / path).read_bytes()
 
-    def exec(self, cmd: Any, *, timeout: float | None = None) -> ExecResult:
+    def exec(self, cmd: Any, *, timeout: float | None = None, workdir: str | None = None,
+             env: dict[str, str] | None = None) -> ExecResult:
         argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
-        self.runs.append(cmd if isinstance(cmd, str) else " ".join(cmd))
+        self.runs.append(cmd if isinstance(cmd, str) else argv[-1] if argv[:2] == ["bash", "-c"] else " ".join(cmd))
         started = time.monotonic()
         try:
-            proc = subprocess.run(argv, cwd=self.root, capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(argv, cwd=self.root, capture_output=True, text=True, timeout=timeout,
+                                  env={**os.environ, **(env or {})})
         except subprocess.TimeoutExpired:
             return ExecResult(None, "", "", time.monotonic() - started, timed_out=True)
         return ExecResult(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
     def destroy(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.tools, ignore_errors=True)
 
 
 class LocalPool:

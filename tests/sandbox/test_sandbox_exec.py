@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from sandbox import ExecResult, Sandbox
+from sandbox.container import BASE_ENV
 
 pytestmark = pytest.mark.docker
 
@@ -51,7 +52,7 @@ def test_result_is_json_able(box: Sandbox) -> None:
 
 def test_string_runs_under_sh_in_the_container_not_on_the_host(box: Sandbox) -> None:
     res = box.exec("echo $HOME $(id -u) > /workspace/who.txt; cat /workspace/who.txt; hostname")
-    assert res.stdout.splitlines()[0] == "/tmp 1000"
+    assert res.stdout.splitlines()[0] == "/home/fixbot 1000"
     assert res.stdout.splitlines()[1] != os.uname().nodename
 
 
@@ -195,7 +196,7 @@ def test_host_environment_never_reaches_the_container(make_box: Callable[..., Sa
     res = box.exec("env")
     assert "sk-test-do-not-leak-123" not in res.stdout and "FIXBOT_FAKE_SECRET" not in res.stdout
     names = {line.split("=", 1)[0] for line in res.stdout.splitlines()}
-    assert names <= {"HOME", "PYTHONDONTWRITEBYTECODE", "PATH", "LANG", "HOSTNAME", "PWD", "SHLVL", "_"}, names
+    assert names <= set(BASE_ENV) | {"PIP_FIND_LINKS", "PIP_NO_INDEX", "HOSTNAME", "PWD", "SHLVL", "_"}, names
 
 
 def test_limits_are_applied(box: Sandbox) -> None:

@@ -32,7 +32,7 @@ def leftovers(client: Any, task: str) -> list[str]:
 
 def test_destroy_removes_everything_and_is_idempotent(make_box: Callable[..., Sandbox], docker_client: Any) -> None:
     box = make_box("destroy")
-    assert len(leftovers(docker_client, box.task_id)) == 4  # work + holder containers, two volumes
+    assert len(leftovers(docker_client, box.task_id)) == 5  # work + holder containers, three volumes
     box.destroy()
     box.destroy()
     assert leftovers(docker_client, box.task_id) == []
@@ -44,7 +44,7 @@ def test_reaper_removes_sandboxes_past_their_deadline(make_box: Callable[..., Sa
     removed = reap(docker_client)
     assert set(leftovers(docker_client, expired.task_id)) == set()
     assert {expired.container.name, expired.holder.name} <= set(removed)
-    assert len(leftovers(docker_client, alive.task_id)) == 4, "live sandboxes are left alone"
+    assert len(leftovers(docker_client, alive.task_id)) == 5, "live sandboxes are left alone"
     expired.destroy()  # idempotent even after the reaper took everything
 
 
@@ -63,7 +63,7 @@ def test_reaper_removes_what_a_sigkilled_process_left(sandbox_image: str, docker
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        assert len(leftovers(docker_client, task)) == 4
+        assert len(leftovers(docker_client, task)) == 5
         removed = reap(docker_client)  # as `fixbot sandbox reap` does: the owner pid on this host is dead
         assert len(removed) >= 4
         assert leftovers(docker_client, task) == []
@@ -75,7 +75,7 @@ def test_reaper_removes_sandboxes_whose_task_is_gone(make_box: Callable[..., San
     gone, kept = make_box("gone"), make_box("kept")  # both owned by this live process, both within deadline
     reap(docker_client, task_exists=lambda t: t != gone.task_id)
     assert leftovers(docker_client, gone.task_id) == []
-    assert len(leftovers(docker_client, kept.task_id)) == 4
+    assert len(leftovers(docker_client, kept.task_id)) == 5
 
 
 HOST, NS = socket.gethostname(), pid_namespace()

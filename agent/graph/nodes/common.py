@@ -12,7 +12,7 @@ from agent.graph.deps import Deps
 from agent.localize import Suspect
 from agent.repair.search import CandidatePool
 from agent.request import FixRequest
-from agent.testcmd import pytest_args
+from agent.testcmd import pytest_args, pytest_call
 from sandbox.walk import walk
 
 MAX_SOURCE_BYTES = 512 * 1024
@@ -27,6 +27,15 @@ def request_of(state: dict[str, Any]) -> FixRequest:
 def pytest_args_of(state: dict[str, Any]) -> list[str] | None:
     """Arguments for the in-sandbox runner, or None when the test command is not plain pytest."""
     return pytest_args(request_of(state).test_command)
+
+
+def invocation_of(state: dict[str, Any]) -> dict[str, Any]:
+    """The test command's shape for the in-sandbox validator (working directory, env prefixes, `-m`), with the
+    environment the baseline's outcomes were taken under (e.g. addopts cleared, see agent.testrun)."""
+    call = pytest_call(request_of(state).test_command)
+    spec: dict[str, Any] = call.runner_spec() if call is not None else {"cwd": "", "env": {}, "module": False}
+    spec["env"] = {**((state.get("baseline") or {}).get("command_env") or {}), **spec["env"]}
+    return spec
 
 
 def read_sources(workspace: str, paths: list[str] | None = None, *, notes: list[str] | None = None) -> dict[str, str]:

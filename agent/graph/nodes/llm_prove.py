@@ -15,6 +15,7 @@ from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import request_of, tail
 from agent.graph.nodes.llm_common import feedback
 from agent.llm.context import head_tail
+from agent.proof import prove
 from agent.review import review_new_test
 
 STDOUT_TAIL = 4000
@@ -41,7 +42,7 @@ def originals(workspace: str, paths: list[str]) -> dict[str, bytes]:
 
 
 async def prove_files(state: dict[str, Any], deps: Deps, files: dict[str, str]) -> dict[str, Any]:
-    """Run the user's test command with `files` written into the sandbox; put the originals back after.
+    """Prove `files` with the user's test command (agent.proof: a full run, then a repeat); originals put back after.
 
     Returns {"success", "exit_code", "timed_out", "stdout" (tail), "failing" (focused failure output)}.
     """
@@ -52,20 +53,23 @@ async def prove_files(state: dict[str, Any], deps: Deps, files: dict[str, str]) 
     data = {path: encode_source(text, before.get(path)) for path, text in files.items()}  # each in its encoding
     await asyncio.to_thread(box.put_files, data)
     try:
-        run = await asyncio.to_thread(box.exec, command, timeout=deps.settings.docker_timeout)
+        run = await asyncio.to_thread(prove, box, command, state.get("baseline") or {},
+                                      timeout=deps.settings.docker_timeout, test_timeout=deps.settings.test_timeout)
     finally:
         if before:
             await asyncio.to_thread(box.put_files, before)
         added = sorted(set(files) - set(before))
         if added:
             await asyncio.to_thread(box.exec, ["rm", "-f", "--", *added], timeout=30)
-    output = (run.stdout or "") + ("\n" + run.stderr if run.stderr else "")
-    success = run.exit_code == 0 and not run.timed_out
+    output = run["output"]
+    success = bool(run["success"])
     failing = "" if success else focus_failures(output)
-    if run.timed_out:
+    if run["reason"] and not success:
+        failing = f"{failing}\n[fixbot] not proven: {run['reason']}"
+    if run["timed_out"]:
         failing = f"the test command did not finish within {deps.settings.docker_timeout:g} s " \
                   f"(an endless loop?)\n{failing}"
-    return {"success": success, "exit_code": run.exit_code, "timed_out": bool(run.timed_out),
+    return {"success": success, "exit_code": run["exit_code"], "timed_out": bool(run["timed_out"]),
             "stdout": tail(output, STDOUT_TAIL), "failing": failing}
 
 

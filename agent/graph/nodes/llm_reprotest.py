@@ -24,6 +24,7 @@ from agent.llm.errors import LLMError
 from agent.llm.prompts import fence, render
 from agent.localize import fallback_rank, is_test_path, issue_terms
 from agent.pyparse import parse_python
+from agent.testrun import shell
 
 TEST_NAME = "test_fixbot_repro"
 _CODE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
@@ -132,7 +133,9 @@ async def _run_once(state: dict[str, Any], deps: Deps, path: str, code: str) -> 
     """Run the user's command with the new test in the sandbox; keep it there only when it shows the bug."""
     box = await asyncio.to_thread(deps.sandboxes.get, state["task_id"], state["workspace"])
     await asyncio.to_thread(box.put_files, {path: code})
-    run = await asyncio.to_thread(box.exec, request_of(state).test_command, timeout=deps.settings.docker_timeout)
+    env = (state.get("baseline") or {}).get("command_env") or {}
+    run = await asyncio.to_thread(box.exec, shell(request_of(state).test_command), timeout=deps.settings.docker_timeout,
+                                  env=env)
     output = (run.stdout or "") + ("\n" + run.stderr if run.stderr else "")
     problem = judge_run(path, run.exit_code, bool(run.timed_out), output)
     if problem is not None:

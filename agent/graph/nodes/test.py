@@ -12,6 +12,7 @@ from agent.edits.splice import lines_of
 from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import (
     encoded,
+    invocation_of,
     pool_of,
     pytest_args_of,
     request_of,
@@ -21,6 +22,7 @@ from agent.graph.nodes.common import (
     tail,
 )
 from agent.graph.nodes.llm_prove import originals
+from agent.proof import prove
 from agent.repair.region import unit_for
 from agent.repair.validate import validate_batch
 
@@ -43,6 +45,24 @@ def candidate_timeout(baseline: dict[str, Any]) -> float:
     typical = durations[len(durations) // 2] if durations else 0.1
     # The floor is 60x a forked candidate's usual cost (~10 ms); looping mutants (a few % of them) pay it in full.
     return round(min(30.0, max(0.6, 20 * typical * failing + 0.5)), 2)
+
+
+def suite_timeout(baseline: dict[str, Any], per: float) -> float:
+    """Limit of one candidate's full-suite run: thrice the per-candidate limit, and never less than twice the
+    suite's own test time, so a suite with a few slow tests (threads, sleeps) is not cut off as a hang."""
+    total = sum(baseline.get("durations", {}).values())
+    return round(max(per * 3, 2 * total + 2.0), 2)
+
+
+def no_evidence(baseline: dict[str, Any]) -> set[str]:
+    """Tests whose failure says nothing about a candidate: flaky ones and those the environment breaks."""
+    return set(baseline.get("flaky", [])) | {t for p in baseline.get("environment", []) for t in p.get("tests", [])}
+
+
+def passes(row: dict[str, Any], ignored: set[str]) -> bool:
+    """A validation row that passed, or failed only in tests that are no evidence."""
+    return row["status"] == "pass" or (row["status"] == "fail" and bool(row["failed"])
+                                       and set(row["failed"]) <= ignored)
 
 
 def search_time_left(state: dict[str, Any], deps: Deps) -> float:
@@ -82,7 +102,8 @@ async def test(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         # In rank order, stopping once a few pass: one early fix no longer waits for the whole batch.
         first = await asyncio.to_thread(validate_batch, box, pool.payload(pending), pytest_args=args,
                                         tests=failing, per_candidate_timeout=per, stop_early=not every_failure,
-                                        deadline=search_time_left(state, deps), stop_after_passes=ENOUGH_PASSES)
+                                        deadline=search_time_left(state, deps), stop_after_passes=ENOUGH_PASSES,
+                                        invocation=invocation_of(state))
         if every_failure:
             for cid in pending:
                 row = first[cid]
@@ -109,8 +130,10 @@ async def _best_of(box: Any, deps: Deps, state: dict[str, Any], survivors: list[
     pool, sources = pool_of(state, deps), sources_of(state, deps)
     regression_tests = covering_tests(state, deps, survivors)  # None: the whole suite
     full = await asyncio.to_thread(validate_batch, box, pool.payload(survivors), pytest_args=args,
-                                   tests=regression_tests, per_candidate_timeout=per * 3, stop_early=False)
-    plausible = [cid for cid in survivors if full[cid]["status"] == "pass"]
+                                   tests=regression_tests, per_candidate_timeout=suite_timeout(state["baseline"], per),
+                                   stop_early=False, invocation=invocation_of(state))
+    ignored = no_evidence(state["baseline"])
+    plausible = [cid for cid in survivors if passes(full[cid], ignored)]
     for cid in sorted(plausible, key=lambda c: (pool[c].lines_changed(sources), pool[c].cost, c)):
         proof = await _prove(box, deps, state, cid)
         results.append(proof["result"])
@@ -150,25 +173,28 @@ def covering_tests(state: dict[str, Any], deps: Deps, cids: list[int]) -> list[s
 
 
 async def _prove(box: Any, deps: Deps, state: dict[str, Any], cid: int) -> dict[str, Any]:
-    """Run the user's exact test command with the candidate applied; restore the file after."""
+    """The user's test command with the candidate applied (then a repeat run); the file is restored after."""
     pool, sources = pool_of(state, deps), sources_of(state, deps)
     cand = pool[cid]
     req = request_of(state)
     attempt = len(state.get("test_results", [])) + 1
     workspace = state["workspace"]
-    new = {path: encoded(workspace, path, text) for path, text in cand.apply(sources).items()}
+    new = {path: encoded(workspace, path, text) for path, text in cand.apply(sources).items()}  # each in its encoding
     old = await asyncio.to_thread(originals, workspace, sorted(new))
     await asyncio.to_thread(box.put_files, new)
     try:
-        run = await asyncio.to_thread(box.exec, req.test_command, timeout=deps.settings.docker_timeout)
+        proof = await asyncio.to_thread(prove, box, req.test_command, state["baseline"],
+                                        timeout=deps.settings.docker_timeout, test_timeout=deps.settings.test_timeout)
     finally:
         await asyncio.to_thread(box.put_files, old)
-    output = tail((run.stdout or "") + ("\n" + run.stderr if run.stderr else ""), 4000)
-    deps.emit(state["task_id"], "proof", candidate=cand.description, success=run.exit_code == 0)
+    output = tail(proof["output"], 4000)
+    if proof["reason"]:
+        output += f"\n[fixbot] not proven: {proof['reason']}"
+    deps.emit(state["task_id"], "proof", candidate=cand.description, success=proof["success"])
     return {"id": cid, "path": cand.path, "description": cand.description, "operator": cand.operator,
             "line": cand.line, "function": cand.function,
-            "result": {"attempt": attempt, "success": run.exit_code == 0 and not run.timed_out,
-                       "stdout": output, "candidate": cand.description}}
+            "result": {"attempt": attempt, "success": proof["success"], "stdout": output,
+                       "candidate": cand.description}}
 
 
 async def _by_command(state: dict[str, Any], deps: Deps, reviewed: list[int]) -> dict[str, Any] | None:
