@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from agent import localize as sbfl
+from agent import relevance
 from agent.baseline import COMMAND_ID
 from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import read_sources, request_of
-from agent.relevance import SELECT_ABOVE, relevant_tests
 from agent.testrecords import spectrum
 from agent.testrun import run_tests
 
@@ -36,9 +36,9 @@ async def localize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     decoding: list[str] = []  # files that could not be decoded
     passing = baseline.get("passing", [])
     selected: list[str] | None = None
-    if len(failing) + len(passing) > SELECT_ABOVE:  # a big suite: coverage only for the tests that matter
+    if len(failing) + len(passing) > relevance.SELECT_ABOVE:  # a big suite: coverage for the tests that matter
         everything = await asyncio.to_thread(read_sources, state["workspace"], None, notes=decoding)
-        selected = relevant_tests(failing, passing, everything)
+        selected = relevance.relevant_tests(failing, passing, everything)
     box = await asyncio.to_thread(deps.sandboxes.get, task_id, state["workspace"])
     run = await asyncio.to_thread(run_tests, box, req.test_command, mode="coverage",
                                   timeout=deps.settings.docker_timeout, test_timeout=deps.settings.test_timeout,
