@@ -13,6 +13,11 @@ Modes:
             re-import everything from the patched file) when a change is outside functions.
   fresh     each candidate in a child forked from a process that has imported only pytest.
 
+A candidate is {"id", "edits": [{"path", "start", "end", "text", "unit": [first, last, headers] or
+null}]}: splices in character offsets of the file as Python decodes it (BOM or PEP 263, line
+endings kept); the patched file is written back in the same encoding, and only the unit (the
+changed function, under its class headers) is compiled to find the new code objects.
+
 Every mode first takes the test command's shape from the spec (see `_enter`): its working
 directory, its `VAR=value` prefixes and, for `python -m pytest`, the working directory first
 on sys.path, so the tests import what they import under the user's command.
