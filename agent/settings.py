@@ -12,7 +12,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -47,6 +47,19 @@ class Settings(BaseSettings):
     redis_host: str = "127.0.0.1"
     redis_port: int = Field(6379, ge=1, le=65535)
     redis_db: int = Field(0, ge=0)
+
+    # Durable tasks (agent.tasks, agent.jobs, `fixbot worker`).
+    redis_prefix: str = Field("fixbot", min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
+    queue_name: str = Field("fixbot", min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_.-]+$")
+    task_retention_days: float = Field(30.0, gt=0)  # records of finished tasks expire after this
+    task_time_limit: float = Field(1800.0, gt=0)  # wall clock of one run (s): past it the task is timed_out
+    job_timeout: float = Field(3600.0, gt=0)  # rq's hard limit on one job (s), a backstop behind TASK_TIME_LIMIT
+    task_infra_retries: int = Field(1, ge=0, le=5)  # reruns after a dead worker or an infrastructure fault
+    worker_heartbeat: float = Field(5.0, gt=0, le=60)  # seconds between a busy worker's heartbeats
+    worker_lease_ttl: float = Field(20.0, gt=0, le=600)  # no heartbeat for this long: the worker is dead
+    event_stream_maxlen: int = Field(2000, ge=100)  # events kept per task (the global stream keeps 50x)
+    deployment_id: str | None = Field(None, max_length=60, pattern=r"^[A-Za-z0-9_.-]+$")  # labels our sandboxes
+    checkpoint_url: SecretStr | None = None  # postgresql://... shares checkpoints across hosts (else CHECKPOINT_DB)
 
     # Sandbox (names kept from the seed where they fit).
     sandbox_image: str = DEFAULT_IMAGE
@@ -100,11 +113,23 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
-    approvers: CommaList = Field(default_factory=list)
+    approvers: CommaList = Field(default_factory=list)  # Slack user ids who may approve (empty: anyone allowed)
+    approver_group: str | None = None  # a Slack user group id (S...) whose members may approve too
+    self_approval: bool = False  # may the requester approve their own low/medium-risk patch
+    slack_allowed_teams: CommaList = Field(default_factory=list)  # workspace ids (T...); empty: any
+    slack_allowed_channels: CommaList = Field(default_factory=list)  # channel ids (C.../G...); empty: any
+    slack_allowed_users: CommaList = Field(default_factory=list)  # user ids (U...); empty: any
+    slack_diff_inline_lines: int = Field(40, ge=0, le=500)  # longer diffs are uploaded as a .diff file
+    slack_update_interval: float = Field(1.0, ge=0.05, le=60)  # seconds between edits of one status message
+    slack_progress_blocks: Literal["plan", "classic"] = "plan"  # plan/task_card blocks, or plain Block Kit
+    slack_rate_limit_retries: int = Field(3, ge=0, le=20)  # retries of a 429 answer (after Retry-After)
+    slack_notifier_group: str = Field("slack-notifier", min_length=1, max_length=100)
 
+    api_host: str = "127.0.0.1"  # address `fixbot serve` listens on (0.0.0.0 behind a proxy or in a container)
     api_port: int = Field(8000, ge=1, le=65535)
 
-    @field_validator("allowed_repos", "approvers", mode="before")
+    @field_validator("allowed_repos", "approvers", "slack_allowed_teams", "slack_allowed_channels",
+                     "slack_allowed_users", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -143,6 +168,19 @@ class Settings(BaseSettings):
         return self.redis_url or f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}"
 
     @property
+    def deployment(self) -> str:
+        """This deployment's identity (DEPLOYMENT_ID, else derived from the Redis URL and prefix).
+
+        Sandboxes carry it, so a worker reaps only containers of tasks its own store knows.
+        """
+        if self.deployment_id:
+            return self.deployment_id
+        import hashlib
+
+        seed = f"{self.redis_connection_url}|{self.redis_prefix}".encode()
+        return "d" + hashlib.sha256(seed).hexdigest()[:12]
+
+    @property
     def llm_configured(self) -> bool:
         """True when an LLM endpoint can be called (a key, or a keyless local base URL)."""
         return bool(self.openai_api_key and self.openai_api_key.get_secret_value()) or bool(
@@ -174,6 +212,7 @@ class Settings(BaseSettings):
             output_cap=self.sandbox_output_cap,
             lifetime=self.sandbox_lifetime,
             setup_network=self.sandbox_setup_network,
+            deployment=self.deployment,
             workspace_max_entries=self.clone_max_files,
             home_size=self.sandbox_home_size,
             wheelhouse=str(self.sandbox_wheelhouse) if self.sandbox_wheelhouse else None,
@@ -203,7 +242,7 @@ def load_settings(env_file: str | Path | None = None, **overrides: Any) -> Setti
         raise ConfigError(f"bad setting {name}: {first['msg']}{shown}") from None
 
 
-_SECRET_NAMES = {"OPENAI_API_KEY", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"}
+_SECRET_NAMES = {"CHECKPOINT_URL", "OPENAI_API_KEY", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"}
 
 
 @lru_cache(maxsize=1)

@@ -1,16 +1,24 @@
-"""Running one fix task through the graph in this process, durably (SQLite checkpoints)."""
+"""Running one fix task through the graph in this process, durably (checkpointed after every node).
+
+`run_fix` starts a task; `resume_fix` continues one whose process died (the CLI's --resume);
+`rerun_fix` is the worker's version of that (the checkout may be gone); `decide_fix` resumes a task
+paused for approval with a person's decision (LangGraph `Command(resume=...)`), in any process that
+shares the checkpointer (agent.checkpoints: SQLite by default, PostgreSQL with CHECKPOINT_URL).
+The result record carries `awaiting_approval` and the `proposal` when the graph stopped at `propose`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.types import Command
 
+from agent.checkpoints import open_checkpointer
 from agent.clone import fetch_repository
 from agent.events import EventSink, NullSink
 from agent.exceptions import ConfigError, InvalidRequest, WorkflowError
@@ -19,11 +27,12 @@ from agent.graph.deps import Deps
 from agent.request import FixRequest, validate_request
 from agent.sandboxes import SandboxPool
 from agent.settings import Settings, state_dir
+from agent.tasks.store import new_task_id
 from agent.textsafe import clean_line
 
 ENGINES = ("search", "llm", "auto")
 RESULT_KEYS = ("status", "message", "analysis", "final_patch", "test_results", "risk", "candidates_tried",
-               "attempts", "phase_times", "tokens", "engine", "localization")
+               "attempts", "phase_times", "tokens", "engine", "localization", "decision", "publication")
 # What the result says of the baseline run: failing tests by test id (pytest node id or unittest id), the
 # command (with any environment fixbot added) whose outcomes they are, and what was set aside and why.
 BASELINE_KEYS = ("exit_code", "failing", "passing", "duration", "timed_out", "runner", "outcomes_command",
@@ -33,11 +42,6 @@ BASELINE_KEYS = ("exit_code", "failing", "passing", "duration", "timed_out", "ru
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
-def new_task_id() -> str:
-    """A short unique id, safe in paths, labels and branch names."""
-    return "fx-" + uuid.uuid4().hex[:12]
-
-
 def check_task_id(task_id: str) -> str:
     """The id when it is safe in paths, container names and Redis keys; InvalidRequest otherwise."""
     if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id):
@@ -45,9 +49,12 @@ def check_task_id(task_id: str) -> str:
     return task_id
 
 
-def result_record(task_id: str, state: dict[str, Any]) -> dict[str, Any]:
-    """The task's result in the shape the CLI, the REST API and Slack share."""
-    record: dict[str, Any] = {"task_id": task_id}
+def result_record(task_id: str, state: dict[str, Any], proposal: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The task's result in the shape the CLI, the REST API and Slack share.
+
+    `proposal` is the value the graph paused with at `propose` (then `awaiting_approval` is True).
+    """
+    record: dict[str, Any] = {"task_id": task_id, "awaiting_approval": proposal is not None, "proposal": proposal}
     for key in RESULT_KEYS:
         record[key] = state.get(key)
     record["test_results"] = record["test_results"] or []
@@ -91,8 +98,9 @@ async def run_fix(
     events: EventSink | None = None,
     pool: SandboxPool | None = None,
     llm: Any = None,
+    approval: bool = False,
 ) -> dict[str, Any]:
-    """Validate, fetch the repository, run the graph to the end; return the result record.
+    """Validate, fetch the repository, run the graph to the end (or to `propose` with approval); return the result.
 
     `llm` is a chat client with `complete(messages, node=...)` (tests pass a scripted one); by
     default the configured OpenAI-compatible endpoint is used when the engine needs it.
@@ -120,13 +128,13 @@ async def run_fix(
     available = engine != "search" and (llm is not None or settings.llm_configured)
     state = {"task_id": task_id, "request": request.to_dict(), "workspace": str(checkout), "engine": engine,
              "llm_available": available, "started_at": time.time(), "status": "running", "phase_times": {},
-             "candidates_tried": 0, "attempts": 0, "test_results": []}
+             "candidates_tried": 0, "attempts": 0, "test_results": [], "approval": approval}
     try:
-        final = await _invoke(settings, task_id, state, sink, pool, llm)
+        final, proposal = await _invoke(settings, task_id, state, sink, pool, llm)
     finally:
         if not settings.keep_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-    return result_record(task_id, final)
+    return result_record(task_id, final, proposal)
 
 
 async def resume_fix(task_id: str, settings: Settings, *, events: EventSink | None = None,
@@ -138,10 +146,78 @@ async def resume_fix(task_id: str, settings: Settings, *, events: EventSink | No
     from sandbox.reaper import reap
 
     reap(task_exists=lambda other: other != task_id)  # the dead run's container, if any
-    final = await _invoke(settings, task_id, None, events or NullSink(), pool, llm)
+    final, proposal = await _invoke(settings, task_id, None, events or NullSink(), pool, llm)
     if not settings.keep_workdir:
         shutil.rmtree(task_dir(settings, task_id), ignore_errors=True)
-    return result_record(task_id, final)
+    return result_record(task_id, final, proposal)
+
+
+async def rerun_fix(task_id: str, request: FixRequest, settings: Settings, *, engine: str,
+                    events: EventSink | None = None, pool: SandboxPool | None = None, llm: Any = None,
+                    approval: bool = True) -> dict[str, Any]:
+    """Run a task again after its worker died: from its last checkpoint when it has one, else from the start.
+
+    The checkout is fetched again when this host does not have it (another worker, or it was removed).
+    """
+    sink = events or NullSink()
+    values, _ = await checkpoint_values(settings, task_id)
+    if not values:
+        shutil.rmtree(task_dir(settings, task_id), ignore_errors=True)
+        return await run_fix(request, settings, engine=engine, task_id=task_id, events=sink, pool=pool, llm=llm,
+                             approval=approval)
+    try:
+        await asyncio.to_thread(ensure_checkout, values, settings)
+        final, proposal = await _invoke(settings, task_id, None, sink, pool, llm)
+    finally:
+        if not settings.keep_workdir:
+            shutil.rmtree(task_dir(settings, task_id), ignore_errors=True)
+    return result_record(task_id, final, proposal)
+
+
+async def decide_fix(task_id: str, decision: dict[str, Any], settings: Settings, *, events: EventSink | None = None,
+                     pool: SandboxPool | None = None, llm: Any = None) -> dict[str, Any]:
+    """Resume a task paused at `propose` with a decision {"action": approve|reject|retry, "by", "feedback"}.
+
+    Works in any process that shares the checkpointer. A retry needs the checkout again (it was
+    removed while the task waited), so it is fetched first. When the decision was already taken in
+    by a run that died afterwards, the thread continues from its checkpoint instead. Raises
+    WorkflowError when the task has no checkpoint of a run that asked for approval.
+    """
+    values, waiting = await checkpoint_values(settings, task_id)
+    if not values or not values.get("approval"):
+        raise WorkflowError(f"task {task_id!r} has no checkpoint waiting for a decision")
+    try:
+        if decision.get("action") == "retry" or not waiting:
+            await asyncio.to_thread(ensure_checkout, values, settings)
+        start: Command | None = Command(resume=decision) if waiting else None
+        final, proposal = await _invoke(settings, task_id, start, events or NullSink(), pool, llm)
+    finally:
+        if not settings.keep_workdir:
+            shutil.rmtree(task_dir(settings, task_id), ignore_errors=True)
+    return result_record(task_id, final, proposal)
+
+
+def ensure_checkout(values: dict[str, Any], settings: Settings) -> Path:
+    """The task's checkout at the path its state names, fetched again when it is missing on this host."""
+    workspace = Path(values["workspace"])
+    if workspace.is_dir():
+        return workspace
+    root = Path(settings.work_dir).expanduser().resolve()
+    if not workspace.resolve().is_relative_to(root):
+        raise WorkflowError(f"the task's checkout {workspace} is outside WORK_DIR {root}: workers that share "
+                            "tasks must use the same WORK_DIR")
+    _make_dir(workspace.parent, "WORK_DIR")
+    request = FixRequest.from_dict(values["request"])
+    return fetch_repository(request, workspace, timeout=settings.clone_timeout, max_mb=settings.clone_max_mb,
+                            max_entries=settings.clone_max_files, exclude=own_paths(settings))
+
+
+async def checkpoint_values(settings: Settings, task_id: str) -> tuple[dict[str, Any], bool]:
+    """The task's last checkpointed state ({} when it has none) and whether it waits at an interrupt."""
+    deps = Deps(settings=settings, sandboxes=None)  # type: ignore[arg-type]  # nothing runs
+    async with open_checkpointer(settings) as saver:
+        snapshot = await build_graph(deps, checkpointer=saver).aget_state(_config(task_id))
+    return dict(snapshot.values or {}), bool(snapshot.interrupts)
 
 
 def default_llm(settings: Settings) -> Any:
@@ -153,24 +229,39 @@ def default_llm(settings: Settings) -> Any:
     return OpenAIChat.from_settings(settings)
 
 
-async def _invoke(settings: Settings, task_id: str, state: dict[str, Any] | None, sink: EventSink,
-                  pool: SandboxPool | None, llm: Any = None) -> dict[str, Any]:
-    db = Path(settings.checkpoint_db).expanduser()
-    _make_dir(db.parent, "CHECKPOINT_DB")
+def _config(task_id: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": task_id}, "recursion_limit": 200}
+
+
+async def _invoke(settings: Settings, task_id: str, start: dict[str, Any] | Command | None, sink: EventSink,
+                  pool: SandboxPool | None, llm: Any = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Run the graph from `start` (a new state, a Command, or None to continue); return (state, proposal)."""
+    if not settings.checkpoint_url:
+        _make_dir(Path(settings.checkpoint_db).expanduser().parent, "CHECKPOINT_DB")
     own_pool = pool is None
     pool = pool or SandboxPool(settings.sandbox_config())
     deps = Deps(settings=settings, sandboxes=pool, events=sink, llm=llm if llm is not None else default_llm(settings))
-    config = {"configurable": {"thread_id": task_id}, "recursion_limit": 200}
+    config = _config(task_id)
     try:
-        async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
+        async with open_checkpointer(settings) as saver:
             graph = build_graph(deps, checkpointer=saver)
-            if state is None:
+            if start is None:
                 snapshot = await graph.aget_state(config)
                 if not snapshot.values:
                     raise WorkflowError(f"task {task_id!r} has no checkpoint to resume from")
-                if not snapshot.next:
-                    return dict(snapshot.values)
-            return dict(await graph.ainvoke(state, config, durability="sync"))
+                if not snapshot.next or snapshot.interrupts:  # finished, or waiting for a person
+                    return dict(snapshot.values), _proposal(snapshot)
+            await graph.ainvoke(start, config, durability="sync")
+            snapshot = await graph.aget_state(config)
+            return dict(snapshot.values), _proposal(snapshot)
     finally:
         if own_pool:
-            pool.close()
+            await asyncio.to_thread(pool.close)
+
+
+def _proposal(snapshot: Any) -> dict[str, Any] | None:
+    """The value the graph paused with, when it waits at `propose`."""
+    for pending in snapshot.interrupts or ():
+        if isinstance(pending.value, dict):
+            return dict(pending.value)
+    return None

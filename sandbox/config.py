@@ -11,6 +11,7 @@ LABEL_APP = "fixbot.app"
 LABEL_TASK = "fixbot.task"
 LABEL_DEADLINE = "fixbot.deadline"
 LABEL_OWNER = "fixbot.owner"  # "host:pid" of the process that created it
+LABEL_DEPLOYMENT = "fixbot.deployment"  # which deployment's task store knows the task ("" for none)
 APP_NAME = "fixbot"
 
 
@@ -34,6 +35,7 @@ class SandboxConfig:
     log_max_size: str = "1m"
     extra_env: dict[str, str] = field(default_factory=dict)  # never secrets; tests only
     tools_size: str = "64m"  # the /fixbot tools volume (runner scripts, candidate lists, coverage files)
+    deployment: str = ""  # the deployment whose task store knows this sandbox's task (label; reaper)
     guard_grace: float = 10.0  # seconds the host waits past an exec's timeout before killing the container
     workspace_max_entries: int = 100_000  # files and folders a workspace copied in may hold
     home_size: str = "1g"  # the home volume: HOME, caches and what setup installs with pip (~/.local)

@@ -12,7 +12,15 @@ import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 from docker.types import Ulimit
 
-from sandbox.config import APP_NAME, LABEL_APP, LABEL_DEADLINE, LABEL_OWNER, LABEL_TASK, SandboxConfig
+from sandbox.config import (
+    APP_NAME,
+    LABEL_APP,
+    LABEL_DEADLINE,
+    LABEL_DEPLOYMENT,
+    LABEL_OWNER,
+    LABEL_TASK,
+    SandboxConfig,
+)
 from sandbox.exceptions import ContainerStartError, ImageMissing
 
 WORKSPACE = "/workspace"
@@ -96,9 +104,9 @@ def owner() -> str:
 
 
 def labels(task_id: str, config: SandboxConfig) -> dict[str, str]:
-    """Labels the reaper reads: ours, which task, who created it and when it may be removed."""
+    """Labels the reaper reads: ours, which task, who created it, for which deployment, and when it may go."""
     return {LABEL_APP: APP_NAME, LABEL_TASK: task_id, LABEL_DEADLINE: str(int(time.time() + config.lifetime)),
-            LABEL_OWNER: owner()}
+            LABEL_OWNER: owner(), LABEL_DEPLOYMENT: config.deployment}
 
 
 def create_volume(client: docker.DockerClient, name: str, size: str, task_id: str, config: SandboxConfig) -> Any:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from sandbox.config import SandboxConfig
 from sandbox.result import ExecResult
-from sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox, without_sigint
 
 
 def run_once(command: Sequence[str] | str, config: SandboxConfig, *, workspace: Path | None = None,
@@ -23,20 +21,4 @@ def run_once(command: Sequence[str] | str, config: SandboxConfig, *, workspace: 
             box.put_workspace(workspace)
         return box.exec(command, timeout=timeout)
     finally:
-        _without_sigint(box.destroy)
-
-
-def _without_sigint(fn: Callable[[], None]) -> None:
-    """Run fn with Ctrl-C deferred (main thread only), so a second Ctrl-C cannot leak a half-removed sandbox."""
-    if threading.current_thread() is not threading.main_thread():
-        fn()
-        return
-    pending: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: pending.append(signum))
-    try:
-        fn()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if pending:
-        raise KeyboardInterrupt
-
+        without_sigint(box.destroy)

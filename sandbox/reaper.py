@@ -1,5 +1,11 @@
 """Removing what killed runs left behind: our containers and volumes past their deadline, whose task is gone,
-or whose creating process on this host is dead (a SIGKILLed CLI run or worker)."""
+or whose creating process on this host is dead (a SIGKILLed CLI run or worker).
+
+Many processes share one engine (workers of several deployments, CLI runs, test sessions), so a
+sandbox is removed only when its owner is provably dead, its deadline passed, or the caller's own
+task store says its task is over: `finished(task_id)` is asked only about sandboxes labelled with
+the caller's `deployment`; sandboxes of another deployment (or of none) are never judged by it.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +16,22 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.client import docker_client
-from sandbox.config import APP_NAME, LABEL_APP, LABEL_DEADLINE, LABEL_OWNER, LABEL_TASK
+from sandbox.config import APP_NAME, LABEL_APP, LABEL_DEADLINE, LABEL_DEPLOYMENT, LABEL_OWNER, LABEL_TASK
 from sandbox.container import pid_namespace, remove_quietly
 
 
-def _expired(labels: dict[str, str], now: float, task_exists: Callable[[str], bool] | None) -> bool:
+def _expired(labels: dict[str, str], now: float, task_exists: Callable[[str], bool] | None,
+             finished: Callable[[str], bool] | None = None, deployment: str = "") -> bool:
     try:
         deadline = float(labels.get(LABEL_DEADLINE, "0"))
     except ValueError:
         deadline = 0.0
     if deadline <= now or owner_dead(labels.get(LABEL_OWNER, "")):
         return True
-    return task_exists is not None and not task_exists(labels.get(LABEL_TASK, ""))
+    task = labels.get(LABEL_TASK, "")
+    if finished is not None and deployment and labels.get(LABEL_DEPLOYMENT) == deployment and finished(task):
+        return True
+    return task_exists is not None and not task_exists(task)
 
 
 def owner_dead(label: str) -> bool:
@@ -48,25 +58,30 @@ def owner_dead(label: str) -> bool:
 
 
 def reap(client: Any = None, *, task_exists: Callable[[str], bool] | None = None,
-         now: float | None = None) -> list[str]:
+         finished: Callable[[str], bool] | None = None, deployment: str = "", now: float | None = None) -> list[str]:
     """Remove our containers, then our volumes, whose deadline passed, whose creator died or whose task is gone.
 
-    Returns the names removed. The worker calls this at start, so a SIGKILLed worker leaks nothing;
-    `fixbot sandbox reap` finds what a killed CLI run left by its dead owner pid.
+    `task_exists(task_id)` False removes (only for callers that own every sandbox they may see);
+    `finished(task_id)` True removes sandboxes labelled with `deployment` (a worker's own store's
+    finished, cancelled or waiting tasks). Returns the names removed. The worker calls this at start and
+    when it finds a dead worker's task, so a SIGKILLed worker leaks nothing; `fixbot sandbox reap` finds
+    what a killed CLI run left by its dead owner pid.
     """
     client = client or docker_client()
     now = time.time() if now is None else now
     removed: list[str] = []
     selector = {"label": f"{LABEL_APP}={APP_NAME}"}
     for container in client.containers.list(all=True, filters=selector, ignore_removed=True):
-        if _expired(container.labels, now, task_exists):
+        if _expired(container.labels, now, task_exists, finished, deployment):
             remove_quietly(container)
             removed.append(container.name)
     in_use = {m.get("Name") for c in client.containers.list(all=True, filters=selector, ignore_removed=True)
               for m in c.attrs.get("Mounts", []) if m.get("Type") == "volume"}
     for volume in client.volumes.list(filters=selector):
         labels = volume.attrs.get("Labels") or {}
-        if volume.name not in in_use and _expired(labels, now, task_exists):
+        if volume.name in in_use:
+            continue
+        if _expired(labels, now, task_exists, finished, deployment):
             remove_quietly(volume)
             removed.append(volume.name)
     return removed

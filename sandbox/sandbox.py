@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import signal
 import tarfile
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -73,7 +74,7 @@ class Sandbox:
                 finally:
                     box.holder = holder.result()
         except BaseException:
-            box.destroy()
+            without_sigint(box.destroy)  # a second Ctrl-C must not leave half of it behind
             raise
         return box
 
@@ -269,6 +270,21 @@ class Sandbox:
                     except APIError:
                         time.sleep(0.1)
             self._volume_objs = []
+
+
+def without_sigint(fn: Callable[[], None]) -> None:
+    """Run fn with Ctrl-C deferred (main thread only), so a second Ctrl-C cannot leak a half-removed sandbox."""
+    if threading.current_thread() is not threading.main_thread():
+        fn()
+        return
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: pending.append(signum))
+    try:
+        fn()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pending:
+        raise KeyboardInterrupt
 
 
 def _capped_logs(container: Any, cap: int) -> tuple[CappedOutput, CappedOutput]:

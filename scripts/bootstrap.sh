@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs and starts what fixbot needs on this machine, and nothing that already works.
-#   scripts/bootstrap.sh [docker] [redis]
-# Python deps go into ./.venv. When Docker or Redis is not reachable and we are root on a
-# Debian-like system, the Debian packages are installed and the daemons started in the
+#   scripts/bootstrap.sh [docker] [redis] [postgres]
+# Python deps go into ./.venv. When Docker, Redis or PostgreSQL is not reachable and we are root on
+# a Debian-like system, the Debian packages are installed and the daemons started in the
 # background on loopback; otherwise we stop with a message saying what to start.
+# PostgreSQL (the shared checkpointer's tests): a login role fixbot/fixbot that may create databases,
+# reached at POSTGRES_URL (default postgresql://fixbot:fixbot@127.0.0.1:5432/postgres).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -67,6 +69,35 @@ for want in "$@"; do
         fi
         log "building the sandbox image $image ($status)"
         .venv/bin/fixbot sandbox build-image --name "$image"
+      fi
+      ;;
+    postgres)
+      pg_url=${POSTGRES_URL:-postgresql://fixbot:fixbot@127.0.0.1:5432/postgres}
+      if ! .venv/bin/python -c "import psycopg,sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$pg_url" 2>/dev/null; then
+        if [ -n "${POSTGRES_URL:-}" ]; then
+          log "PostgreSQL is not reachable at POSTGRES_URL; start it or unset POSTGRES_URL to use a local server"
+          exit 1
+        fi
+        if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /usr/lib/postgresql 2>/dev/null)" ]; then
+          need_apt PostgreSQL "start a PostgreSQL server and set POSTGRES_URL"
+          log "installing postgresql"
+          DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+        fi
+        [ "$(id -u)" = 0 ] || { log "PostgreSQL is not running and only root can start it here: set POSTGRES_URL"; exit 1; }
+        version=$(ls /usr/lib/postgresql | sort -V | tail -1)
+        if ! pg_lsclusters -h 2>/dev/null | grep -q "^$version main"; then
+          pg_createcluster "$version" main >/dev/null
+        fi
+        log "starting PostgreSQL $version on 127.0.0.1:5432"
+        pg_ctlcluster "$version" main start 2>/dev/null || true
+        for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
+        su postgres -c "psql -q -v ON_ERROR_STOP=1" >/dev/null <<'SQL'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fixbot') THEN
+    CREATE ROLE fixbot LOGIN CREATEDB PASSWORD 'fixbot';
+  END IF;
+END $$;
+SQL
       fi
       ;;
     *) log "unknown component $want"; exit 2 ;;

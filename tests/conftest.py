@@ -17,6 +17,7 @@ if sys.path[:1] != [_ROOT]:
     sys.path.insert(0, _ROOT)
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_POSTGRES_URL = "postgresql://fixbot:fixbot@127.0.0.1:5432/postgres"  # the role scripts/bootstrap.sh makes
 # The kinds corpus holds small repositories with their own (deliberately failing) tests: data, not our tests.
 collect_ignore_glob = ["fixtures/*"]
 
@@ -105,6 +106,43 @@ def redis_conn() -> Iterator[Any]:
     yield conn
     conn.flushdb()
     conn.close()
+
+
+def postgres_url() -> str:
+    """The PostgreSQL server the tests use (a role that may create databases): POSTGRES_URL, else the local default."""
+    return os.environ.get("POSTGRES_URL") or DEFAULT_POSTGRES_URL
+
+
+def postgres_available() -> tuple[bool, str]:
+    """(ok, reason): whether PostgreSQL at postgres_url() accepts a connection."""
+    try:
+        import psycopg
+
+        psycopg.connect(postgres_url(), connect_timeout=3).close()
+    except Exception as exc:  # noqa: BLE001
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else repr(exc)
+        return False, f"PostgreSQL not reachable at {postgres_url().split('@')[-1]}: {first}"
+    return True, ""
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """The URL of a database created for this test session on the real PostgreSQL, dropped at the end."""
+    ok, reason = postgres_available()
+    require(ok, reason)
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+    from psycopg import sql
+
+    name = f"fixbot_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_url(), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    parts = urlsplit(postgres_url())
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+    with psycopg.connect(postgres_url(), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture

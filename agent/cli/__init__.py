@@ -13,7 +13,7 @@ from agent.settings import ENV_FILE_VARIABLE
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand attached."""
-    from agent.cli import fix_cmd, sandbox_cmd
+    from agent.cli import fix_cmd, sandbox_cmd, task_cmd, worker_cmd
 
     parser = argparse.ArgumentParser(prog="fixbot", description="Reproduce a bug, find a patch, prove it.")
     parser.add_argument("--env-file", metavar="FILE",
@@ -22,6 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     fix_cmd.register(sub)
     sandbox_cmd.register(sub)
+    task_cmd.register(sub)
+    worker_cmd.register(sub)
+    from chatbot.cli import register as register_serve  # `serve`; slack_bolt is imported only when it runs
+
+    register_serve(sub)
     return parser
 
 

@@ -16,6 +16,8 @@ from agent.graph.nodes.llm_prove import llm_prove
 from agent.graph.nodes.llm_reprotest import llm_reprotest
 from agent.graph.nodes.llm_reviewer import llm_reviewer
 from agent.graph.nodes.localize import localize
+from agent.graph.nodes.propose import propose
+from agent.graph.nodes.publish import publish
 from agent.graph.nodes.repair import repair
 from agent.graph.nodes.reproduce import reproduce
 from agent.graph.nodes.review import review
@@ -39,7 +41,8 @@ def build_graph(deps: Deps, checkpointer: Any = None) -> Any:
     nodes: tuple[tuple[str, Node], ...] = (
         ("reproduce", reproduce), ("localize", localize), ("repair", repair), ("review", review), ("test", test),
         ("llm_reprotest", llm_reprotest), ("llm_manager", llm_manager), ("llm_coder", llm_coder),
-        ("llm_reviewer", llm_reviewer), ("llm_prove", llm_prove), ("finalize", finalize))
+        ("llm_reviewer", llm_reviewer), ("llm_prove", llm_prove), ("finalize", finalize), ("propose", propose),
+        ("publish", publish))
     for name, node in nodes:
         builder.add_node(name, _bind(node, deps))  # type: ignore[call-overload]  # TypedDict input is fine
     builder.add_edge(START, "reproduce")
@@ -50,5 +53,7 @@ def build_graph(deps: Deps, checkpointer: Any = None) -> Any:
     builder.add_conditional_edges("test", routing.after_test)
     for name in ("llm_reprotest", "llm_manager", "llm_coder", "llm_reviewer", "llm_prove"):
         builder.add_conditional_edges(name, getattr(routing, f"after_{name}"))
-    builder.add_edge("finalize", END)
+    builder.add_conditional_edges("finalize", routing.after_finalize)
+    builder.add_conditional_edges("propose", routing.after_propose)
+    builder.add_edge("publish", END)
     return builder.compile(checkpointer=checkpointer)

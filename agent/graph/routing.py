@@ -2,6 +2,7 @@
 
 Search engine: reproduce → localize → repair → review → test → (repair | finalize).
 LLM engine:    localize → llm_manager → llm_coder → llm_reviewer → llm_prove → (llm_coder | finalize).
+With approval: finalize → propose (interrupt) → publish | end | back to repair or llm_coder with feedback.
 Engine auto runs the search first and hands over to the LLM when the search gives up; when the
 tests already pass, the LLM first writes a reproduction test (llm_reprotest) and reproduce runs again.
 """
@@ -89,6 +90,23 @@ def after_llm_prove(state: dict[str, Any]) -> Literal["llm_coder", "finalize"]:
     if state.get("plausible"):
         return "finalize"
     return "llm_coder" if _running(state) else "finalize"
+
+
+def after_finalize(state: dict[str, Any]) -> Literal["propose", "__end__"]:
+    """A proven patch waits for a person when the task asks for approval; `fixbot fix` ends here."""
+    return "propose" if state.get("approval") and state.get("status") == "fixed" else "__end__"
+
+
+def after_propose(state: dict[str, Any]) -> Literal["publish", "repair", "llm_coder", "__end__"]:
+    """Approve publishes, reject ends, retry goes back to the engine that found the rejected patch."""
+    status = state.get("status")
+    if status == "approved":
+        return "publish"
+    if status == "rejected":
+        return "__end__"
+    if status == "running":
+        return "llm_coder" if state.get("retry_with") == "llm" else "repair"
+    raise WorkflowError(f"propose left the task in status {status!r}")
 
 
 def after_llm_reprotest(state: dict[str, Any]) -> Literal["reproduce", "llm_reprotest", "finalize"]:

@@ -53,3 +53,11 @@ class FixState(TypedDict, total=False):
     repro_test: dict[str, Any] | None  # the reproduction test the model wrote (part of the patch)
     repro_attempts: int
     repro_feedback: str
+    # Human in the loop (the task service; `fixbot fix` leaves approval False and never pauses).
+    approval: bool  # stop at `propose` for a person's decision once a patch is proven
+    decision: dict[str, Any] | None  # {"action": "approve" | "reject" | "retry", "by", "at", "feedback"}
+    human_feedback: list[str]  # every reviewer's feedback so far, oldest first
+    retry_with: str  # "search" | "llm": where a rejected proposal's repair continues
+    rejected_sources: list[dict[str, str]]  # {"path", "sha256"} of candidate files a person rejected
+    extra_attempts: int  # LLM coder attempts granted on top of MAX_ATTEMPTS by a "retry" decision
+    publication: dict[str, Any] | None  # {"branch", "commit", "pr_url", "patch"} after approval

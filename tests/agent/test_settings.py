@@ -10,12 +10,15 @@ from agent.settings import load_settings
 
 def test_seed_defaults(monkeypatch):
     for name in ("DOCKER_TIMEOUT", "DOCKER_MAX_MEMORY", "DOCKER_MAX_CPU", "LLM_MODEL", "LLM_TEMPERATURE", "API_PORT",
-                 "WORKERS_PER_HOST", "REDIS_URL"):
-        monkeypatch.delenv(name, raising=False)
+                 "WORKERS_PER_HOST", "REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_PREFIX", "QUEUE_NAME",
+                 "WORKER_LEASE_TTL"):
+        monkeypatch.delenv(name, raising=False)  # (REDIS_URL is set when the tests run on a helper's database)
     s = load_settings(_env_file=None)
     assert (s.docker_timeout, s.docker_max_memory, s.docker_max_cpu) == (300, "512m", None)
     assert (s.llm_model, s.llm_temperature, s.api_port) == ("gpt-4o", 0.1, 8000)
     assert s.redis_connection_url == "redis://127.0.0.1:6379/0"
+    assert (s.redis_prefix, s.queue_name, s.task_retention_days, s.task_infra_retries) == ("fixbot", "fixbot", 30, 1)
+    assert s.worker_lease_ttl + s.worker_heartbeat * 2 < 60, "a dead worker is noticed within a minute"
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,7 @@ def test_ctrl_c_leaves_nothing_behind(sandbox_image: str, docker_client: Any) ->
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         new = run_names(docker_client) - before
-        if len([n for n in new if not n.endswith(("-ws", "-tools"))]) >= 2:  # holder and work container
+        if len([n for n in new if not n.endswith(("-ws", "-tools", "-home"))]) >= 2:  # holder and work container
             break
         time.sleep(0.2)
     time.sleep(0.5)  # the exec is running now

@@ -51,7 +51,7 @@ async def llm_coder(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     task_id = state["task_id"]
     workspace = state["workspace"]
     attempts = state.get("attempts", 0)
-    limit = deps.settings.max_attempts
+    limit = deps.settings.max_attempts + int(state.get("extra_attempts") or 0)  # a reviewer's retry adds some
 
     def timed(update: dict[str, Any]) -> dict[str, Any]:
         return {**update, "phase_times": add_time(state, "llm_coder", started)}

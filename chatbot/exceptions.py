@@ -1,0 +1,21 @@
+"""Errors of the Slack and HTTP faces; each carries a message fit to show the user who caused it."""
+
+from __future__ import annotations
+
+from agent.exceptions import FixbotError
+
+
+class ChatbotError(FixbotError):
+    """Base class of the faces' errors: str(error) is one line for the user."""
+
+
+class CommandSyntaxError(ChatbotError):
+    """The text of /fix (or of an @mention) could not be read; the message says what to write."""
+
+
+class NotAllowed(ChatbotError):
+    """This workspace, channel or user may not use fixbot (SLACK_ALLOWED_*)."""
+
+
+class SlackSetupError(ChatbotError):
+    """Slack settings needed to start are missing or inconsistent (token, signing secret, app token)."""

@@ -1,0 +1,98 @@
+"""`fixbot serve [--socket-mode]`: the bot process (HTTP server, notifier, optional Socket Mode connection).
+
+Thin: build the pieces (chatbot.slack.app, chatbot.server), start them, wait for SIGINT/SIGTERM,
+stop them. Several replicas may run at once (the notifier's consumer group and the store's atomic
+transitions make that safe). In Socket Mode, Slack's requests come over a WebSocket opened with
+SLACK_APP_TOKEN (no public URL needed; bolt's AsyncSocketModeHandler, aiohttp) and the HTTP server
+keeps only /healthz.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from agent.settings import Settings
+from chatbot.exceptions import SlackSetupError
+from chatbot.server import create_app
+from chatbot.slack.access import Access
+from chatbot.slack.app import build_bolt_app, build_web_client
+from chatbot.slack.context import SlackDeps
+
+SOCKET_PING_INTERVAL = 10.0
+log = logging.getLogger("chatbot.serve")
+
+
+async def serve(settings: Settings, *, socket_mode: bool = False, host: str | None = None, port: int | None = None,
+                stopping: asyncio.Event | None = None, started: asyncio.Event | None = None) -> None:
+    """Run the bot until `stopping` is set (or a SIGINT/SIGTERM when it is not given)."""
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
+    if socket_mode and not app_token:
+        raise SlackSetupError("--socket-mode needs SLACK_APP_TOKEN (an app-level token, xapp-..., "
+                              "with the connections:write scope)")
+    client = build_web_client(settings)
+    deps = SlackDeps.from_settings(settings, Access(settings, client))
+    bolt_app = build_bolt_app(settings, deps, client=client, socket_mode=socket_mode)
+    runner = web.AppRunner(create_app(settings, bolt_app=bolt_app, deps=deps, http_events=not socket_mode),
+                           access_log=None)
+    own_stop = stopping is None
+    stopping = stopping or asyncio.Event()
+    if own_stop:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopping.set)
+    handler: AsyncSocketModeHandler | None = None
+    guard: asyncio.Task[None] | None = None
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host or settings.api_host, settings.api_port if port is None else port)
+        await site.start()
+        where = ", ".join(str(s.getsockname()[:2]) for s in site._server.sockets)  # type: ignore[union-attr]
+        if socket_mode:
+            handler = AsyncSocketModeHandler(bolt_app, app_token=app_token, web_client=client,
+                                             ping_interval=SOCKET_PING_INTERVAL)
+            await handler.connect_async()
+            guard = asyncio.create_task(guard_socket_session(handler.client, stopping, SOCKET_PING_INTERVAL))
+            log.info("fixbot serving Slack over Socket Mode; /healthz on %s", where)
+        else:
+            log.info("fixbot serving Slack at /slack/events and /healthz on %s", where)
+        if started is not None:
+            started.set()
+        await stopping.wait()
+    finally:
+        if guard is not None:
+            guard.cancel()
+        if handler is not None:
+            with contextlib.suppress(Exception):
+                await handler.close_async()
+        await runner.cleanup()
+        with contextlib.suppress(Exception):
+            if client.session is not None:
+                await client.session.close()
+        log.info("fixbot stopped")
+
+
+async def guard_socket_session(client: Any, stopping: asyncio.Event, interval: float) -> None:
+    """Reopen Socket Mode when its aiohttp ClientSession was closed under it.
+
+    python-slack-sdk issue #1922: `SocketModeClient.connect()` retried forever against a closed
+    ClientSession ("Session is closed"); slack_sdk 3.48 recreates it inside connect(), this guard also
+    covers the case where nothing calls connect() any more. It never runs once the client is closed.
+    """
+    while not stopping.is_set():
+        await asyncio.sleep(interval)
+        if client.closed or not client.aiohttp_client_session.closed:
+            continue
+        log.warning("Socket Mode: the HTTP session was closed; opening a new one and reconnecting")
+        try:
+            client.aiohttp_client_session = aiohttp.ClientSession()
+            await client.connect_to_new_endpoint(force=True)
+        except Exception as exc:  # noqa: BLE001 - try again at the next interval
+            log.warning("Socket Mode reconnect failed (%s); retrying in %.0f s", type(exc).__name__, interval)

@@ -1,0 +1,96 @@
+"""The bot's HTTP server: `create_app(settings, ...)` → aiohttp Application with /slack/events and /healthz.
+
+A thin edge (bolt-python's aiohttp adapter converts request and response): every Slack request
+(slash commands, interactivity, events) goes to the one Bolt app, which verifies the signature.
+/healthz says whether Redis answers and how many workers are alive. The notifier runs in the same
+process, started and stopped with the application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from agent.settings import Settings
+from agent.tasks.exceptions import StoreUnavailable
+from chatbot.slack.context import SlackDeps
+from chatbot.slack.notifier import Notifier
+
+log = logging.getLogger(__name__)
+BOLT_KEY = web.AppKey("bolt", AsyncApp)
+DEPS_KEY = web.AppKey("deps", SlackDeps)
+NOTIFIER_KEY = web.AppKey("notifier", Notifier)
+
+
+def create_app(settings: Settings, *, bolt_app: AsyncApp, deps: SlackDeps, http_events: bool = True,
+               notifier: bool = True) -> web.Application:
+    """The application: POST /slack/events (unless Socket Mode serves Slack), GET /healthz, the notifier."""
+    app = web.Application(client_max_size=1024 * 1024)
+    app[BOLT_KEY] = bolt_app
+    app[DEPS_KEY] = deps
+    if http_events:
+        app.router.add_post("/slack/events", _slack_events)
+    app.router.add_get("/healthz", _healthz)
+    app.on_startup.append(_learn_workspace)
+    app.on_shutdown.append(_drain)
+    if notifier:
+        app[NOTIFIER_KEY] = Notifier(deps, bolt_app.client)
+        app.cleanup_ctx.append(_run_notifier)
+    return app
+
+
+async def _slack_events(request: web.Request) -> web.Response:
+    bolt_app = request.app[BOLT_KEY]
+    return await to_aiohttp_response(await bolt_app.async_dispatch(await to_bolt_request(request)))
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    deps = request.app[DEPS_KEY]
+    try:
+        stats = await deps.call(_health_figures, deps)
+    except StoreUnavailable as exc:
+        return web.json_response({"status": "down", "redis": str(exc)}, status=503)
+    stats["status"] = "ok" if stats["workers_alive"] else "no_workers"
+    return web.json_response(stats)
+
+
+def _health_figures(deps: SlackDeps) -> dict[str, Any]:
+    from rq import Queue, Worker
+
+    from agent.tasks.store import reachable
+
+    with reachable(deps.conn):
+        deps.conn.ping()
+        queue = Queue(deps.settings.queue_name, connection=deps.conn)
+        return {"redis": "ok", "workers_alive": Worker.count(queue=queue), "queue_depth": queue.count}
+
+
+async def _learn_workspace(app: web.Application) -> None:
+    """auth.test once: checks the token early and gives the workspace URL for thread links."""
+    deps, bolt_app = app[DEPS_KEY], app[BOLT_KEY]
+    try:
+        reply = await bolt_app.client.auth_test()
+        deps.workspace_url = reply.get("url")
+    except Exception as exc:  # noqa: BLE001 - links are optional; the bolt app reports auth errors per request
+        log.warning("auth.test failed (%s): thread links are off until a restart", type(exc).__name__)
+
+
+async def _drain(app: web.Application) -> None:
+    """Finish the work listeners started after their acks (a /fix being posted, a click being applied)."""
+    await app[DEPS_KEY].drain()
+
+
+async def _run_notifier(app: web.Application) -> AsyncIterator[None]:
+    stopping = asyncio.Event()
+    task = asyncio.create_task(app[NOTIFIER_KEY].run(stopping), name="fixbot-notifier")
+    yield
+    stopping.set()
+    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=5)

@@ -1,0 +1,172 @@
+"""Parsing the text of `/fix` into what the user asked; pure, no Slack or Redis.
+
+Forms (see `HELP` in chatbot.slack.blocks for the user's version):
+
+    /fix                                    -> open the modal
+    /fix help
+    /fix config                             -> show this channel's defaults
+    /fix config repo=URL test="pytest -q"   -> set defaults (keys: repo test branch setup engine)
+    /fix config clear
+    /fix <repo> <what is wrong> [test: <command>] [branch: <name>] [setup: <command>] [engine: <name>]
+    /fix repo=URL issue="what is wrong" test="..." branch=... setup="..." engine=...
+
+The repository may be left out when the channel has a default; a first word then counts as a
+repository only when it cannot be anything else (a URL, user@host:path, or a path starting
+with / ./ ../ ~/). Values are never given to a shell: they go into a FixRequest, which
+agent.request.validate_request checks.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from chatbot.exceptions import CommandSyntaxError
+
+Kind = Literal["fix", "help", "modal", "config_show", "config_set", "config_clear"]
+OPTION_KEYS = ("test", "branch", "setup", "engine")
+CONFIG_KEYS = ("repo", *OPTION_KEYS)
+KV_KEYS = ("repo", "issue", *OPTION_KEYS)
+ENGINES = ("search", "llm", "auto")  # agent.workflow.ENGINES (not imported: it pulls in the sandbox)
+
+_SLACK_LINK = re.compile(r"<((?:https?|ssh|git|file|mailto):[^<>|\s]+)(?:\|[^<>]*)?>")
+_MARKER = re.compile(r"(?:^|(?<=\s))(test|branch|setup|engine)\s*:", re.IGNORECASE)
+_KV_START = re.compile(r"^({})=".format("|".join(KV_KEYS)), re.IGNORECASE)
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\S+$")
+_OWNER_NAME = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w.-]+)*$")
+_QUOTES = ("``", '""', "''", "“”", "‘’")
+
+
+@dataclass(frozen=True)
+class FixCommand:
+    """What `/fix` asked for; fields a user did not give are None (channel defaults fill them later)."""
+
+    kind: Kind
+    repo: str | None = None
+    issue: str | None = None
+    test: str | None = None
+    branch: str | None = None
+    setup: str | None = None
+    engine: str | None = None
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def unescape_slack(text: str) -> str:
+    """Undo Slack's formatting of command text: <url|label> and <url> become url; &amp; &lt; &gt; decoded."""
+    text = _SLACK_LINK.sub(lambda m: m.group(1), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def parse_fix_command(text: str, *, has_default_repo: bool = False) -> FixCommand:
+    """Parse `/fix` text; raises CommandSyntaxError with a message saying what to change."""
+    text = unescape_slack(text or "").strip()
+    if not text:
+        return FixCommand("modal")
+    first, _, rest = text.partition(" ")
+    if first.lower() in ("help", "-h", "--help", "?"):
+        return FixCommand("help")
+    if first.lower() == "config":
+        return _parse_config(rest.strip())
+    if _KV_START.match(first):
+        return _parse_key_values(text)
+    return _parse_positional(text, has_default_repo)
+
+
+def _parse_config(text: str) -> FixCommand:
+    if not text:
+        return FixCommand("config_show")
+    if text.lower() in ("clear", "reset"):
+        return FixCommand("config_clear")
+    values: dict[str, str] = {}
+    for token in _split(text):
+        key, sep, value = token.partition("=")
+        key = key.lower()
+        if not sep or key not in CONFIG_KEYS:
+            raise CommandSyntaxError(
+                f"cannot read {token!r}: use key=value with keys {', '.join(CONFIG_KEYS)} "
+                '(e.g. /fix config repo=https://github.com/acme/shop test="python -m pytest -q")')
+        values[key] = _unquote(value.strip())
+    _check_engine(values.get("engine"))
+    return FixCommand("config_set", config=values)
+
+
+def _parse_key_values(text: str) -> FixCommand:
+    values: dict[str, str] = {}
+    loose: list[str] = []
+    for token in _split(text):
+        key, sep, value = token.partition("=")
+        if sep and key.lower() in KV_KEYS:
+            if key.lower() in values:
+                raise CommandSyntaxError(f"{key.lower()}= is given twice")
+            values[key.lower()] = _unquote(value.strip())
+        elif sep and re.fullmatch(r"[A-Za-z_]+", key):
+            raise CommandSyntaxError(f"unknown key {key!r}: use {', '.join(k + '=' for k in KV_KEYS)}")
+        else:
+            loose.append(token)
+    if loose and "issue" in values:
+        raise CommandSyntaxError(f"cannot read {' '.join(loose)!r}: put it inside issue=\"...\" or leave issue= out")
+    issue = values.pop("issue", None) or (" ".join(loose) or None)
+    command = FixCommand("fix", repo=values.get("repo"), issue=issue, test=values.get("test"),
+                         branch=values.get("branch"), setup=values.get("setup"), engine=values.get("engine"))
+    return _finish(command)
+
+
+def _parse_positional(text: str, has_default_repo: bool) -> FixCommand:
+    marks = list(_MARKER.finditer(text))
+    head = text[: marks[0].start()] if marks else text
+    options: dict[str, str] = {}
+    for i, mark in enumerate(marks):
+        key = mark.group(1).lower()
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        if key in options:
+            raise CommandSyntaxError(f"{key}: is given twice")
+        value = _unquote(text[mark.end():end].strip())
+        if not value:
+            raise CommandSyntaxError(f"{key}: needs a value (e.g. test: python -m pytest -q)")
+        options[key] = value
+    head = head.strip()
+    first, _, rest = head.partition(" ")
+    repo = None
+    if first and _looks_like_repo(first, strict=has_default_repo):
+        repo, head = first, rest.strip()
+    return _finish(FixCommand("fix", repo=repo, issue=head or None, test=options.get("test"),
+                              branch=options.get("branch"), setup=options.get("setup"), engine=options.get("engine")))
+
+
+def _finish(command: FixCommand) -> FixCommand:
+    if not command.issue:
+        raise CommandSyntaxError("say what is wrong, e.g. /fix https://github.com/acme/shop "
+                                 "the total is wrong for negative numbers test: python -m pytest -q")
+    _check_engine(command.engine)
+    return replace(command, engine=command.engine.lower() if command.engine else None)
+
+
+def _check_engine(engine: str | None) -> None:
+    if engine is not None and engine.lower() not in ENGINES:
+        raise CommandSyntaxError(f"unknown engine {engine!r}: use {', '.join(ENGINES)}")
+
+
+def _looks_like_repo(word: str, *, strict: bool) -> bool:
+    if "://" in word or _SCP_LIKE.match(word) or word.startswith(("/", "./", "../", "~/")):
+        return True
+    return not strict and bool(_OWNER_NAME.match(word)) and not word.endswith((".py", ".", ","))
+
+
+def _split(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as exc:  # unbalanced quotes
+        raise CommandSyntaxError(f"cannot read the command: {exc} (close every quote)") from None
+
+
+def _unquote(value: str) -> str:
+    """`value` without the quotes or backticks around it (also ```triple``` ones)."""
+    changed = True
+    while changed:
+        changed = False
+        for pair in _QUOTES:
+            if len(value) >= 2 and value[0] == pair[0] and value[-1] == pair[1]:
+                value, changed = value[1:-1].strip(), True
+    return value

@@ -1,0 +1,116 @@
+"""Buttons: Approve, Reject, Reject with feedback (opens a modal), Retry with this (thread feedback), Retry.
+
+Every click is acked at once (see chatbot.slack.listeners.handoff). The outcome reaches the
+thread through the notifier (the decision event replaces the buttons for everyone, whichever
+replica or face took the decision); a click that changes nothing is answered only to the person
+who clicked, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from agent.tasks.exceptions import NotAuthorized, TaskNotFound
+from agent.tasks.policy import check_participant
+from chatbot.slack.blocks import (
+    APPROVE,
+    REJECT,
+    REJECT_FEEDBACK,
+    RETRY_TASK,
+    RETRY_WITH_FEEDBACK,
+    refusal_text,
+    render_text,
+)
+from chatbot.slack.context import SlackDeps
+from chatbot.slack.decisions import decide
+from chatbot.slack.listeners import handoff
+from chatbot.slack.submit import start_retry
+from chatbot.slack.surfaces import render_feedback_modal
+from chatbot.slack.text import mrkdwn
+
+
+def register(app: AsyncApp, deps: SlackDeps) -> None:
+    """Attach the button listeners."""
+
+    async def answer(respond: AsyncRespond, text: str) -> None:
+        await respond(text=text, blocks=render_text(text), response_type="ephemeral", replace_original=False)
+
+    def who(body: dict[str, Any]) -> tuple[str, str, str, str | None]:
+        user = (body.get("user") or {}).get("id", "")
+        team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", "")
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
+        message_ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts")
+        return user, team, channel, message_ts
+
+    async def on_decision(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        user, team, channel, message_ts = who(body)
+        refusal = deps.access.refusal(team=team, channel=channel, user=user)
+        if refusal:
+            await answer(respond, f":no_entry: {refusal}")
+            return
+        why = await decide(deps, str(action.get("value") or ""), user=user,
+                           action="approve" if action["action_id"] == APPROVE else "reject", message_ts=message_ts)
+        if why:
+            await answer(respond, why)
+
+    async def on_reject_feedback(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond,
+                                 client: AsyncWebClient) -> None:
+        user, team, channel, message_ts = who(body)
+        refusal = deps.access.refusal(team=team, channel=channel, user=user)
+        if refusal:
+            await answer(respond, f":no_entry: {refusal}")
+            return
+        try:
+            task = await deps.call(deps.store.get, str(action.get("value") or ""))
+            check_participant(task, user, approvers=await deps.access.approvers(), what="reject this patch")
+        except (TaskNotFound, NotAuthorized) as exc:
+            await answer(respond, f":no_entry: {mrkdwn(str(exc), 500)}")
+            return
+        if task["status"] != "awaiting_approval":
+            await answer(respond, refusal_text(task, "reject"))
+            return
+        await client.views_open(trigger_id=body["trigger_id"],
+                                view=render_feedback_modal(task, channel=channel, message_ts=message_ts or ""))
+
+    async def on_retry_with_feedback(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        user, team, channel, _ = who(body)
+        refusal = deps.access.refusal(team=team, channel=channel, user=user)
+        if refusal:
+            await answer(respond, f":no_entry: {refusal}")
+            return
+        try:
+            offer = json.loads(str(action.get("value") or "{}"))
+            task_id, feedback = str(offer["t"]), str(offer.get("f") or "")
+        except (ValueError, KeyError, TypeError):
+            await answer(respond, "This button is broken (unreadable value); use Reject with feedback instead.")
+            return
+        why = await decide(deps, task_id, user=user, action="retry", feedback=feedback)
+        if why:
+            await answer(respond, why)
+
+    async def on_retry(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond,
+                       client: AsyncWebClient) -> None:
+        user, team, channel, _ = who(body)
+        refusal = deps.access.refusal(team=team, channel=channel, user=user)
+        if refusal:
+            await answer(respond, f":no_entry: {refusal}")
+            return
+        try:
+            old = await deps.call(deps.store.get, str(action.get("value") or ""))
+            check_participant(old, user, approvers=await deps.access.approvers(), what="retry this task")
+        except (TaskNotFound, NotAuthorized) as exc:
+            await answer(respond, f":no_entry: {mrkdwn(str(exc), 500)}")
+            return
+
+        async def notify(text: str) -> None:
+            await answer(respond, text)
+
+        await start_retry(deps, client, notify, old, user=user, team=team)
+
+    for action_id, handler in ((APPROVE, on_decision), (REJECT, on_decision), (REJECT_FEEDBACK, on_reject_feedback),
+                               (RETRY_WITH_FEEDBACK, on_retry_with_feedback), (RETRY_TASK, on_retry)):
+        app.action(action_id)(handoff(deps, handler))

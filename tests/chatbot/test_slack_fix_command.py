@@ -1,0 +1,79 @@
+"""The /fix parser: every form, as a table, and the messages that say what to change."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatbot.exceptions import CommandSyntaxError
+from chatbot.slack.fix_command import FixCommand, parse_fix_command, unescape_slack
+
+CASES = [
+    ("", {}, FixCommand("modal")),
+    ("   ", {}, FixCommand("modal")),
+    ("help", {}, FixCommand("help")),
+    ("HELP me", {}, FixCommand("help")),
+    ("config", {}, FixCommand("config_show")),
+    ("config clear", {}, FixCommand("config_clear")),
+    ('config repo=https://github.com/acme/shop test="python -m pytest -q"', {},
+     FixCommand("config_set", config={"repo": "https://github.com/acme/shop", "test": "python -m pytest -q"})),
+    ("https://github.com/acme/shop the total is wrong", {},
+     FixCommand("fix", repo="https://github.com/acme/shop", issue="the total is wrong")),
+    ("<https://github.com/acme/shop> the total is wrong test: python -m pytest -q tests/test_cart.py", {},
+     FixCommand("fix", repo="https://github.com/acme/shop", issue="the total is wrong",
+                test="python -m pytest -q tests/test_cart.py")),
+    ("<https://github.com/acme/shop|acme/shop> negative totals branch: release-1.2 setup: `pip install -e .` "
+     "test: pytest -q", {},
+     FixCommand("fix", repo="https://github.com/acme/shop", issue="negative totals", branch="release-1.2",
+                setup="pip install -e .", test="pytest -q")),
+    ("/srv/repos/shop total &lt; 0 is wrong engine: LLM", {},
+     FixCommand("fix", repo="/srv/repos/shop", issue="total < 0 is wrong", engine="llm")),
+    ("git@github.com:acme/shop.git the total is wrong", {},
+     FixCommand("fix", repo="git@github.com:acme/shop.git", issue="the total is wrong")),
+    ("acme/shop the total is wrong", {}, FixCommand("fix", repo="acme/shop", issue="the total is wrong")),
+    # with a channel default, a bare first word is part of the issue, not a repository
+    ("total/subtotal is wrong for negative numbers", {"has_default_repo": True},
+     FixCommand("fix", issue="total/subtotal is wrong for negative numbers")),
+    ("the total is wrong for negative numbers", {"has_default_repo": True},
+     FixCommand("fix", issue="the total is wrong for negative numbers")),
+    ("the total is wrong test: ```python -m pytest -q```", {"has_default_repo": True},
+     FixCommand("fix", issue="the total is wrong", test="python -m pytest -q")),
+    # the word "test" inside the issue is not a marker unless a colon follows
+    ("https://github.com/acme/shop the test for totals fails", {},
+     FixCommand("fix", repo="https://github.com/acme/shop", issue="the test for totals fails")),
+    ('repo=https://github.com/acme/shop issue="the total is wrong" test="pytest -q" branch=main', {},
+     FixCommand("fix", repo="https://github.com/acme/shop", issue="the total is wrong", test="pytest -q",
+                branch="main")),
+    ("repo=https://github.com/acme/shop the total is wrong", {},
+     FixCommand("fix", repo="https://github.com/acme/shop", issue="the total is wrong")),
+]
+
+
+@pytest.mark.parametrize(("text", "kwargs", "expected"), CASES, ids=[c[0][:40] or "empty" for c in CASES])
+def test_parse(text, kwargs, expected):
+    assert parse_fix_command(text, **kwargs) == expected
+
+
+ERRORS = [
+    ("https://github.com/acme/shop", "say what is wrong"),
+    ("https://github.com/acme/shop broken test:", "test: needs a value"),
+    ("https://github.com/acme/shop broken test: a test: b", "test: is given twice"),
+    ("https://github.com/acme/shop broken engine: magic", "unknown engine 'magic'"),
+    ('repo=x issue="a', "close every quote"),
+    ("repo=x issue=a colour=red", "unknown key 'colour'"),
+    ("repo=x issue=a repo=y", "repo= is given twice"),
+    ('repo=x issue="a" stray words', "put it inside issue="),
+    ("config colour=red", "use key=value with keys repo, test, branch, setup, engine"),
+    ("config engine=magic", "unknown engine"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), ERRORS)
+def test_errors_say_what_to_change(text, message):
+    with pytest.raises(CommandSyntaxError) as info:
+        parse_fix_command(text)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_unescape_keeps_mentions_and_decodes_entities():
+    assert unescape_slack("<@U1> a &amp;&amp; b <https://x.y/z|z>") == "<@U1> a && b https://x.y/z"

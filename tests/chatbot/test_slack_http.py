@@ -1,0 +1,199 @@
+"""The bot served on loopback: signatures, the replay window, /fix handling, dedupe, refusals, /healthz.
+
+Real Redis (the task store), the real aiohttp application and Bolt app, the Web API emulator; no
+worker runs here, so tasks stay queued (the whole flow with workers is in test_slack_flow.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import aiohttp
+import pytest
+
+from chatbot.slack.surfaces import FIX_MODAL
+from chatbot.workspace import payloads
+from tests.chatbot.harness import (
+    APPROVER,
+    CHANNEL,
+    OTHER,
+    REQUESTER,
+    SECRET,
+    Bot,
+    bot_settings,
+    example_repo,
+    serve_bot,
+)
+
+pytestmark = pytest.mark.redis
+
+
+async def test_forged_signature_is_refused(bot):
+    status, _ = await bot.command("help", secret="not-the-secret")
+    assert status == 401
+    assert not bot.emu.responses and not bot.emu.calls_to("chat.postMessage")
+
+
+async def test_stale_timestamp_is_refused_even_when_signed(bot):
+    status, _ = await bot.command("help", timestamp=int(time.time()) - 6 * 60)
+    assert status == 401
+    status, _ = await bot.command("help", timestamp=int(time.time()) - 4 * 60)  # inside the 5-minute window
+    assert status == 200
+
+
+async def test_unsigned_body_is_refused(bot):
+    async with bot.http.post(f"{bot.url}/slack/events", data=b"command=/fix&text=help") as resp:
+        assert resp.status == 401
+
+
+async def test_help_is_ephemeral(bot):
+    status, _ = await bot.command("help", key="help")
+    assert status == 200
+    answer = await bot.wait_response("help")
+    assert answer["response_type"] == "ephemeral" and "/fix" in json.dumps(answer["blocks"])
+
+
+async def test_fix_posts_thread_parent_and_queues_one_task(bot):
+    status, body = await bot.command(f"{example_repo()} negative amounts are dropped test: python3 -m pytest -q",
+                                     key="fix")
+    assert status == 200 and body == ""  # the ack: empty 200, nothing slow before it
+    posts = await bot.emu.wait_for(lambda: bot.emu.messages(CHANNEL), what="the thread parent")
+    ids = await bot.emu.wait_for(bot.task_ids, what="a task")
+    task = bot.deps.store.get(ids[0])
+    assert task["status"] == "queued" and task["request"]["issue"] == "negative amounts are dropped"
+    assert task["origin"] == {"kind": "slack", "team": "T0001", "channel": CHANNEL, "user": REQUESTER,
+                              "thread_ts": posts[0]["ts"], "message_ts": posts[0]["ts"],
+                              "response_url": bot.emu.response_url("fix")}
+    for _ in range(100):
+        if await bot.deps.task_in_thread(CHANNEL, posts[0]["ts"]):
+            break
+        await asyncio.sleep(0.02)
+    assert (await bot.deps.task_in_thread(CHANNEL, posts[0]["ts"]))["id"] == task["id"]
+    # the notifier edits the parent into the status message (timeline, "queued")
+    await bot.emu.wait_for(lambda: bot.emu.message(CHANNEL, posts[0]["ts"])["edits"] >= 1, what="a status edit")
+    assert "plan" in json.dumps(bot.emu.message(CHANNEL, posts[0]["ts"])["blocks"])
+
+
+async def test_a_retried_command_creates_one_task(bot):
+    fields = payloads.slash_command(f"{example_repo()} negative amounts are dropped",
+                                    response_url=bot.emu.response_url("retry"), user=REQUESTER)
+    body = payloads.form_body(fields)
+    results = await asyncio.gather(bot.post(body), bot.post(body, retry_num=1))
+    assert [s for s, _ in results] == [200, 200]
+    await bot.emu.wait_for(bot.task_ids, what="a task")
+    await asyncio.sleep(0.5)
+    assert len(bot.task_ids()) == 1
+    assert len(bot.emu.messages(CHANNEL)) == 1
+
+
+async def test_bad_input_says_what_to_change(bot):
+    await bot.command("https://evil.example/x/y the total is wrong", key="deny")
+    answer = await bot.wait_response("deny")
+    assert "not on the allowlist" in answer["text"] and answer["response_type"] == "ephemeral"
+    await bot.command('repo=x issue="unclosed', key="syntax")
+    assert "close every quote" in (await bot.wait_response("syntax"))["text"]
+    await bot.command("the total is wrong", key="norepo")
+    assert "which repository?" in (await bot.wait_response("norepo"))["text"]
+    assert not bot.task_ids() and not bot.emu.messages(CHANNEL)
+
+
+async def test_bot_not_in_channel_gets_an_invite_hint_and_no_task(bot):
+    bot.emu.add_channel("C0PRIVATE", "private", is_private=True, bot_member=False)
+    await bot.command(f"{example_repo()} the total is wrong", channel="C0PRIVATE", key="invite")
+    answer = await bot.wait_response("invite")
+    assert "/invite @fixbot" in answer["text"] and answer["response_type"] == "ephemeral"
+    assert not bot.task_ids()
+
+
+async def test_channel_defaults_then_short_fix(bot):
+    await bot.command(f'config repo={example_repo()} test="python3 -m pytest -q"', key="config")
+    assert "python3 -m pytest -q" in json.dumps((await bot.wait_response("config"))["blocks"])
+    await bot.command("negative amounts are dropped", key="short")
+    ids = await bot.emu.wait_for(bot.task_ids, what="a task")
+    assert bot.deps.store.get(ids[0])["request"]["repo"] == example_repo()
+
+
+async def test_fix_alone_opens_the_modal_and_submitting_it_starts_a_task(bot):
+    await bot.command("", key="modal")
+    views = await bot.emu.wait_for(lambda: list(bot.emu.views.values()), what="views.open")
+    assert views[0]["callback_id"] == FIX_MODAL
+    values = {"repo": {"repo": {"type": "plain_text_input", "value": "https://evil.example/a/b"}},
+              "issue": {"issue": {"type": "plain_text_input", "value": "negative amounts are dropped"}}}
+    status, body = await bot.submit_view(FIX_MODAL, values, user=REQUESTER, private_metadata=json.dumps(
+        {"channel": CHANNEL}))
+    assert status == 200 and json.loads(body)["response_action"] == "errors"
+    assert "allowlist" in json.loads(body)["errors"]["repo"]
+    values["repo"]["repo"]["value"] = example_repo()
+    status, body = await bot.submit_view(FIX_MODAL, values, user=REQUESTER, private_metadata=json.dumps(
+        {"channel": CHANNEL}))
+    assert status == 200 and body == ""
+    await bot.emu.wait_for(bot.task_ids, what="a task from the modal")
+
+
+async def test_disallowed_user_gets_a_clear_refusal(emulator, redis_conn):
+    settings = bot_settings(emulator, slack_allowed_users=APPROVER)
+    server, deps = await serve_bot(emulator, settings)
+    try:
+        async with aiohttp.ClientSession() as http:
+            bot = Bot(str(server.make_url("")).rstrip("/"), settings, deps, emulator, http, server.app)
+            await bot.command(f"{example_repo()} broken", user=OTHER, key="refused")
+            answer = await bot.wait_response("refused")
+            assert "SLACK_ALLOWED_USERS" in answer["text"] and answer["response_type"] == "ephemeral"
+            assert not bot.task_ids()
+    finally:
+        await server.close()
+
+
+async def test_healthz_reports_redis_and_workers(bot):
+    async with bot.http.get(f"{bot.url}/healthz") as resp:
+        data = await resp.json()
+    assert resp.status == 200 and data["redis"] == "ok" and data["workers_alive"] == 0
+    assert data["status"] == "no_workers"
+
+
+def test_signing_helper_matches_slack_sdk():
+    from slack_sdk.signature import SignatureVerifier
+
+    headers = payloads.signed_headers(SECRET, "a=b")
+    assert SignatureVerifier(SECRET).is_valid_request("a=b", headers)
+    assert not SignatureVerifier("other").is_valid_request("a=b", headers)
+
+
+async def test_healthz_is_503_when_redis_is_unreachable(emulator):
+    settings = bot_settings(emulator, redis_url="redis://127.0.0.1:1/0")
+    server, _deps = await serve_bot(emulator, settings, notifier=False)
+    try:
+        async with aiohttp.ClientSession() as http, http.get(f"{str(server.make_url('')).rstrip('/')}/healthz") as resp:
+            data = await resp.json()
+        assert resp.status == 503 and data["status"] == "down" and "cannot reach Redis" in data["redis"]
+    finally:
+        await server.close()
+
+
+def test_missing_slack_secrets_are_one_clear_line(emulator):
+    from chatbot.exceptions import SlackSetupError
+    from chatbot.slack.access import Access
+    from chatbot.slack.app import build_bolt_app, build_web_client
+    from chatbot.slack.context import SlackDeps
+
+    with pytest.raises(SlackSetupError, match="SLACK_BOT_TOKEN is not set"):
+        build_web_client(bot_settings(emulator, slack_bot_token=None))
+    settings = bot_settings(emulator, slack_signing_secret=None)
+    deps = SlackDeps.from_settings(settings, Access(settings))
+    with pytest.raises(SlackSetupError, match="SLACK_SIGNING_SECRET is not set"):
+        build_bolt_app(settings, deps)
+    build_bolt_app(settings, deps, socket_mode=True)  # Socket Mode needs no signing secret
+
+
+def test_serve_without_a_token_says_so_in_one_line():
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "serve", "--port", "0"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "SLACK_BOT_TOKEN is not set" in proc.stderr and "Traceback" not in proc.stderr

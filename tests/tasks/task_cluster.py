@@ -1,0 +1,95 @@
+"""Real `fixbot worker` processes for the task tests: started by a test, killed and cleaned up after it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from agent.request import FixRequest
+from agent.settings import load_settings
+from agent.tasks.service import TaskService
+
+
+class Cluster:
+    """Real `fixbot worker` processes on the test's Redis database, and the service that feeds them."""
+
+    def __init__(self, tmp_path: Path, sandbox_image: str, docker_client: Any, redis_url: str) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.tmp = tmp_path
+        self.docker = docker_client
+        self.deployment = f"test-{tag}"
+        self.env = {
+            **os.environ, "REDIS_URL": redis_url, "REDIS_PREFIX": f"fxt-{tag}", "QUEUE_NAME": f"q-{tag}",
+            "DEPLOYMENT_ID": self.deployment, "ALLOW_LOCAL_REPOS": "true", "SANDBOX_IMAGE": sandbox_image,
+            "WORK_DIR": str(tmp_path / "work"), "CHECKPOINT_DB": str(tmp_path / "checkpoints.sqlite"),
+            "DOCKER_MAX_CPU": "1", "DOCKER_TIMEOUT": "60", "REPAIR_TIME_BUDGET": "60", "WORKER_HEARTBEAT": "1",
+            "WORKER_LEASE_TTL": "5", "OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", "SANDBOX_LIFETIME": "900",
+        }
+        self.workers: list[subprocess.Popen] = []
+        self._service: TaskService | None = None
+
+    def settings(self) -> Any:
+        keys = ("REDIS_URL", "REDIS_PREFIX", "QUEUE_NAME", "DEPLOYMENT_ID", "ALLOW_LOCAL_REPOS", "WORK_DIR",
+                "CHECKPOINT_DB", "CHECKPOINT_URL", "TASK_INFRA_RETRIES")
+        return load_settings(_env_file=None, **{k.lower(): self.env[k] for k in keys if self.env.get(k)})
+
+    @property
+    def service(self) -> TaskService:
+        if self._service is None:
+            self._service = TaskService.from_settings(self.settings())
+        return self._service
+
+    def start_worker(self, *args: str, **env: str) -> subprocess.Popen:
+        log = open(self.tmp / f"worker-{len(self.workers)}.log", "w")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "worker", *args], env={**self.env, **env},
+                                stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp, start_new_session=True)
+        self.workers.append(proc)
+        return proc
+
+    def submit(self, repo: Path | str, issue: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        repo = Path(repo)
+        issue = issue or (repo / "ISSUE.md").read_text()
+        record, _ = self.service.submit(FixRequest(repo=str(repo), issue=issue, **kwargs), {"kind": "cli", "user": "t"})
+        return record
+
+    def wait(self, task_id: str, statuses: set[str], timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self.service.store.get(task_id)
+            if record["status"] in statuses:
+                return record
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{task_id} still {record['status']} after {timeout} s "
+                                     f"(wanted {statuses}); logs: {self.logs()[-3000:]}")
+            time.sleep(0.2)
+
+    def kinds(self, task_id: str) -> list[str]:
+        return [e["kind"] for e in self.service.events.replay(task_id)]
+
+    def containers(self, task_id: str) -> list[str]:
+        found = self.docker.containers.list(all=True, ignore_removed=True, filters={
+            "label": [f"fixbot.task={task_id}", f"fixbot.deployment={self.deployment}"]})
+        return sorted(c.name for c in found)
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text() for p in sorted(self.tmp.glob("worker-*.log")))
+
+    def stop(self) -> None:
+        for proc in self.workers:  # the whole session: also what a SIGKILLed worker's children left running
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        selector = {"label": f"fixbot.deployment={self.deployment}"}
+        for c in self.docker.containers.list(all=True, filters=selector, ignore_removed=True):
+            with contextlib.suppress(Exception):  # the reaper may be removing it at the same moment
+                c.remove(force=True)
+        for v in self.docker.volumes.list(filters=selector):
+            with contextlib.suppress(Exception):
+                v.remove(force=True)

@@ -1,0 +1,129 @@
+"""Durability across processes and restarts: PostgreSQL checkpoints shared by workers, Redis restarted with AOF."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from task_cluster import Cluster
+
+from agent.checkpoints import open_checkpointer
+from agent.exceptions import ConfigError
+from agent.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.mark.redis
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_task_paused_by_one_worker_resumes_on_another_through_postgres(cluster, postgres_database, tmp_path):
+    cluster.env["CHECKPOINT_URL"] = postgres_database
+    first = cluster.start_worker(CHECKPOINT_DB=str(tmp_path / "first.sqlite"))
+    task = cluster.submit(EXAMPLES / "calculate_total")
+    paused = cluster.wait(task["id"], {"awaiting_approval"})
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=30) == 0
+    # Another process with its own (empty) SQLite file: only the shared PostgreSQL has the paused thread.
+    cluster.start_worker(CHECKPOINT_DB=str(tmp_path / "second.sqlite"))
+    cluster.service.approve(task["id"], by="U2")
+    done = cluster.wait(task["id"], {"published", "failed"})
+    assert done["status"] == "published", done["reason"]
+    assert "+++ b/calc.py" in done["publication"]["patch"]
+    assert paused["result"]["final_patch"]["diff"].splitlines()[3:] == \
+        done["result"]["final_patch"]["diff"].splitlines()[3:]
+    assert not (tmp_path / "first.sqlite").exists() and not (tmp_path / "second.sqlite").exists()
+    import psycopg
+
+    with psycopg.connect(postgres_database) as conn:
+        threads = {row[0] for row in conn.execute("SELECT DISTINCT thread_id FROM checkpoints")}
+    assert task["id"] in threads
+
+
+async def test_checkpointer_refuses_a_non_postgres_url_and_an_unreachable_server():
+    bad = load_settings(_env_file=None, checkpoint_url="mysql://x@127.0.0.1/db")
+    with pytest.raises(ConfigError, match="must be a postgresql:// URL"):
+        async with open_checkpointer(bad):
+            pass
+    down = load_settings(_env_file=None, checkpoint_url="postgresql://u:secret@127.0.0.1:1/db")
+    with pytest.raises(ConfigError, match="cannot reach the checkpoint database") as caught:
+        async with open_checkpointer(down):
+            pass
+    assert "secret" not in str(caught.value)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server this test starts on an ephemeral port with AOF in a temp dir (never the shared one)."""
+
+    def __init__(self, data: Path) -> None:
+        self.port = _free_port()
+        self.data = data
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--appendonly", "yes", "--dir", str(self.data), "--save", ""],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        conn = redis.Redis(port=self.port, socket_connect_timeout=1)
+        for _ in range(100):
+            try:
+                conn.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise AssertionError("the private redis-server did not start")
+
+    def crash(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()  # SIGKILL: no shutdown save; only the append-only file keeps the data
+        self.proc.wait()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@pytest.mark.redis
+@pytest.mark.docker
+@pytest.mark.slow
+def test_queued_tasks_survive_a_redis_crash_with_aof_and_then_run(tmp_path, sandbox_image, docker_client):
+    if shutil.which("redis-server") is None:
+        message = "redis-server is not installed (scripts/bootstrap.sh redis installs it)"
+        pytest.fail(message) if os.environ.get("CI", "").lower() in ("1", "true", "yes") else pytest.skip(message)
+    data = tmp_path / "redis"
+    data.mkdir()
+    server = PrivateRedis(data)
+    server.start()
+    cluster = Cluster(tmp_path / "c", sandbox_image, docker_client, server.url)
+    (tmp_path / "c").mkdir()
+    try:
+        tasks = [cluster.submit(EXAMPLES / "calculate_total"), cluster.submit(EXAMPLES / "in_range")]
+        time.sleep(1.5)  # appendfsync everysec: what was acknowledged more than a second ago is on disk
+        server.crash()
+        server.start()
+        cluster._service = None  # a new connection to the restarted server
+        svc = cluster.service
+        assert svc.queue.job_ids == [t["id"] for t in tasks]
+        assert [svc.store.get(t["id"])["status"] for t in tasks] == ["queued", "queued"]
+        cluster.start_worker()
+        for task in tasks:
+            assert cluster.wait(task["id"], {"awaiting_approval"}, timeout=120)["result"]["final_patch"]
+    finally:
+        cluster.stop()
+        if server.proc is not None and server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
