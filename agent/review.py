@@ -11,12 +11,16 @@ not have before, or a new file, is high risk with the reason named, whatever els
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from agent.edits.splice import Splice, lines_of
 from agent.localize import is_test_path
 from agent.pyparse import parse_python
+from agent.repair.region import changed_unit_text, pristine_unit_text
 
 
 @dataclass(frozen=True)
@@ -162,8 +166,13 @@ def _dotted(node: ast.expr) -> str:
 
 
 def review_change(path: str, old: str | None, new: str, *, operator: str = "", lines_changed: int = 1,
-                  issue: str = "") -> Review:
-    """Check one file change; `old` is None for a new file; `issue` is the user's words (they may name a file)."""
+                  issue: str = "", changed: Sequence[Splice] | None = None) -> Review:
+    """Check one file change; `old` is None for a new file; `issue` is the user's words (they may name a file).
+
+    `changed`, when the caller knows them, are the splices that turn `old` into `new`: then only the
+    function they change is parsed and scanned (the search engine reviews thousands of candidates per
+    module); the module's imports are scanned with it, so an alias still resolves.
+    """
     if old is not None and old == new:
         return Review(False, "the patch changes nothing", "low", ())
     if is_test_path(path):
@@ -173,8 +182,9 @@ def review_change(path: str, old: str | None, new: str, *, operator: str = "", l
         return Review(False, smuggled, "high", ())
     if not path.endswith(".py"):
         return Review(False, f"only Python source files may be changed, not {path}", "high", ())
+    units = changed_units(old, new, path, changed)
     try:
-        parse_python(new, filename=path)
+        parse_python(units[1] if units else new, filename=path)
     except SyntaxError as exc:
         return Review(False, f"{path} no longer parses: {exc.msg} (line {exc.lineno})", "high", ())
     reasons: list[str] = []
@@ -190,13 +200,61 @@ def review_change(path: str, old: str | None, new: str, *, operator: str = "", l
     elif lines_changed > 3 and risk == "low":
         risk = "medium"
         reasons.append(f"{lines_changed} lines changed")
-    dangerous = new_capabilities(old, new)
+    if units and old is not None:
+        prefix = module_imports(old)
+        dangerous = new_capabilities(prefix + units[0], prefix + units[1])
+    else:
+        dangerous = new_capabilities(old, new)
     if dangerous:
         risk = "high"
         reasons += dangerous
     if not reasons:
         reasons.append("a single expression changed")
     return Review(True, "", risk, tuple(reasons))
+
+
+def changed_units(old: str | None, new: str, path: str = "",
+                  changed: Sequence[Splice] | None = None) -> tuple[str, str] | None:
+    """(old, new) text of the function (or module-level statement) that changed, at its own line numbers.
+
+    One parse of a whole 5,000-line module per candidate costs more than validating it; the unit
+    around the change parses in microseconds. None when there is no old version, the change spans
+    several units, or the old version does not parse: then the whole file is checked.
+    """
+    if old is None:
+        return None
+    if not changed:
+        a, b = lines_of(old), lines_of(new)
+        same = min(len(a), len(b))
+        head = 0
+        while head < same and a[head] == b[head]:
+            head += 1
+        tail = 0
+        while tail < same - head and a[len(a) - 1 - tail] == b[len(b) - 1 - tail]:
+            tail += 1
+        start = sum(len(line) for line in a[:head])
+        end = start + sum(len(line) for line in a[head:len(a) - tail])
+        changed = [Splice(path, start, end, "".join(b[head:len(b) - tail]))]
+    try:
+        after = changed_unit_text(old, list(changed))
+    except SyntaxError:
+        return None
+    if after is None:
+        return None
+    text, unit = after
+    return pristine_unit_text(old, unit), text
+
+
+@functools.lru_cache(maxsize=16)
+def module_imports(source: str) -> str:
+    """Every import statement of a module, one per line (what resolves the aliases of a changed function)."""
+    try:
+        tree = parse_python(source)
+    except SyntaxError:
+        return ""
+    found = [ast.get_source_segment(source, node) or "" for node in ast.walk(tree)
+             if isinstance(node, ast.Import | ast.ImportFrom)]
+    return "".join(" ".join(segment.split()) + "\n" for segment in found if segment)
 
 
 def review_new_test(path: str, content: str) -> Review:

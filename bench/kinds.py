@@ -84,6 +84,31 @@ def build_wheel(name: str, version: str, files: dict[str, str], dest: Path) -> P
     return path
 
 
+def changed_lines(diff: str) -> list[str]:
+    """The +/- lines of a unified diff (headers excluded), endings kept."""
+    return [line for line in diff.splitlines(keepends=True)
+            if line[:1] in "+-" and not line.startswith(("+++ ", "--- "))]
+
+
+def diff_form_problems(form: dict[str, Any], diff: str) -> list[str]:
+    """Ways the final diff breaks the file's form (expect.diff: "changed_lines", "line_endings": "crlf",
+    "indentation": "tabs"), and a byte-order mark leaking into the text; [] when it keeps it."""
+    lines = changed_lines(diff)
+    problems = []
+    wanted = form.get("changed_lines")
+    if wanted is not None and len(lines) != wanted:
+        problems.append(f"{len(lines)} changed lines in the diff, expected {wanted}")
+    if form.get("line_endings") == "crlf" and not all(line.endswith("\r\n") for line in lines):
+        problems.append("a changed line lost its CRLF ending")
+    if form.get("indentation") == "tabs":
+        added = [line[1:] for line in lines if line.startswith("+")]
+        if any(" " in line[: len(line) - len(line.lstrip())] for line in added):
+            problems.append("an added line is indented with spaces in a tab-indented file")
+    if "\ufeff" in diff:
+        problems.append("the byte-order mark leaked into the diff")
+    return problems
+
+
 def judge(kind: Kind, record: dict[str, Any]) -> tuple[str, str]:
     """("fixed" | "clear error" | "wrong", why) for a result record of this kind."""
     expect = kind.expect
@@ -103,6 +128,9 @@ def judge(kind: Kind, record: dict[str, Any]) -> tuple[str, str]:
         allowed = expect.get("diff_files")
         if allowed is not None and sorted(files) != sorted(allowed):
             return "wrong", f"the patch touches {files}, expected {allowed}"
+        problems = diff_form_problems(expect.get("diff", {}), (record.get("final_patch") or {}).get("diff", ""))
+        if problems:
+            return "wrong", "; ".join(problems)
         return "fixed", (record.get("final_patch") or {}).get("explanation", "")[:120]
     return "clear error", message[:160]
 

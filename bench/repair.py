@@ -98,7 +98,7 @@ def fresh_per_candidate(settings, n: int) -> dict:
         box = Sandbox.create("bench-fresh", config)
         try:
             box.put_workspace(repo)
-            box.put_files({cand.path: cand.new_source})
+            box.put_files(cand.apply(pool.sources))
             box.exec("python3 -m pytest -q -x", timeout=30)
         finally:
             box.destroy()
@@ -115,11 +115,13 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=ROOT / "examples",
                         help="a directory of small repos, each with ISSUE.md and a failing pytest suite")
     parser.add_argument("--kinds", action="store_true", help="the real-world kinds corpus (tests/fixtures/kinds)")
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/fixbot-bench"),
+                        help="checkouts and checkpoints of this run (apart from other runs on a shared machine)")
     parser.add_argument("--json")
     args = parser.parse_args()
     corpus = args.corpus.resolve()
     settings = load_settings(allow_local_repos=True, docker_max_cpu=args.cpus, repair_time_budget=args.budget,
-                             work_dir=Path("/tmp/fixbot-bench"), checkpoint_db=Path("/tmp/fixbot-bench/cp.sqlite"))
+                             work_dir=args.work_dir, checkpoint_db=args.work_dir / "cp.sqlite")
     if args.kinds:
         return kinds_main(settings, args)
     names = args.only or sorted(p.name for p in corpus.iterdir() if (p / "ISSUE.md").exists())

@@ -23,3 +23,7 @@ class AmbiguousMatch(EditError):
 
 class UnsafePath(EditError):
     """The edit names a path outside the repository."""
+
+
+class EncodingProblem(EditError):
+    """A file's bytes do not decode in its declared encoding, or new text cannot be encoded in it."""

@@ -19,6 +19,7 @@ class FixState(TypedDict, total=False):
     setup_done: bool  # the optional setup command ran (it is not repeated when reproduce runs again)
     baseline: dict[str, Any]  # agent.baseline.baseline_of: failing, passing, flaky, slow, hung, environment, ...
     coverage_path: str  # host file with the runner's coverage JSON
+    coverage_tests: int  # coverage ran for only this many tests (those that matter); absent: every test
     suspects: list[dict[str, Any]]
     terms: list[str]
     localization: dict[str, Any]  # {"mode", "degraded", "why"}: how suspects were ranked
@@ -27,6 +28,11 @@ class FixState(TypedDict, total=False):
     reviewed: list[int]  # candidate ids that passed review
     rejected: dict[str, int]  # review rejection reasons → count
     candidates_tried: int
+    partial: dict[str, list[str]]  # candidate id → the failing tests it alone made pass (not all of them)
+    pairs: list[list[int]]  # pairs of candidate ids combined into pair candidates, in the order added
+    pair_queue: list[int]  # pair candidates waiting for validation (tried before further single edits)
+    pairs_at_places: bool  # the pairs at the top suspicious places were added
+    search_notes: str  # what the search learned for the LLM (e.g. which tests each best single edit fixes)
     search_batches: int
     search_started_at: float  # wall clock of the first repair step (engine auto measures its budget from it)
     search_exhausted: bool  # engine auto: the search gave up and the LLM takes over

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import ast
-import warnings
 from collections.abc import Collection, Iterator, Sequence
 
+from agent.edits.splice import Splice, minimal
 from agent.repair.candidate import Candidate
-from agent.repair.operators import Mutation, Site, header_roots
+from agent.repair.operators import Mutation, Site, header_roots, prior
 from agent.repair.operators.conditions import condition_mutations
 from agent.repair.operators.expressions import expression_mutations
 from agent.repair.operators.extensions import extension_mutations
+from agent.repair.operators.ingredients import ingredient_mutations
 from agent.repair.operators.names import name_mutations
 from agent.repair.operators.offbyone import off_by_one_mutations
 from agent.repair.operators.operators import operator_mutations
 from agent.repair.operators.statements import statement_mutations
+from agent.repair.region import syntax_error
 from agent.repair.scope import ModuleIndex, Scope
 from agent.repair.source import SourceFile
 
 FAMILIES = (operator_mutations, off_by_one_mutations, condition_mutations, name_mutations, expression_mutations,
-            extension_mutations, statement_mutations)
+            extension_mutations, statement_mutations, ingredient_mutations)
 PER_LINE_LIMIT = 400
 
 
@@ -69,13 +71,13 @@ def generate_candidates(
 ) -> list[Candidate]:
     """Candidates at the suspicious lines, most suspicious line first, then simplest first."""
     try:
-        sf = SourceFile(source)
+        sf = SourceFile(source, path)
     except SyntaxError:
         return []
     index = ModuleIndex(sf.tree)
     parents = _parents(sf.tree)
     terms = frozenset(issue_terms)
-    seen: set[str] = {source}
+    seen: set[Splice] = set()
     ranked: list[tuple[float, float, int, Candidate]] = []
     done_statements: set[int] = set()
     order = 0
@@ -93,53 +95,21 @@ def generate_candidates(
                 continue
             done_statements.add(id(stmt))
             scope = index.scope_at(stmt.lineno)  # an appended line may lie past its function's last line
-            region = _top_level_span(sf.tree, stmt.lineno)
-            per_line: list[Mutation] = []
+            per_line: list[tuple[Splice, Mutation]] = []
             for mutation in _site_mutations(sf, scope, stmt, parents, terms):
-                if mutation.new_source in seen:
+                splice = minimal(source, mutation.splice)
+                if splice in seen or (splice.start == splice.end and not splice.text):
                     continue
-                seen.add(mutation.new_source)
-                per_line.append(mutation)
-            per_line.sort(key=lambda m: m.cost)
-            for mutation in per_line[:PER_LINE_LIMIT]:
-                if not _compiles(_changed_region(mutation.new_source, len(sf.lines), region), path):
+                seen.add(splice)
+                per_line.append((splice, mutation))
+            per_line.sort(key=lambda item: item[1].cost)
+            for splice, mutation in per_line[:PER_LINE_LIMIT]:
+                if syntax_error(path, source, [splice]) is not None:
                     continue
-                cand = Candidate(path, mutation.new_source, mutation.line, mutation.operator,
-                                 mutation.description, scope.qualname, round(mutation.cost, 3))
-                ranked.append((-score, mutation.cost, order, cand))
+                cand = Candidate((splice,), mutation.line, mutation.operator, mutation.description, scope.qualname,
+                                 round(mutation.cost, 3))
+                ranked.append((-score * prior(mutation.operator), mutation.cost, order, cand))
                 order += 1
     ranked.sort(key=lambda item: (item[0], item[1], item[2]))
     result = [item[3] for item in ranked]
     return result[:limit] if limit is not None else result
-
-
-def _top_level_span(tree: ast.Module, line: int) -> tuple[int, int] | None:
-    """First and last line (decorators included) of the module-level statement holding line."""
-    for node in tree.body:
-        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-        if first <= line <= (node.end_lineno or node.lineno):
-            return first, node.end_lineno or node.lineno
-    return None
-
-
-def _changed_region(new_source: str, old_line_count: int, region: tuple[int, int] | None) -> str:
-    """The text of the changed module-level statement: compiling it alone is as strict and far cheaper.
-
-    A mutation edits, inserts or deletes lines inside one top-level statement, so only its end moves.
-    """
-    if region is None:
-        return new_source
-    lines = new_source.splitlines(keepends=True)
-    delta = len(lines) - old_line_count
-    first, last = region
-    return "".join(lines[first - 1:last + delta])
-
-
-def _compiles(source: str, path: str) -> bool:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # e.g. SyntaxWarning for `x is 0` in a mutant: not our output
-        try:
-            compile(source, path, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError):
-            return False
-    return True

@@ -35,7 +35,7 @@ class _Model(BaseModel):
 
 
 class RunReport(_Model):
-    """What modes `outcomes` and `coverage` write (coverage adds `lines`)."""
+    """What modes `outcomes` and `coverage` write (coverage adds `lines`, `test_ids` and `line_tests`)."""
 
     exit_code: int | None = None
     duration: float = Field(0.0, ge=0)
@@ -44,6 +44,8 @@ class RunReport(_Model):
     frames: dict[str, list[tuple[str, int]]] = Field(default_factory=dict)
     messages: dict[str, str] = Field(default_factory=dict)
     lines: dict[str, dict[str, tuple[int, int]]] = Field(default_factory=dict)
+    test_ids: list[str] = Field(default_factory=list)  # coverage: the tests `line_tests` points into
+    line_tests: dict[str, dict[str, list[int]]] = Field(default_factory=dict)  # coverage: path → line → test indices
 
 
 class CandidateRow(_Model):
@@ -77,6 +79,11 @@ def parse_test_report(raw: bytes, *, with_lines: bool) -> dict[str, Any]:
     if with_lines:
         result["lines"] = {path: {ln: [max(0, a), max(0, b)] for ln, (a, b) in per.items() if ln.isdigit()}
                            for path, per in report.lines.items() if _safe_path(path)}
+        ids = [_name(t) for t in report.test_ids]
+        result["test_ids"] = ids
+        result["line_tests"] = {path: {ln: [i for i in tests if 0 <= i < len(ids)] for ln, tests in per.items()
+                                       if ln.isdigit()}
+                                for path, per in report.line_tests.items() if _safe_path(path)}
     return result
 
 

@@ -13,20 +13,28 @@ Modes:
             re-import everything from the patched file) when a change is outside functions.
   fresh     each candidate in a child forked from a process that has imported only pytest.
 
+A candidate is {"id", "edits": [{"path", "start", "end", "text", "unit": [first, last, headers] or
+null}]}: splices in character offsets of the file as Python decodes it (BOM or PEP 263, line
+endings kept); the patched file is written back in the same encoding, and only the unit (the
+changed function, under its class headers) is compiled to find the new code objects.
+
 Every mode first takes the test command's shape from the spec (see `_enter`): its working
 directory, its `VAR=value` prefixes and, for `python -m pytest`, the working directory first
 on sys.path, so the tests import what they import under the user's command.
 """
 
 from __future__ import annotations
+import __future__
 
 import gc
+import io
 import json
 import os
 import select
 import signal
 import sys
 import time
+import tokenize
 import types
 
 WORKSPACE = os.environ.get("FIXBOT_WORKSPACE", "/workspace")
@@ -124,6 +132,96 @@ def _module_shape(code):
     return code.co_code, code.co_names, repr(consts)
 
 
+_FUTURE_FLAGS = 0
+for _name in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _name).compiler_flag
+
+
+class SourceState:
+    """One workspace file as Python reads it (BOM or PEP 263 encoding, line endings kept), and how to patch it.
+
+    Candidates arrive as splices (character offsets into this decoded text) with the unit each one
+    changes: the outermost function around it, compiled alone under synthetic headers (see
+    agent/repair/region.py on the fixbot side, which computes them).
+    """
+
+    def __init__(self, path):
+        self.path = path
+        with open(path, "rb") as fh:
+            self.data = fh.read()
+        self.encoding = tokenize.detect_encoding(io.BytesIO(self.data).readline)[0]
+        self.text = self.data.decode(self.encoding)
+        self.lines = _split_lines(self.text)
+        self.starts = [0]
+        for line in self.lines:
+            self.starts.append(self.starts[-1] + len(line))
+        self._flags = None
+        self._old_units = {}
+        self._loaded = None
+
+    @property
+    def flags(self):
+        """The module's `from __future__` flags: a unit compiled alone must keep them."""
+        if self._flags is None:
+            self._flags = compile(self.text, self.path, "exec", dont_inherit=True).co_flags & _FUTURE_FLAGS
+        return self._flags
+
+    @property
+    def loaded(self):
+        """Whether the test process imported this file (else a child imports the patched file itself)."""
+        if self._loaded is None:
+            self._loaded = any(getattr(m, "__file__", None) == self.path for m in list(sys.modules.values()))
+        return self._loaded
+
+    def patched(self, edits):
+        """The new text after the splices."""
+        text = self.text
+        for edit in sorted(edits, key=lambda e: e["start"], reverse=True):
+            text = text[:edit["start"]] + edit["text"] + text[edit["end"]:]
+        return text
+
+    def encode(self, text):
+        return text.encode(self.encoding)
+
+    def unit_source(self, unit, edits=()):
+        """The unit's text, padded to its line numbers under its headers, with the edits applied."""
+        first, last, headers = unit
+        start, end = self.starts[first - 1], self.starts[last]
+        region = self.text[start:end]
+        for edit in sorted(edits, key=lambda e: e["start"], reverse=True):
+            if not (start <= edit["start"] and edit["end"] <= end):
+                raise ValueError("an edit outside its unit")
+            region = region[:edit["start"] - start] + edit["text"] + region[edit["end"] - start:]
+        pad = "\n" * max(0, first - 1 - len(headers))
+        heads = "".join(" " * level + header + "\n" for level, header in enumerate(headers))
+        return pad + heads + region
+
+    def compile_unit(self, unit, edits=()):
+        key = (unit[0], unit[1], tuple(unit[2]))
+        if not edits and key in self._old_units:
+            return self._old_units[key]
+        code = compile(self.unit_source(unit, edits), self.path, "exec", flags=self.flags, dont_inherit=True)
+        if not edits:
+            self._old_units[key] = code
+        return code
+
+
+def _split_lines(text):
+    """Lines split on \\n only (form feeds stay inside their line), endings kept."""
+    lines = text.split("\n")
+    out = [line + "\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
+
+
+def _by_path(cand):
+    groups = {}
+    for edit in cand["edits"]:
+        groups.setdefault(os.path.join(WORKSPACE, edit["path"]), []).append(edit)
+    return groups
+
+
 class Validator:
     """A pytest plugin that takes over the run loop to validate candidates."""
 
@@ -133,6 +231,7 @@ class Validator:
         self.deadline = _deadline(spec)  # from before collection: collecting spends the task's budget too
         self.items = []
         self.functions = {}
+        self.files = {}
 
     def pytest_collection_modifyitems(self, session, config, items):
         wanted = self.spec.get("tests")
@@ -141,18 +240,18 @@ class Validator:
             items[:] = sorted((it for it in items if it.nodeid in order), key=lambda it: order[it.nodeid])
         self.items = list(items)
 
+    def _file(self, path):
+        if path not in self.files:
+            self.files[path] = SourceState(path)
+        return self.files[path]
+
     def pytest_runtestloop(self, session):
-        originals = {}
         deadline = self.deadline
         wanted, passes = int(self.spec.get("stop_after_passes") or 0), 0  # enough survivors: stop early
         for cand in self.spec["candidates"]:
             if time.monotonic() > deadline:
                 break  # the rest stay unvalidated; the caller marks them skipped
-            path = os.path.join(WORKSPACE, cand["path"])
-            if path not in originals:
-                with open(path, encoding="utf-8") as fh:
-                    originals[path] = fh.read()
-            result = self._one(session, cand, path, originals[path])
+            result = self._one(session, cand)
             self.out.write(json.dumps(result) + "\n")
             self.out.flush()
             passes += result["status"] == "pass"
@@ -169,48 +268,62 @@ class Validator:
             self.functions[path] = found
         return self.functions[path]
 
-    def _hot_plan(self, path, old_src, new_src):
+    def _hot_plan(self, path, edits):
         """Which live functions get which new code; None when the change is not function-local."""
-        loaded = any(getattr(m, "__file__", None) == path for m in list(sys.modules.values()))
-        if not loaded:
+        state = self._file(path)
+        if not state.loaded:
             return []  # the child imports the patched file itself
-        old_code = compile(old_src, path, "exec", dont_inherit=True)
-        new_code = compile(new_src, path, "exec", dont_inherit=True)
-        if _module_shape(old_code) != _module_shape(new_code):
-            return None
-        old_fns, new_fns = _code_objects(old_code, {}), _code_objects(new_code, {})
-        if set(old_fns) != set(new_fns):
-            return None
-        live = self._live_functions(path)
+        units = {}
+        for edit in edits:
+            if not edit.get("unit"):
+                return None
+            units.setdefault(json.dumps(edit["unit"]), (edit["unit"], []))[1].append(edit)
         plan = []
-        for qualname, code in new_fns.items():
-            before = old_fns[qualname]
-            if before == code:
-                continue
-            if "<locals>" in qualname:
-                continue  # rebuilt from its enclosing function's new code on each call
-            targets = live.get(qualname)
-            if targets and not qualname.rsplit(".", 1)[-1].startswith("<"):
-                plan.extend((fn, code) for fn in targets)
-            elif _module_shape(before) != _module_shape(code):
-                return None  # a class body, lambda or unreachable function changed: re-import
+        for unit, unit_edits in units.values():
+            old_code = state.compile_unit(unit)
+            new_code = state.compile_unit(unit, unit_edits)
+            if _module_shape(old_code) != _module_shape(new_code):
+                return None
+            old_fns, new_fns = _code_objects(old_code, {}), _code_objects(new_code, {})
+            if set(old_fns) != set(new_fns):
+                return None
+            live = self._live_functions(path)
+            for qualname, code in new_fns.items():
+                before = old_fns[qualname]
+                if before == code:
+                    continue
+                if "<locals>" in qualname:
+                    continue  # rebuilt from its enclosing function's new code on each call
+                targets = live.get(qualname)
+                if targets and not qualname.rsplit(".", 1)[-1].startswith("<"):
+                    plan.extend((fn, code) for fn in targets)
+                elif _module_shape(before) != _module_shape(code):
+                    return None  # a class body, lambda or unreachable function changed: re-import
         return plan
 
-    def _one(self, session, cand, path, original):
+    def _one(self, session, cand):
         start = time.monotonic()
+        groups = _by_path(cand)
+        plan, new_bytes = [], {}
         try:
-            plan = self._hot_plan(path, original, cand["source"])
+            for path, edits in groups.items():
+                state = self._file(path)
+                part = self._hot_plan(path, edits)
+                if part is None:
+                    return {"id": cand["id"], "status": "fallback", "duration": time.monotonic() - start}
+                plan.extend(part)
+                new_bytes[path] = state.encode(state.patched(edits))
         except SyntaxError as exc:
             return {"id": cand["id"], "status": "error", "error": f"syntax: {exc}", "duration": 0.0}
-        if plan is None:
-            return {"id": cand["id"], "status": "fallback", "duration": time.monotonic() - start}
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(cand["source"])
+        except (ValueError, UnicodeError) as exc:
+            return {"id": cand["id"], "status": "error", "error": str(exc)[:200], "duration": 0.0}
         try:
-            status, failed, passed = self._fork(session, plan or [])
+            for path, data in new_bytes.items():
+                _write(path, data)
+            status, failed, passed = self._fork(session, plan)
         finally:
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(original)
+            for path in new_bytes:
+                _write(path, self.files[path].data)
         return {"id": cand["id"], "status": status, "failed": failed, "passed": passed,
                 "duration": round(time.monotonic() - start, 4)}
 
@@ -226,6 +339,9 @@ class Validator:
                 os.dup2(devnull, 2)
                 for fn, new in plan:
                     fn.__code__ = new
+                for item in self.items:  # a verdict needs no traceback: pytest's costs ~1 s in a 5,000-line module
+                    item.repr_failure = _short_failure
+                    item._repr_failure_py = _short_failure_py
                 failed, passed = [], 0
                 stop_early = bool(self.spec.get("stop_early"))
                 reports = []
@@ -257,6 +373,19 @@ class Validator:
             return state, [], 0
         failed, passed = payload
         return ("fail" if failed else "pass"), failed, passed
+
+
+def _short_failure(excinfo):
+    return f"{excinfo.typename}: {str(excinfo.value)[:200]}"
+
+
+def _short_failure_py(excinfo, style=None):
+    return _short_failure(excinfo)
+
+
+def _write(path, data):
+    with open(path, "wb") as fh:
+        fh.write(data)
 
 
 def _wait_child(pid, read_fd, timeout):
@@ -291,21 +420,28 @@ def mode_fresh(spec, out_path):
     args = list(spec["pytest_args"]) + ["-p", "no:cacheprovider"] + list(spec.get("tests") or [])
     if spec.get("stop_early"):
         args.append("-x")
-    originals = {}
+    files = {}
     deadline = _deadline(spec)
     wanted, passes = int(spec.get("stop_after_passes") or 0), 0
     with open(out_path, "w", encoding="utf-8") as out:
         for cand in spec["candidates"]:
             if time.monotonic() > deadline:
                 break
-            path = os.path.join(WORKSPACE, cand["path"])
-            if path not in originals:
-                with open(path, encoding="utf-8") as fh:
-                    originals[path] = fh.read()
             start = time.monotonic()
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(cand["source"])
+            groups = _by_path(cand)
             try:
+                new_bytes = {}
+                for path, edits in groups.items():
+                    if path not in files:
+                        files[path] = SourceState(path)
+                    new_bytes[path] = files[path].encode(files[path].patched(edits))
+            except (ValueError, UnicodeError, SyntaxError) as exc:
+                out.write(json.dumps({"id": cand["id"], "status": "error", "error": str(exc)[:200],
+                                      "failed": [], "passed": 0, "duration": 0.0}) + "\n")
+                continue
+            try:
+                for path, data in new_bytes.items():
+                    _write(path, data)
                 read_fd, write_fd = os.pipe()
                 pid = os.fork()
                 if pid == 0:
@@ -323,8 +459,8 @@ def mode_fresh(spec, out_path):
                 os.close(write_fd)
                 state, payload = _wait_child(pid, read_fd, float(spec.get("timeout", 10)))
             finally:
-                with open(path, "w", encoding="utf-8") as fh:
-                    fh.write(originals[path])
+                for path in new_bytes:
+                    _write(path, files[path].data)
             failed, passed = payload if state == "ok" else ([], 0)
             status = state if state != "ok" else ("fail" if failed else "pass")
             out.write(json.dumps({"id": cand["id"], "status": status, "failed": failed, "passed": passed,

@@ -36,3 +36,28 @@ async def test_kind(name, workflow_settings, tmp_path):
         # the diff holds only the edit: no cache, stamp, report or bytecode the run left in the sandbox
         assert diff.count("\n--- a/") + diff.startswith("--- a/") == len(kind.expect["diff_files"])
         assert record["baseline"]["outcomes_command"].endswith(kind.test)
+
+
+FILE_FORM = {"latin1-source", "utf8-bom", "crlf-endings", "tab-indent", "undecodable-file", "two-edits"}
+
+
+def test_the_corpus_has_the_file_form_kinds():
+    assert FILE_FORM <= set(KINDS)
+
+
+def test_materialize_keeps_bytes(tmp_path):
+    crlf = KINDS["crlf-endings"]
+    repo, _overrides = materialize(crlf, tmp_path)
+    assert (repo / "counts.py").read_bytes() == (crlf.folder / "repo" / "counts.py").read_bytes()
+    assert b"\r\n" in (repo / "counts.py").read_bytes()
+
+
+def test_judge_catches_a_patch_that_breaks_the_files_form():
+    lf_diff = "--- a/counts.py\n+++ b/counts.py\n@@ -4 +4 @@\n-    return len(words) - 1\n+    return len(words)\n"
+    record = {"status": "fixed", "message": "", "final_patch": {"diff": lf_diff, "files": ["counts.py"]}}
+    verdict, why = judge(KINDS["crlf-endings"], record)
+    assert verdict == "wrong" and "CRLF" in why
+    spaced = "--- a/uniq.py\n+++ b/uniq.py\n@@ -5,0 +6 @@\n+            seen.add(item)\n"
+    tabs = KINDS["tab-indent"]
+    assert judge(tabs, {"status": "fixed", "final_patch": {"diff": spaced, "files": ["uniq.py"]}})[0] == "wrong"
+    assert judge(tabs, {"status": "no_failure", "message": "the tests already pass"})[0] == "wrong"

@@ -16,6 +16,7 @@ import pytest
 
 from agent.repair.candidate import Candidate
 from agent.repair.mutate import generate_candidates
+from agent.repair.operators import prior
 
 MARK = "# bug"
 PATH = "pkg/mod.py"
@@ -52,11 +53,11 @@ def candidates(source: str, line: int | None = None, **kwargs) -> list[Candidate
 def assert_well_formed(source: str, cands: list[Candidate]) -> None:
     """Invariants every candidate list must hold."""
     assert cands, "no candidates at all"
-    texts = [c.new_source for c in cands]
+    texts = [c.new_text(source) for c in cands]
     assert len(set(texts)) == len(texts), "duplicate candidate sources"
     assert source not in texts, "a candidate is identical to the original"
     for cand in cands:
-        ast.parse(cand.new_source)  # raises on a candidate that does not parse
+        ast.parse(cand.new_text(source))  # raises on a candidate that does not parse
         assert cand.path == PATH
         assert cand.description.strip() and cand.operator
 
@@ -593,7 +594,71 @@ STATEMENT_CASES = [
           "j += 1"),
 ]
 
-ALL_CASES = OPERATOR_CASES + OFF_BY_ONE_CASES + NAME_CASES + EXPRESSION_CASES + CONDITION_CASES + STATEMENT_CASES
+
+# --- fixtures for the ingredient shapes (CapGen / ssFix / SimFix) ---------------------------------------------
+
+DEPTH = """\
+def depth(node, child_depth):
+    return 1 + child_depth(node)  # bug: the caller already counts this level
+"""
+
+SHORTEST_PATHS = """\
+def shortest_paths(source, weight_by_edge):
+    weight_by_node = {v: float('inf') for u, v in weight_by_edge}
+    weight_by_node[source] = 0
+    for i in range(len(weight_by_node) - 1):
+        for (u, v), weight in weight_by_edge.items():
+            weight_by_edge[u, v] = min(weight_by_node[u] + weight, weight_by_node[v])  # bug
+    return weight_by_node
+"""
+
+WINDOW_TOTAL = """\
+def window_total(values, start, stop):
+    width = stop - start
+    chunk = values[start:stop]
+    return sum(values) / width  # bug: the window, not the whole list
+"""
+
+SPREAD = """\
+def spread(low, high, delta):
+    lo = abs(low)
+    hi = abs(high)
+    return hi - lo + delta  # bug: delta is a distance too
+"""
+
+SCALE = """\
+def scale(width, height, border):
+    w = width * 2
+    h = height * 2
+    return w + h + border  # bug: the border is doubled like the rest
+"""
+
+BUCKET = """\
+def first_of(cache, key):
+    if cache[key]:  # bug: a defaultdict lookup adds the key
+        return cache[key][0]
+    return None
+"""
+
+INGREDIENT_CASES = [
+    replace("lookup-made-forgiving", BUCKET, "if cache[key]", "if cache.get(key)", "subscript_get",
+            "`cache[key]` changed to `cache.get(key)`"),
+    replace("operand-dropped", DEPTH, "1 + child_depth(node)", "child_depth(node)", "operand_drop",
+            "`1 + child_depth(node)` changed to `child_depth(node)`"),
+    replace("donor-expression", SHORTEST_PATHS, "weight_by_edge[u, v] = min", "weight_by_node[v] = min",
+            "donor_replace", "`weight_by_edge[u, v]` replaced by `weight_by_node[v]`"),
+    replace("bound-variable", WINDOW_TOTAL, "sum(values)", "sum(chunk)", "name_replace",
+            "`values` replaced by `chunk`"),
+    replace("subexpression-to-bound-variable", WINDOW_TOTAL, "return sum(values) / width", "return chunk / width",
+            "expr_to_name", "`sum(values)` replaced by `chunk`"),
+    replace("operation-from-nearby-abs", SPREAD, "+ delta", "+ abs(delta)", "op_apply",
+            "`delta` changed to `abs(delta)`"),
+    replace("operation-from-nearby-times", SCALE, "+ border", "+ border * 2", "op_apply",
+            "`border` changed to `border * 2`"),
+]
+
+ALL_CASES = (OPERATOR_CASES + OFF_BY_ONE_CASES + NAME_CASES + EXPRESSION_CASES + CONDITION_CASES + STATEMENT_CASES
+             + INGREDIENT_CASES)
 
 
 @pytest.mark.parametrize(("source", "expected", "operator", "description"), ALL_CASES)
@@ -601,7 +666,7 @@ def test_fix_is_among_candidates(source: str, expected: str, operator: str, desc
     ast.parse(expected)  # the row itself is sound
     cands = candidates(source)
     assert_well_formed(source, cands)
-    matches = [c for c in cands if c.new_source == expected]
+    matches = [c for c in cands if c.new_text(source) == expected]
     assert matches, f"expected fix not generated; candidates:\n{show(cands)}"
     (match,) = matches
     assert match.operator == operator, match
@@ -634,7 +699,7 @@ def test_untouched_lines_keep_their_exact_text() -> None:
     original = FORMATTED.splitlines(keepends=True)
     others = collections.Counter(line for i, line in enumerate(original, 1) if i != marked)
     for cand in cands:
-        kept = collections.Counter(cand.new_source.splitlines(keepends=True))
+        kept = collections.Counter(cand.new_text(FORMATTED).splitlines(keepends=True))
         lost = others - kept
         assert not lost, f"{cand.description} changed untouched lines {list(lost)}"
 
@@ -642,18 +707,18 @@ def test_untouched_lines_keep_their_exact_text() -> None:
 def test_edit_on_the_marked_line_keeps_its_spacing_comment_and_unicode() -> None:
     cands = candidates(FORMATTED)
     expected = fixed(FORMATTED, "lo<hi", "lo<=hi")
-    (match,) = [c for c in cands if c.new_source == expected]
+    (match,) = [c for c in cands if c.new_text(FORMATTED) == expected]
     assert match.operator == "cmp_swap"
     assert match.description == "`<` changed to `<=` in `label`, line 12"
     negated = fixed(FORMATTED, "if lo<hi else", "if not (lo<hi) else")
-    assert any(c.new_source == negated for c in cands), show(cands)
+    assert any(c.new_text(FORMATTED) == negated for c in cands), show(cands)
 
 
 def test_inserted_statement_takes_the_indentation_of_its_block() -> None:
     cands = [c for c in candidates(SKIP_BLANKS) if c.operator == "stmt_insert"]
     assert cands
     for cand in cands:
-        new_line = cand.new_source.splitlines()[cand.line - 1]
+        new_line = cand.new_text(SKIP_BLANKS).splitlines()[cand.line - 1]
         assert new_line.startswith("        ") and not new_line.startswith("         "), (cand.description, new_line)
 
 
@@ -661,7 +726,7 @@ def test_deleting_the_only_statement_of_a_block_leaves_pass() -> None:
     source = "def f(xs):\n    for x in xs:\n        print(x)  # bug\n    return xs\n"
     cands = candidates(source)
     (match,) = [c for c in cands if c.operator == "stmt_delete"]
-    assert match.new_source == "def f(xs):\n    for x in xs:\n        pass\n    return xs\n"
+    assert match.new_text(source) == "def f(xs):\n    for x in xs:\n        pass\n    return xs\n"
 
 
 # --- per-family invariants over every fixture ------------------------------------------------------------------
@@ -675,14 +740,15 @@ def test_candidates_are_unique_parse_and_differ_from_the_original(name: str) -> 
     source = FIXTURES[name]
     cands = candidates(source)
     assert_well_formed(source, cands)
-    assert [c.cost for c in cands] == sorted(c.cost for c in cands), "one line: simplest first"
+    keys = [(-prior(c.operator), c.cost) for c in cands]
+    assert keys == sorted(keys), "one line: likeliest shapes first, then simplest first"
 
 
 # --- ranking and API promises ----------------------------------------------------------------------------------
 
 def test_operator_swaps_rank_before_guards_and_statement_edits() -> None:
     cands = candidates(BINARY_SEARCH)
-    assert cands[0].new_source == fixed(BINARY_SEARCH, "lo < hi", "lo <= hi")
+    assert cands[0].new_text(BINARY_SEARCH) == fixed(BINARY_SEARCH, "lo < hi", "lo <= hi")
     position = {c.operator: i for i, c in reversed(list(enumerate(cands)))}  # first index of each operator
     last_swap = max(i for i, c in enumerate(cands) if c.operator == "cmp_swap")
     for heavier in ("guard_add", "stmt_insert"):
@@ -694,9 +760,9 @@ def test_more_suspicious_line_first_and_dedup_across_lines() -> None:
     ranked = generate_candidates(PATH, BINARY_SEARCH, [(first, 0.9), (second, 0.4)])
     alone_first = generate_candidates(PATH, BINARY_SEARCH, [(first, 0.9)])
     alone_second = generate_candidates(PATH, BINARY_SEARCH, [(second, 0.4)])
-    seen = {c.new_source for c in alone_first}
-    assert ranked == alone_first + [c for c in alone_second if c.new_source not in seen]
-    texts = [c.new_source for c in ranked]
+    seen = {c.new_text(BINARY_SEARCH) for c in alone_first}
+    assert ranked == alone_first + [c for c in alone_second if c.new_text(BINARY_SEARCH) not in seen]
+    texts = [c.new_text(BINARY_SEARCH) for c in ranked]
     assert len(texts) == len(set(texts))
 
 
@@ -720,7 +786,7 @@ def test_similar_names_first_and_issue_terms_make_named_replacements_cheaper() -
 
     def rank(target: str, **kwargs) -> tuple[float, int]:
         cands = candidates(source, **kwargs)
-        index = [c.new_source for c in cands].index(target)
+        index = [c.new_text(source) for c in cands].index(target)
         return cands[index].cost, index
 
     assert rank(similar) < rank(named)  # `totals` is closer to `total` than `n` is
@@ -740,7 +806,7 @@ def test_candidate_fields_name_the_place_and_serialise() -> None:
     assert all(f"in `Rect.area`, line {line}" in c.description for c in same_line)
     data = cands[0].to_dict()
     assert json.loads(json.dumps(data)) == data
-    assert set(data) == {"path", "new_source", "line", "operator", "description", "function", "cost"}
+    assert set(data) == {"splices", "line", "operator", "description", "function", "cost", "parts"}
 
 
 @pytest.mark.parametrize(("source", "line"), [

@@ -16,15 +16,18 @@ from agent.workflow import run_fix
 
 pytestmark = [pytest.mark.docker]
 
-# Two lines are wrong: no single mutation fixes it, so the search gives up and the LLM must.
-SPAN = "def span(xs):\n    lo = min(xs)\n    hi = min(xs)\n    return hi - lo + 1\n"
+# Three lines are wrong, each failing its own test: no single edit and no pair of edits fixes it, so the search
+# gives up and the LLM must.
+SPAN = "def span(xs):\n    if not xs:\n        return 1\n    lo = min(xs)\n    hi = min(xs)\n    return hi - lo + 1\n"
 SPAN_TESTS = ("from stats import span\n\n\ndef test_span():\n    assert span([1, 5]) == 4\n\n\n"
-              "def test_flat():\n    assert span([3, 3]) == 0\n")
+              "def test_flat():\n    assert span([3, 3]) == 0\n\n\ndef test_empty():\n    assert span([]) == 0\n")
 SPAN_REPO = {"conftest.py": "", "stats.py": SPAN, "tests/test_stats.py": SPAN_TESTS}
-PLAN = "ROOT CAUSE: `span` takes the minimum twice and adds one.\nPLAN:\n1. Use max for hi, drop + 1.\nFILES: stats.py"
-FIX = ("DESCRIPTION: use max for the upper end and drop the + 1\nEXPLANATION: hi took min(xs), and the + 1 made a "
-       "flat list span 1.\n\nstats.py\n<<<<<<< SEARCH\n    hi = min(xs)\n    return hi - lo + 1\n=======\n"
-       "    hi = max(xs)\n    return hi - lo\n>>>>>>> REPLACE\n")
+PLAN = ("ROOT CAUSE: `span` takes the minimum twice, adds one, and calls an empty list 1 wide.\nPLAN:\n"
+        "1. Use max for hi, drop + 1, return 0 when empty.\nFILES: stats.py")
+FIX = ("DESCRIPTION: use max for the upper end, drop the + 1, an empty list spans 0\nEXPLANATION: hi took min(xs), "
+       "and the + 1 made a flat list span 1.\n\nstats.py\n<<<<<<< SEARCH\n        return 1\n    lo = min(xs)\n"
+       "    hi = min(xs)\n    return hi - lo + 1\n=======\n        return 0\n    lo = min(xs)\n    hi = max(xs)\n"
+       "    return hi - lo\n>>>>>>> REPLACE\n")
 HALF_FIX = ("DESCRIPTION: use max for the upper end\nEXPLANATION: hi took min(xs).\n\nstats.py\n<<<<<<< SEARCH\n"
             "    hi = min(xs)\n=======\n    hi = max(xs)\n>>>>>>> REPLACE\n")
 APPROVE = '{"approve": true, "reasons": []}'
@@ -48,7 +51,7 @@ async def test_auto_hands_over_to_the_llm_when_the_search_finds_nothing(make_rep
     assert chat.nodes == ["manager", "coder", "reviewer", "coder", "reviewer"]
     assert [r["success"] for r in record["test_results"] if r.get("engine") == "llm"] == [False, True]
     assert "-    hi = min(xs)\n-    return hi - lo + 1\n+    hi = max(xs)\n+    return hi - lo\n" in \
-        record["final_patch"]["diff"]
+        record["final_patch"]["diff"] and "-        return 1\n+        return 0\n" in record["final_patch"]["diff"]
     assert record["final_patch"]["explanation"].startswith("hi took min(xs)")
     assert record["attempts"] == 2 and record["tokens"]["total"] == 5 * 120
     assert set(record["tokens"]["by_node"]) == {"manager", "coder", "reviewer"}
@@ -135,3 +138,24 @@ async def test_auto_with_a_dead_endpoint_says_what_both_engines_did(make_repo, t
     assert record["message"].startswith("the search found no plausible patch")
     assert f"cannot connect to the LLM endpoint at http://127.0.0.1:{port}/v1" in record["message"]
     assert record["final_patch"] is None and record["candidates_tried"] > 0
+
+
+async def test_llm_edits_keep_a_latin1_crlf_files_encoding_and_endings(tmp_path, settings):
+    """The model answers in plain LF text; the patch lands in the file's own CRLF endings, written back in latin-1."""
+    repo = tmp_path / "r"
+    (repo / "tests").mkdir(parents=True)
+    source = ("# -*- coding: latin-1 -*-\r\nSIGNE = 'é'\r\n\r\n\r\ndef marque(prix):\r\n"
+              "    return str(prix) + SIGNE + SIGNE\r\n")
+    (repo / "prix.py").write_bytes(source.encode("latin-1"))
+    (repo / "conftest.py").write_text("")
+    (repo / "tests" / "test_prix.py").write_text(
+        "from prix import marque\n\n\ndef test_marque():\n    assert marque(3) == '3\\u00e9'\n")
+    fix = ("DESCRIPTION: one sign\nEXPLANATION: The sign was added twice.\n\nprix.py\n<<<<<<< SEARCH\n"
+           "    return str(prix) + SIGNE + SIGNE\n=======\n    return str(prix) + SIGNE\n>>>>>>> REPLACE\n")
+    chat = ScriptedChat(["ROOT CAUSE: twice.\nFILES: prix.py", fix, APPROVE])
+    record = await run_fix(FixRequest(repo=str(repo), issue="marque(3) shows the sign twice"), settings,
+                           engine="llm", llm=chat)
+    assert record["status"] == "fixed", record["message"]  # the proof passed: the file was valid latin-1
+    changed = [line for line in record["final_patch"]["diff"].splitlines(keepends=True)
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert changed == ["-    return str(prix) + SIGNE + SIGNE\r\n", "+    return str(prix) + SIGNE\r\n"]

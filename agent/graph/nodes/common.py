@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.edits.encoding import decode_source, encode_source
+from agent.edits.errors import EncodingProblem
 from agent.graph.deps import Deps
 from agent.localize import Suspect
 from agent.repair.search import CandidatePool
@@ -36,8 +38,12 @@ def invocation_of(state: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def read_sources(workspace: str, paths: list[str] | None = None) -> dict[str, str]:
-    """Python sources of the pristine checkout (the given paths, or all of them), size-capped."""
+def read_sources(workspace: str, paths: list[str] | None = None, *, notes: list[str] | None = None) -> dict[str, str]:
+    """Python sources of the pristine checkout (the given paths, or all of them), size-capped.
+
+    Each file is decoded as Python would (UTF-8 BOM or PEP 263 declaration, else UTF-8), with its
+    line endings untouched; a file that does not decode is skipped, and why is added to `notes`.
+    """
     root = Path(workspace)
     if paths is None:
         paths = [entry.rel for entry in walk(root, skip=_skip_dir) if entry.kind == "file"
@@ -50,10 +56,18 @@ def read_sources(workspace: str, paths: list[str] | None = None) -> dict[str, st
             continue
         if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_SOURCE_BYTES:
             try:
-                sources[rel] = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError:
-                continue
+                sources[rel] = decode_source(path.read_bytes()).text
+            except EncodingProblem as exc:
+                if notes is not None:
+                    notes.append(f"skipped {rel}: {exc}")
     return sources
+
+
+def encoded(workspace: str, rel: str, text: str) -> bytes:
+    """New text for a file of the checkout, in that file's own encoding (UTF-8 for a new file)."""
+    path = Path(workspace) / rel
+    original = path.read_bytes() if inside(Path(workspace).resolve(), path) and path.is_file() else None
+    return encode_source(text, original)
 
 
 def _skip_dir(_rel: str, name: str) -> bool:
@@ -86,7 +100,10 @@ def pool_of(state: dict[str, Any], deps: Deps) -> CandidatePool:
         cache["sources"] = sources
         cache["pool"] = CandidatePool(sources, suspects, state.get("terms", []),
                                       deps.settings.repair_max_candidates)
-    return cache["pool"]
+    pool: CandidatePool = cache["pool"]
+    for a, b in state.get("pairs") or []:  # after a resume, or pairs another node added to the state
+        pool.add_pair(a, b)
+    return pool
 
 
 def sources_of(state: dict[str, Any], deps: Deps) -> dict[str, str]:

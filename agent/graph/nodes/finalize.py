@@ -10,8 +10,9 @@ from agent.edits.diff import unified_diff
 from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import pool_of, request_of, sources_of
 from agent.graph.nodes.llm_prove import final_patch_of
-from agent.graph.nodes.test import changed_lines
 from agent.review import review_change, review_new_test
+
+_RISK = {"low": 0, "medium": 1, "high": 2}
 
 
 async def finalize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
@@ -25,11 +26,15 @@ async def finalize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     elif found:
         pool, sources = pool_of(state, deps), sources_of(state, deps)
         cand = pool[found["id"]]
-        old = sources[cand.path]
-        verdict = review_change(cand.path, old, cand.new_source, operator=cand.operator,
-                                lines_changed=changed_lines(old, cand.new_source), issue=request_of(state).issue)
-        before, after = {cand.path: old}, {cand.path: cand.new_source}
-        level, reasons = verdict.risk, list(verdict.risk_reasons)
+        after = cand.apply(sources)
+        before = {path: sources[path] for path in after}
+        lines = cand.lines_changed(sources)
+        issue = request_of(state).issue
+        verdicts = [review_change(path, before[path], after[path], operator=cand.operator, lines_changed=lines,
+                                  issue=issue, changed=[s for s in cand.splices if s.path == path])
+                    for path in sorted(after)]
+        level = max(verdicts, key=lambda v: _RISK.get(v.risk, 1)).risk
+        reasons = list(dict.fromkeys(r for v in verdicts for r in v.risk_reasons))
         repro = state.get("repro_test") or {}
         if repro.get("path"):  # the model's reproduction test is part of the patch
             after[repro["path"]] = repro["content"]

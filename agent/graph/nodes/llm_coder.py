@@ -10,9 +10,9 @@ from typing import Any
 
 from agent.edits import apply_edits, parse_edits
 from agent.edits.diff import changed_files, unified_diff
-from agent.edits.errors import EditError
+from agent.edits.errors import EditError, EncodingProblem
 from agent.graph.deps import Deps, add_time
-from agent.graph.nodes.common import read_sources, request_of
+from agent.graph.nodes.common import encoded, read_sources, request_of
 from agent.graph.nodes.llm_common import (
     ask,
     failure,
@@ -125,6 +125,11 @@ def build_candidate(text: str, workspace: str, sources: dict[str, str], issue: s
     new = {p: new_files[p] for p in changed if p in new_files}
     if set(new) != set(changed):
         raise UnsafeEdit("the edits delete a file; change the code instead")
+    for path, content in new.items():  # each file is written back in its own encoding: say so now if it cannot be
+        try:
+            encoded(workspace, path, content)
+        except EncodingProblem as exc:
+            raise EncodingProblem(f"{path}: {exc}; keep to characters its encoding can hold") from None
     description = field(text, "DESCRIPTION") or f"change {', '.join(changed)}"
     return {"files": new, "diff": unified_diff(old, new), "description": description[:200],
             "explanation": section(text, "EXPLANATION")[:1500] or description}

@@ -72,6 +72,8 @@ def test_output_of(state: dict[str, Any]) -> str:
     parts = [f"FAILED {name}: {messages[name]}" for name in baseline.get("failing", []) if name in messages]
     if baseline.get("stdout"):
         parts.append(str(baseline["stdout"]))
+    if state.get("search_notes"):  # what the search engine measured, e.g. which tests each best single edit fixes
+        parts.append(f"Search engine: {state['search_notes']}")
     return "\n".join(parts) or "(no test output)"
 
 

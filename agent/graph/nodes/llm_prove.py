@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.edits.diff import unified_diff
+from agent.edits.encoding import decode_source, encode_source
 from agent.exceptions import WorkflowError
 from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import request_of, tail
@@ -49,7 +50,8 @@ async def prove_files(state: dict[str, Any], deps: Deps, files: dict[str, str]) 
     box = await asyncio.to_thread(deps.sandboxes.get, task_id, workspace)
     before = await asyncio.to_thread(originals, workspace, sorted(files))
     command = request_of(state).test_command
-    await asyncio.to_thread(box.put_files, files)
+    data = {path: encode_source(text, before.get(path)) for path, text in files.items()}  # each in its encoding
+    await asyncio.to_thread(box.put_files, data)
     try:
         run = await asyncio.to_thread(prove, box, command, state.get("baseline") or {},
                                       timeout=deps.settings.docker_timeout, test_timeout=deps.settings.test_timeout)
@@ -102,7 +104,7 @@ def final_patch_of(state: dict[str, Any]) -> dict[str, Any]:
     if found.get("engine") != "llm":
         raise WorkflowError("final_patch_of needs a proven LLM candidate")
     files = dict(found["files"])
-    old = {p: b.decode("utf-8", "replace") for p, b in originals(state["workspace"], sorted(files)).items()}
+    old = {p: decode_source(b).text for p, b in originals(state["workspace"], sorted(files)).items()}
     repro = state.get("repro_test") or {}
     new = dict(files)
     if repro.get("path"):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import localize as sbfl
+from agent import relevance
 from agent.baseline import COMMAND_ID
 from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import read_sources, request_of
@@ -32,20 +33,27 @@ async def localize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     failing = baseline.get("failing", [])
     suspects: list[sbfl.Suspect] = []
     coverage_path = ""
+    decoding: list[str] = []  # files that could not be decoded
+    passing = baseline.get("passing", [])
+    selected: list[str] | None = None
+    if len(failing) + len(passing) > relevance.SELECT_ABOVE:  # a big suite: coverage for the tests that matter
+        everything = await asyncio.to_thread(read_sources, state["workspace"], None, notes=decoding)
+        selected = relevance.relevant_tests(failing, passing, everything)
     box = await asyncio.to_thread(deps.sandboxes.get, task_id, state["workspace"])
     run = await asyncio.to_thread(run_tests, box, req.test_command, mode="coverage",
                                   timeout=deps.settings.docker_timeout, test_timeout=deps.settings.test_timeout,
-                                  known_hangs=baseline.get("hung", []), env=baseline.get("command_env") or {})
+                                  tests=selected, known_hangs=baseline.get("hung", []),
+                                  env=baseline.get("command_env") or {})
     data = evidence(run, baseline)
     if data["lines"]:
         path = Path(state["workspace"]).parent / "coverage.json"
         path.write_text(json.dumps(data), encoding="utf-8")
         coverage_path = str(path)
-        sources = read_sources(state["workspace"], sorted(data["lines"]))
-        suspects = sbfl.rank(data, sources, terms=terms)
+        sources = read_sources(state["workspace"], sorted(data["lines"]), notes=decoding)
+        suspects = sbfl.rank(data, sources, terms=terms, mentions=sbfl.issue_mentions(req.issue))
     mode = (COMMAND_LINES if failing == [COMMAND_ID] else PER_TEST) if suspects else ISSUE_ONLY
     if not suspects:
-        suspects = sbfl.fallback_rank(read_sources(state["workspace"]), terms)
+        suspects = sbfl.fallback_rank(read_sources(state["workspace"], notes=decoding), terms)
     if req.hints:
         hinted = [s for s in suspects if any(s.path.startswith(h) for h in req.hints)]
         suspects = hinted + [s for s in suspects if s not in hinted]
@@ -53,7 +61,11 @@ async def localize(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     update: dict[str, Any] = {"suspects": [s.to_dict() for s in suspects], "terms": sorted(terms),
                               "coverage_path": coverage_path, "cursor": 0, "localization": localization,
                               "phase_times": add_time(state, "localize", started)}
-    notes = list(baseline.get("notes") or [])
+    notes = list(baseline.get("notes") or []) + list(dict.fromkeys(decoding))
+    if selected is not None:
+        update["coverage_tests"] = len(selected)
+        notes.append(f"coverage was measured for {len(selected)} of {len(failing) + len(passing)} tests: the failing "
+                     "ones and those that use the same functions")
     if not suspects:
         update.update(status="not_fixed", analysis=_analysis(failing, [], localization, notes),
                       message="could not locate the fault: no source line ran in the failing tests, and the issue "
@@ -72,7 +84,22 @@ def evidence(run: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
     passing = {t for t, o in run.get("outcomes", {}).items() if o == "passed"} - failing - no_evidence
     outcomes = {**{t: "passed" for t in passing}, **{t: "failed" for t in failing}}
     frames = {t: f for t, f in run.get("frames", {}).items() if t in failing}
-    return {"outcomes": outcomes, "frames": frames, "lines": spectrum(run.get("coverage", {}), failing, passing)}
+    coverage = run.get("coverage", {})
+    return {"outcomes": outcomes, "frames": frames, "lines": spectrum(coverage, failing, passing),
+            **line_tests(coverage, failing, passing)}
+
+
+def line_tests(coverage: dict[str, dict[str, list[str]]], failing: set[str], passing: set[str]) -> dict[str, Any]:
+    """{"test_ids": [ids], "line_tests": {path: {line: [index]}}} for the lines a failing test ran: which tests
+    ran them (agent.localize groups the failing tests by it; the test node picks the tests of a changed function)."""
+    index: dict[str, int] = {}
+    lines: dict[str, dict[str, list[int]]] = {}
+    for path, per_line in coverage.items():
+        for line, ids in per_line.items():
+            if any(t in failing for t in ids):
+                lines.setdefault(path, {})[line] = [index.setdefault(t, len(index)) for t in ids
+                                                    if t in failing or t in passing]
+    return {"test_ids": list(index), "line_tests": lines}
 
 
 def why_degraded(mode: str, run: dict[str, Any], baseline: dict[str, Any]) -> str:

@@ -77,10 +77,14 @@ def retry_update(state: dict[str, Any], decision: dict[str, Any], deps: Deps) ->
     pool_id = found.get("id")
     if pool_id is None:
         raise WorkflowError("retry of a search proposal without its candidate id")
-    from agent.graph.nodes.common import pool_of
+    from agent.graph.nodes.common import pool_of, sources_of
 
-    cand = pool_of(state, deps)[int(pool_id)]
-    rejected.append({"path": cand.path, "sha256": source_digest(cand.new_source)})
-    update.update(retry_with="search", rejected_sources=rejected, cursor=int(pool_id) + 1, batch=[],
+    pool = pool_of(state, deps)
+    cand = pool[int(pool_id)]
+    new = cand.apply(sources_of(state, deps))  # every file it changes (a pair of edits may change two)
+    rejected.append({"path": cand.path, "sha256": source_digest("".join(new[p] for p in sorted(new)))})
+    # a single edit: go on after it; a pair of edits (appended after the single edits): where the search was
+    cursor = int(pool_id) + 1 if int(pool_id) < pool.singles else int(state.get("cursor") or 0)
+    update.update(retry_with="search", rejected_sources=rejected, cursor=cursor, batch=[],
                   search_started_at=time.time())
     return update

@@ -22,14 +22,16 @@ async def review(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     reviewed: list[int] = []
     for cid in state.get("batch", []):
         cand = pool[cid]
-        if refused and (cand.path, source_digest(cand.new_source)) in refused:
+        new = cand.apply(sources)
+        if refused and (cand.path, source_digest("".join(new[p] for p in sorted(new)))) in refused:
             rejected["rejected by a reviewer"] = rejected.get("rejected by a reviewer", 0) + 1
             continue
-        verdict = review_change(cand.path, sources.get(cand.path), cand.new_source, operator=cand.operator,
-                                issue=issue)
-        if verdict.ok:
+        verdicts = [review_change(path, sources.get(path), text, operator=cand.operator, issue=issue,
+                                  changed=[s for s in cand.splices if s.path == path]) for path, text in new.items()]
+        failed = next((v for v in verdicts if not v.ok), None)
+        if failed is None:
             reviewed.append(cid)
         else:
-            key = verdict.reason.split(":")[0][:80]
+            key = failed.reason.split(":")[0][:80]
             rejected[key] = rejected.get(key, 0) + 1
     return {"reviewed": reviewed, "rejected": rejected, "phase_times": add_time(state, "review", started)}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import difflib
+import json
 import time
+from pathlib import Path
 from typing import Any
 
+from agent.edits.splice import lines_of
 from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import (
+    encoded,
     invocation_of,
     pool_of,
     pytest_args_of,
@@ -18,10 +21,13 @@ from agent.graph.nodes.common import (
     sources_of,
     tail,
 )
+from agent.graph.nodes.llm_prove import originals
 from agent.proof import prove
+from agent.repair.region import unit_for
 from agent.repair.validate import validate_batch
 
 MAX_SURVIVORS = 12
+PARTIAL_MIN, PARTIAL_MAX = 2, 8  # failing tests for which every candidate runs them all
 ENOUGH_PASSES = 1  # first pass in rank order (simplest first) goes straight to the full suite and the proof
 
 
@@ -37,7 +43,8 @@ def candidate_timeout(baseline: dict[str, Any]) -> float:
     if not durations and hung:  # every test hung: nothing to scale from, and most mutants will hang too
         return round(min(3.0, 0.5 + 0.05 * failing), 2)  # -x: a looping mutant hangs in the first test
     typical = durations[len(durations) // 2] if durations else 0.1
-    return round(min(30.0, max(1.0, 20 * typical * failing + 0.5)), 2)
+    # The floor is 60x a forked candidate's usual cost (~10 ms); looping mutants (a few % of them) pay it in full.
+    return round(min(30.0, max(0.6, 20 * typical * failing + 0.5)), 2)
 
 
 def suite_timeout(baseline: dict[str, Any], per: float) -> float:
@@ -63,11 +70,6 @@ def search_time_left(state: dict[str, Any], deps: Deps) -> float:
     return max(1.0, search_seconds(state, deps) - (time.time() - search_clock(state)))
 
 
-def changed_lines(old: str, new: str) -> int:
-    """Lines added plus removed."""
-    return sum(1 for line in difflib.ndiff(old.splitlines(), new.splitlines()) if line[:1] in "+-")
-
-
 async def test(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     """Failing tests first for every candidate, the full suite for survivors, the real command last."""
     started = time.monotonic()
@@ -87,13 +89,27 @@ async def test(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
     per = candidate_timeout(baseline)
     results = list(state.get("test_results", []))
     found = None
+    hung = set(baseline.get("hung") or ())
+    # A test stopped at TEST_TIMEOUT in the baseline (maybe only slow) would cost every candidate a timeout:
+    # the other failing tests screen the candidates, and the full check of the survivors runs it too.
+    failing = [t for t in baseline["failing"] if t not in hung] or list(baseline["failing"])
+    # With a few failing tests each candidate runs all of them (not just up to the first failure), so an edit
+    # that fixes only some of them is known: the raw material of the pairs of edits (agent.repair.pairs).
+    every_failure = PARTIAL_MIN <= len(failing) <= PARTIAL_MAX
+    partial = dict(state.get("partial") or {})
     pending, untried = list(reviewed), []
     while pending and found is None:
         # In rank order, stopping once a few pass: one early fix no longer waits for the whole batch.
         first = await asyncio.to_thread(validate_batch, box, pool.payload(pending), pytest_args=args,
-                                        tests=baseline["failing"], per_candidate_timeout=per, stop_early=True,
+                                        tests=failing, per_candidate_timeout=per, stop_early=not every_failure,
                                         deadline=search_time_left(state, deps), stop_after_passes=ENOUGH_PASSES,
                                         invocation=invocation_of(state))
+        if every_failure:
+            for cid in pending:
+                row = first[cid]
+                fixed = sorted(set(failing) - set(row.get("failed") or [])) if row["status"] == "fail" else []
+                if fixed:
+                    partial[str(cid)] = fixed
         skipped = [cid for cid in pending if first[cid]["status"] == "skipped"]
         survivors = [cid for cid in pending if first[cid]["status"] == "pass"][:MAX_SURVIVORS]
         deps.emit(task_id, "candidates", tried=tried - len(skipped), survivors=len(survivors), total=len(pool))
@@ -102,6 +118,8 @@ async def test(state: dict[str, Any], deps: Deps) -> dict[str, Any]:
         untried = skipped
         pending = skipped if survivors and found is None and search_time_left(state, deps) > 1.0 else []
     update["candidates_tried"] = tried - len(untried)
+    if partial:
+        update["partial"] = partial
     return {**update, "plausible": found, "test_results": results,
             "phase_times": add_time(state, "test", started)}
 
@@ -110,18 +128,48 @@ async def _best_of(box: Any, deps: Deps, state: dict[str, Any], survivors: list[
                    per: float, results: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The full suite for the survivors, then the user's command on the plausible ones, smallest first."""
     pool, sources = pool_of(state, deps), sources_of(state, deps)
+    regression_tests = covering_tests(state, deps, survivors)  # None: the whole suite
     full = await asyncio.to_thread(validate_batch, box, pool.payload(survivors), pytest_args=args,
-                                   tests=None, per_candidate_timeout=suite_timeout(state["baseline"], per),
+                                   tests=regression_tests, per_candidate_timeout=suite_timeout(state["baseline"], per),
                                    stop_early=False, invocation=invocation_of(state))
     ignored = no_evidence(state["baseline"])
     plausible = [cid for cid in survivors if passes(full[cid], ignored)]
-    for cid in sorted(plausible, key=lambda c: (changed_lines(sources[pool[c].path], pool[c].new_source),
-                                                 pool[c].cost, c)):
+    for cid in sorted(plausible, key=lambda c: (pool[c].lines_changed(sources), pool[c].cost, c)):
         proof = await _prove(box, deps, state, cid)
         results.append(proof["result"])
         if proof["result"]["success"]:
             return proof
     return None
+
+
+def covering_tests(state: dict[str, Any], deps: Deps, cids: list[int]) -> list[str] | None:
+    """The failing tests and every test that ran the functions these candidates change, or None for the whole suite.
+
+    Only when localization measured coverage for a selection of tests (a big suite): then the survivors
+    are checked against the tests that can notice a regression in the changed functions, and the user's
+    command, which runs everything, still proves the winner.
+    """
+    path = state.get("coverage_path")
+    if not state.get("coverage_tests") or not path:
+        return None
+    cache = deps.task_cache(state["task_id"])
+    if "coverage" not in cache:
+        cache["coverage"] = json.loads(Path(path).read_text(encoding="utf-8"))
+    coverage = cache["coverage"]
+    line_tests, ids = coverage.get("line_tests") or {}, coverage.get("test_ids") or []
+    pool, sources = pool_of(state, deps), sources_of(state, deps)
+    tests = set(state["baseline"].get("failing", []))
+    for cid in cids:
+        for splice in pool[cid].splices:
+            text = sources[splice.path]
+            unit = unit_for(text, splice)
+            head = lines_of(text)[unit.first - 1].lstrip() if unit is not None else ""
+            if unit is None or not head.startswith(("def ", "async def ", "@")):
+                return None  # a change outside functions can break anything: the whole suite
+            per_line = line_tests.get(splice.path, {})
+            for line in range(unit.first, unit.last + 1):
+                tests.update(ids[i] for i in per_line.get(str(line), ()))
+    return sorted(tests)
 
 
 async def _prove(box: Any, deps: Deps, state: dict[str, Any], cid: int) -> dict[str, Any]:
@@ -130,12 +178,15 @@ async def _prove(box: Any, deps: Deps, state: dict[str, Any], cid: int) -> dict[
     cand = pool[cid]
     req = request_of(state)
     attempt = len(state.get("test_results", [])) + 1
-    await asyncio.to_thread(box.put_files, {cand.path: cand.new_source})
+    workspace = state["workspace"]
+    new = {path: encoded(workspace, path, text) for path, text in cand.apply(sources).items()}  # each in its encoding
+    old = await asyncio.to_thread(originals, workspace, sorted(new))
+    await asyncio.to_thread(box.put_files, new)
     try:
         proof = await asyncio.to_thread(prove, box, req.test_command, state["baseline"],
                                         timeout=deps.settings.docker_timeout, test_timeout=deps.settings.test_timeout)
     finally:
-        await asyncio.to_thread(box.put_files, {cand.path: sources[cand.path]})
+        await asyncio.to_thread(box.put_files, old)
     output = tail(proof["output"], 4000)
     if proof["reason"]:
         output += f"\n[fixbot] not proven: {proof['reason']}"

@@ -5,19 +5,30 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from agent.edits.splice import Splice
 from agent.repair.scope import Scope
 from agent.repair.source import SourceFile
 
 
 @dataclass(frozen=True)
 class Mutation:
-    """A proposed change: the new file text and words for it."""
+    """A proposed change: the span of the file it replaces, and words for it."""
 
-    new_source: str
+    splice: Splice
     line: int
     operator: str
     description: str
     cost: float
+
+
+# Prior likelihood of a fix shape relative to the common single-token ones (1.0): candidates are ranked by
+# suspiciousness x prior, so a rarer shape at a line waits for the common shapes at slightly less suspicious lines.
+PRIORS: dict[str, float] = {"operand_drop": 0.9, "expr_to_name": 0.8, "donor_replace": 0.85, "op_apply": 0.8}
+
+
+def prior(operator: str) -> float:
+    """How likely a fix of this shape is, relative to the common single-token fixes."""
+    return PRIORS.get(operator, 1.0)
 
 
 @dataclass
@@ -80,3 +91,21 @@ def operand_text(site: Site, node: ast.AST) -> str:
     """A node's text, parenthesised unless atomic."""
     text = site.sf.segment(node)
     return text if isinstance(node, ATOMIC) else f"({text})"
+
+
+_ZERO_IDENTITY = (ast.Add, ast.Sub, ast.BitOr, ast.BitXor, ast.LShift, ast.RShift)
+_ONE_IDENTITY = (ast.Mult, ast.Div, ast.FloorDiv, ast.Pow)
+
+
+def identity_operand(site: Site, node: ast.AST, value: object) -> bool:
+    """Whether putting `value` in place of `node` makes its operation a no-op (`x + 0`, `x * 1`, `n -= 0`):
+    such a candidate is the operation deleted, which the operand-drop and statement-delete shapes say plainly."""
+    if type(value) is not int:
+        return False
+    parent = site.parents.get(id(node))
+    op: ast.AST | None = None
+    if isinstance(parent, ast.BinOp) and (parent.right is node or isinstance(parent.op, ast.Add | ast.Mult)):
+        op = parent.op
+    elif isinstance(parent, ast.AugAssign) and parent.value is node:
+        op = parent.op
+    return (value == 0 and isinstance(op, _ZERO_IDENTITY)) or (value == 1 and isinstance(op, _ONE_IDENTITY))

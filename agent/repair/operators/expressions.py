@@ -1,12 +1,13 @@
 """Expressions: calls unwrapped or wrapped, constants and literals replaced (`True` → `not depth`, `[]` → `[[]]`),
-a returned predicate negated, a difference compared by its size (`abs(a - b) < eps`), an extreme started from ±inf."""
+a returned predicate negated, a difference compared by its size (`abs(a - b) < eps`), an extreme started from ±inf,
+a lookup made forgiving (`d[k]` → `d.get(k)`)."""
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
 
-from agent.repair.operators import Mutation, Site, expressions_in, wrapped
+from agent.repair.operators import Mutation, Site, expressions_in, identity_operand, wrapped
 
 # Keyed by repr: True == 1 and False == 0 would collide as dict keys.
 CONSTANT_SWAPS: dict[str, list[str]] = {"True": ["False"], "False": ["True"], "None": ["0", "[]"], "0": ["1", "None"],
@@ -25,6 +26,8 @@ def expression_mutations(site: Site) -> Iterator[Mutation]:
                             1.9)
         if isinstance(node, ast.Constant) and type(node.value) in (bool, int, str, type(None)):
             for new in CONSTANT_SWAPS.get(repr(node.value), []):
+                if new.isdigit() and identity_operand(site, node, int(new)):
+                    continue
                 yield site.edit(node, new, "constant_replace", f"`{text}` changed to `{new}`{where}", 1.4)
             if type(node.value) is bool or node.value is None:
                 for name in variables[:5]:
@@ -42,6 +45,11 @@ def expression_mutations(site: Site) -> Iterator[Mutation]:
                 yield site.edit(node, new, "literal_fill", f"`{text}` changed to `{new}`{where}", 2.3)
             if isinstance(node, ast.List):  # "no items" vs "one empty item": base cases of recursive generators
                 yield site.edit(node, "[[]]", "literal_fill", f"`{text}` changed to `[[]]`{where}", 2.2)
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and \
+                not isinstance(node.slice, ast.Slice | ast.Tuple):
+            # `d[k]` → `d.get(k)`: a lookup that should not fail or, on a defaultdict, not invent the key
+            new = f"{site.sf.segment(node.value)}.get({site.sf.segment(node.slice)})"
+            yield site.edit(node, new, "subscript_get", f"`{text}` changed to `{new}`{where}", 2.0)
         if isinstance(node, ast.Compare) and isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Sub):
             left = site.sf.segment(node.left)  # a distance compared with a tolerance or a bound
             yield site.edit(node.left, f"abs({left})", "call_wrap", f"`{left}` wrapped as `abs({left})`{where}", 2.4)

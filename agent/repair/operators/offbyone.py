@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from agent.repair.operators import Mutation, Site, expressions_in, wrapped
+from agent.repair.operators import Mutation, Site, expressions_in, identity_operand, wrapped
 
 
 def _plus_minus(site: Site, node: ast.AST, label: str, base_cost: float) -> Iterator[Mutation]:
@@ -14,12 +14,20 @@ def _plus_minus(site: Site, node: ast.AST, label: str, base_cost: float) -> Iter
     where = site.where(node.lineno)  # type: ignore[attr-defined]
     if isinstance(node, ast.Constant) and type(node.value) is int:
         for delta in (1, -1):
+            if identity_operand(site, node, node.value + delta):
+                continue
             new = str(node.value + delta)
             yield site.edit(node, new, "off_by_one", f"{label} `{text}` changed to `{new}`{where}", base_cost)
         return
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
         return  # `-1` is handled as a constant inside it
-    for step in ("+ 1", "- 1"):
+    parent = site.parents.get(id(node))
+    if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Add | ast.Sub) and any(
+            isinstance(side, ast.Constant) and type(side.value) is int for side in (parent.left, parent.right)):
+        steps: tuple[str, ...] = ()  # `(len(xs) + 1) - 1` is the constant changed: that mutation exists already
+    else:
+        steps = ("+ 1", "- 1")
+    for step in steps:
         new = wrapped(site, node, f"{text} {step}")
         yield site.edit(node, new, "off_by_one", f"{label} `{text}` changed to `{new}`{where}", base_cost + 0.1)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):

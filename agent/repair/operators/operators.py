@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from agent.edits.splice import Splice
 from agent.repair.operators import Mutation, Site, expressions_in, operand_text, wrapped
 
 CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
@@ -24,11 +25,11 @@ BIN_ALTERNATIVES = {
 NON_COMMUTATIVE = {"-", "/", "//", "%", "**", "<<", ">>"}
 
 
-def _swap_in_gap(site: Site, left: ast.AST, right: ast.AST, old: str, new: str) -> str | None:
+def _swap_in_gap(site: Site, left: ast.AST, right: ast.AST, old: str, new: str) -> Splice | None:
     """Replace the operator token between two operands, keeping every other character."""
     sf = site.sf
     start, end = sf.span(left)[1], sf.span(right)[0]
-    gap = sf.data[start:end].decode("utf-8")
+    gap = sf.text[start:end]
     if old not in gap:
         return None
     return sf.replace_span(start, end, gap.replace(old, new, 1))
@@ -55,6 +56,8 @@ def operator_mutations(site: Site) -> Iterator[Mutation]:
         elif isinstance(node, ast.BinOp) and type(node.op) in BIN:
             old = BIN[type(node.op)]
             for rank, new in enumerate(BIN_ALTERNATIVES[old]):
+                if _identity(node.right, new):
+                    continue  # `x - 1` → `x // 1` is `x`, which dropping the operand says plainly
                 if new in ("and", "or"):
                     text = site.sf.replace(node, wrapped(site, node, f"{operand_text(site, node.left)} {new} "
                                                          f"{operand_text(site, node.right)}"))
@@ -83,7 +86,7 @@ def operator_mutations(site: Site) -> Iterator[Mutation]:
     if isinstance(site.stmt, ast.AugAssign) and type(site.stmt.op) in BIN:
         old = BIN[type(site.stmt.op)]
         for rank, new in enumerate(BIN_ALTERNATIVES[old]):
-            if new in ("and", "or"):
+            if new in ("and", "or") or _identity(site.stmt.value, new):
                 continue
             text = _swap_in_gap(site, site.stmt.target, site.stmt.value, old + "=", new + "=")
             if text:
@@ -92,6 +95,13 @@ def operator_mutations(site: Site) -> Iterator[Mutation]:
         plain = site.sf.replace_span(*_aug_span(site), " = ")
         yield Mutation(plain, site.stmt.lineno, "augassign_plain",
                        f"`{old}=` changed to `=`{where(site.stmt.lineno)}", 1.8)
+
+
+def _identity(right: ast.AST, op: str) -> bool:
+    """Whether `x <op> right` is just `x` (`x * 1`, `x // 1`, `x + 0`, ...)."""
+    if not isinstance(right, ast.Constant) or type(right.value) is not int:
+        return False
+    return (right.value == 1 and op in ("*", "/", "//", "**")) or (right.value == 0 and op in ("+", "-", "|", "^"))
 
 
 def _aug_span(site: Site) -> tuple[int, int]:

@@ -9,6 +9,7 @@ import io
 import tokenize
 from collections.abc import Iterator
 
+from agent.edits.splice import Splice
 from agent.repair.operators import Mutation, Site
 from agent.repair.source import SourceFile
 
@@ -46,9 +47,10 @@ def statement_mutations(site: Site) -> Iterator[Mutation]:
         index = block.index(stmt)
         if index + 1 < len(block) and isinstance(block[index + 1], SIMPLE) and isinstance(stmt, SIMPLE):
             nxt = block[index + 1]
-            a, b = "".join(sf.lines[first - 1:last]), "".join(sf.lines[nxt.lineno - 1:nxt.end_lineno])
-            if nxt.lineno == last + 1:
-                swapped = "".join(sf.lines[: first - 1]) + b + a + "".join(sf.lines[nxt.end_lineno or nxt.lineno:])
+            end = nxt.end_lineno or nxt.lineno
+            a, b = sf.line_text(first, last), sf.line_text(nxt.lineno, end)
+            if nxt.lineno == last + 1 and a.endswith("\n") and b.endswith("\n"):
+                swapped = sf.replace_span(sf.starts[first - 1], sf.starts[end], b + a)
                 yield Mutation(swapped, stmt.lineno, "stmt_swap",
                                f"`{seg}` moved below `{head_of(sf, nxt)}`{where}", 2.8)
         yield from _reindented(site, block, index, first, last, where, seg)
@@ -200,9 +202,9 @@ def _reindented(site: Site, block: list[ast.stmt], index: int, first: int, last:
         # a reset that runs on every iteration instead of once: `total = 0` hoisted above the loop
         head = parent.lineno
         moved = "".join(sf.indent_of(head) + line[len(sf.indent_of(stmt.lineno)):] for line in sf.lines[first - 1:last])
-        without = sf.delete_lines(first, last)
-        lines = without.splitlines(keepends=True)
-        yield Mutation("".join(lines[: head - 1]) + moved + "".join(lines[head - 1:]), stmt.lineno, "stmt_hoist",
+        between = sf.line_text(head, first - 1)  # the loop's header (and anything before the statement)
+        hoisted = sf.replace_span(sf.starts[head - 1], sf.starts[last], sf.block(moved) + between)
+        yield Mutation(hoisted, stmt.lineno, "stmt_hoist",
                        f"`{seg}` moved above the loop{where}", 2.9)
     loop = block[index - 1] if index > 0 else None
     if isinstance(loop, ast.For | ast.While) and not loop.orelse:
@@ -212,7 +214,7 @@ def _reindented(site: Site, block: list[ast.stmt], index: int, first: int, last:
                            f"`{seg}` moved into the loop above{where}", 2.9)
 
 
-def _shifted(sf: SourceFile, first: int, last: int, old: str, new: str) -> str:
+def _shifted(sf: SourceFile, first: int, last: int, old: str, new: str) -> Splice:
     """Lines first..last with their leading `old` indentation replaced by `new`."""
     lines = [new + line[len(old):] if line.startswith(old) else line for line in sf.lines[first - 1:last]]
     return sf.delete_lines(first, last, "".join(lines))
