@@ -70,14 +70,14 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 def _health_figures(deps: SlackDeps) -> dict[str, Any]:
-    from rq import Queue, Worker
+    from rq import Queue
 
     from agent.tasks.store import reachable
 
     with reachable(deps.conn):
         deps.conn.ping()
-        queue = Queue(deps.settings.queue_name, connection=deps.conn)
-        return {"redis": "ok", "workers_alive": Worker.count(queue=queue), "queue_depth": queue.count}
+        depth = Queue(deps.settings.queue_name, connection=deps.conn).count
+    return {"redis": "ok", "workers_alive": deps.store.workers_alive(), "queue_depth": depth}
 
 
 async def _learn_workspace(app: web.Application) -> None:

@@ -279,3 +279,19 @@ async def test_every_request_gets_an_answer_while_redis_is_down(emulator):
         await bot.event(bot.emu.user_message(CHANNEL, OTHER, "lgtm", thread_ts="1.000001"), event_id="EvDown2")
         await asyncio.sleep(0.3)
         assert len(bot.emu.ephemeral) == 2
+
+
+async def test_healthz_does_not_count_a_dead_worker(bot):
+    """Review finding 6: /healthz counted rq's registry set (Worker.count), so a SIGKILLed worker stayed "alive";
+    App Home used Worker.all. Both now use the store's definition."""
+    from rq import Queue, Worker
+
+    queue = Queue(bot.settings.queue_name, connection=bot.deps.conn)
+    live, dead = (Worker([queue], connection=bot.deps.conn, name=f"test-{n}") for n in ("live", "dead"))
+    live.register_birth()
+    dead.register_birth()
+    bot.deps.conn.delete(dead.key)  # what a SIGKILLed worker leaves once its key expired: the registry entry only
+    async with bot.http.get(f"{bot.url}/healthz") as resp:
+        data = await resp.json()
+    assert data["workers_alive"] == 1 == bot.deps.store.stats()["workers_alive"]
+    live.register_death()
