@@ -11,11 +11,12 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import redis
+from slack_sdk.errors import SlackApiError
 
 from agent.settings import Settings
 from agent.tasks.events import TaskEvents
@@ -24,6 +25,7 @@ from agent.tasks.keys import Keys
 from agent.tasks.service import TaskService
 from agent.tasks.store import TaskStore, reachable
 from chatbot.slack.access import Access
+from chatbot.slack.api_errors import error_code
 from chatbot.slack.validation import face_settings
 
 T = TypeVar("T")
@@ -71,6 +73,10 @@ class SlackDeps:
     now: Callable[[], float] = time.time
     workspace_url: str | None = None  # from auth.test, for thread links
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)  # listeners' work after their ack
+    progress_mode: str = ""  # "plan" or "classic": the blocks progress is shown with (see with_progress_blocks)
+
+    def __post_init__(self) -> None:
+        self.progress_mode = self.progress_mode or self.settings.slack_progress_blocks
 
     @classmethod
     def from_settings(cls, settings: Settings, access: Access, conn: redis.Redis | None = None) -> SlackDeps:
@@ -118,6 +124,23 @@ class SlackDeps:
         _done, pending = await asyncio.wait(set(self.tasks), timeout=timeout)
         for task in pending:
             task.cancel()
+
+    async def with_progress_blocks(self, send: Callable[[str], Awaitable[T]]) -> T:
+        """`send(mode)` with the blocks progress is shown with here ("plan", or "classic"); the one place that
+        decides it for every post of this process (the status message, `@fixbot status`...).
+
+        A workspace that refuses plan blocks (invalid_blocks) gets classic ones from then on, and this post
+        is sent again with them.
+        """
+        mode = self.progress_mode
+        try:
+            return await send(mode)
+        except SlackApiError as exc:
+            if mode != "plan" or error_code(exc) != "invalid_blocks":
+                raise
+        log.warning("Slack refused plan blocks; using classic progress blocks from now on")
+        self.progress_mode = "classic"
+        return await send("classic")
 
     async def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking task-layer call in a thread."""

@@ -61,7 +61,6 @@ class Notifier:
         self.group = deps.settings.slack_notifier_group
         self.consumer = consumer or consumer_name()
         self.interval = deps.settings.slack_update_interval
-        self.mode = deps.settings.slack_progress_blocks
         self.milestones = Milestones(deps, client)
         self.delivery = Delivery(deps, self.milestones)
         self._held: dict[str, set[str]] = {}  # task id -> entry ids read and not yet acknowledged
@@ -248,7 +247,7 @@ class Notifier:
             await self.want_status(task_id)
 
     async def edit_status(self, task_id: str) -> None:
-        """Re-render the status message from the current record (plan blocks, or classic if Slack refuses);
+        """Re-render the status message from the current record (SlackDeps.with_progress_blocks decides the blocks);
         scheduled again after a transient failure, so the message ends up showing the last state."""
         try:
             task = await self.deps.call(self.deps.store.get, task_id)
@@ -260,27 +259,19 @@ class Notifier:
         origin = task.get("origin") or {}
         if not origin.get("message_ts"):
             return
-        for attempt in range(2):
-            try:
-                await self.client.chat_update(channel=origin["channel"], ts=origin["message_ts"],
-                                              text=status_text(task), blocks=render_status(task, now=self.deps.now(),
-                                                                                           mode=self.mode))
-                self._edit_backoff.pop(task_id, None)
-                return
-            except Exception as exc:
-                if isinstance(exc, SlackApiError) and error_code(exc) == "invalid_blocks" and self.mode == "plan" \
-                        and attempt == 0:
-                    log.warning("Slack refused plan blocks; using classic progress blocks from now on")
-                    self.mode = "classic"
-                    continue
-                if is_transient(exc):
-                    self._schedule_edit_again(task_id, error_code(exc) if isinstance(exc, SlackApiError) else
-                                              type(exc).__name__)
-                elif isinstance(exc, SlackApiError):
-                    log.warning("could not update the status of task %s: %s", task_id, error_code(exc))
-                else:
-                    raise
-                return
+        try:
+            await self.deps.with_progress_blocks(lambda mode: self.client.chat_update(
+                channel=origin["channel"], ts=origin["message_ts"], text=status_text(task),
+                blocks=render_status(task, now=self.deps.now(), mode=mode)))
+            self._edit_backoff.pop(task_id, None)
+        except Exception as exc:
+            if is_transient(exc):
+                self._schedule_edit_again(task_id, error_code(exc) if isinstance(exc, SlackApiError) else
+                                          type(exc).__name__)
+            elif isinstance(exc, SlackApiError):
+                log.warning("could not update the status of task %s: %s", task_id, error_code(exc))
+            else:
+                raise
 
     def _schedule_edit_again(self, task_id: str, reason: str) -> None:
         wait = min(MAX_BACKOFF, max(FIRST_BACKOFF, 2 * self._edit_backoff.get(task_id, 0.0)))

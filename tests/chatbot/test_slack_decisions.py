@@ -21,6 +21,7 @@ from tests.chatbot.harness import (
     play_worker_to_proposal,
     proposal,
     proposal_messages,
+    served_bot,
     start_task,
 )
 
@@ -363,3 +364,18 @@ async def test_an_unexpected_error_after_the_ack_goes_to_app_error_and_is_answer
     answer = await bot.wait_response("broken")
     assert "Something went wrong on fixbot's side" in answer["text"] and answer["response_type"] == "ephemeral"
     assert [type(e) for e in errors] == [KeyError]
+
+
+async def test_status_mention_where_plan_blocks_are_refused(emulator, redis_conn):
+    """Review finding 8: the fallback to classic blocks lived in the notifier only; `@fixbot status` kept sending plan
+    blocks to a workspace that refuses them and got no answer. One place decides now, for every post."""
+    async with served_bot(emulator, notifier=False) as bot:
+        bot.emu.refused_block_types = {"plan"}
+        task_id, thread = await start_task(bot)
+        said = bot.emu.user_message(CHANNEL, REQUESTER, "<@UFIXBOT> status", thread_ts=thread)
+        await bot.event({**said, "type": "app_mention"}, event_id="EvPlan1")
+        replies = await bot.emu.wait_for(lambda: [m for m in bot.emu.messages(CHANNEL, thread_ts=thread)
+                                                  if m["ts"] not in (thread, said["ts"])], what="the status reply")
+        text = json.dumps(replies[0]["blocks"])
+        assert task_id in text and ":white_circle: Reproduce the failure" in text
+        assert bot.deps.progress_mode == "classic"  # and every later post (the notifier's edits) uses classic too

@@ -74,8 +74,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                           f"Mention me in the task's thread, or give its id: `@fixbot {verb} fx-…`")
             return
         if verb == "status":
-            await say(f"Task {task['id']}", render_task_summary(task, link=deps.link(task), now=now,
-                                                                 mode=deps.settings.slack_progress_blocks))
+            await deps.with_progress_blocks(lambda mode: say(f"Task {task['id']}", render_task_summary(
+                task, link=deps.link(task), now=now, mode=mode)))
         elif verb == "cancel":
             why = await decide(deps, task["id"], user=user, action="cancel")
             if why:
