@@ -72,10 +72,7 @@ async def serve(settings: Settings, *, socket_mode: bool = False, host: str | No
         if handler is not None:
             with contextlib.suppress(Exception):
                 await handler.close_async()
-        await runner.cleanup()
-        with contextlib.suppress(Exception):
-            if client.session is not None:
-                await client.session.close()
+        await runner.cleanup()  # closes the Web API client's session too (chatbot.server)
         log.info("fixbot stopped")
 
 

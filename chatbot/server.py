@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -39,8 +40,10 @@ def create_app(settings: Settings, *, bolt_app: AsyncApp, deps: SlackDeps, http_
     if http_events:
         app.router.add_post("/slack/events", _slack_events)
     app.router.add_get("/healthz", _healthz)
+    app.on_startup.append(_open_session)
     app.on_startup.append(_learn_workspace)
     app.on_shutdown.append(_drain)
+    app.on_cleanup.append(_close_session)  # after the notifier stops (cleanup_ctx runs first)
     if notifier:
         app[NOTIFIER_KEY] = Notifier(deps, bolt_app.client)
         app.cleanup_ctx.append(_run_notifier)
@@ -78,6 +81,21 @@ def _health_figures(deps: SlackDeps) -> dict[str, Any]:
         deps.conn.ping()
         depth = Queue(deps.settings.queue_name, connection=deps.conn).count
     return {"redis": "ok", "workers_alive": deps.store.workers_alive(), "queue_depth": depth}
+
+
+async def _open_session(app: web.Application) -> None:
+    """One aiohttp session for every Web API call of the process (the Bolt app's client, the per-request copies
+    Bolt makes of it, the notifier, Socket Mode's connection requests): kept-alive connections instead of a
+    session, a connection and a TLS handshake per call, which slack_sdk does when the client has none."""
+    client = app[BOLT_KEY].client
+    if client.session is None or client.session.closed:
+        client.session = aiohttp.ClientSession()
+
+
+async def _close_session(app: web.Application) -> None:
+    session = app[BOLT_KEY].client.session
+    if session is not None:
+        await session.close()
 
 
 async def _learn_workspace(app: web.Application) -> None:

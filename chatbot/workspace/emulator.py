@@ -42,6 +42,7 @@ class Call:
     status: int = 200
     ok: bool = True
     error: str | None = None
+    peer: str = ""  # the client's address and port: calls over one kept-alive connection share it
 
 
 @dataclass
@@ -210,7 +211,8 @@ class SlackEmulator:
                 delay[2] -= 1
                 await asyncio.sleep(delay[1])
                 break
-        call = Call(method, args, token, time.time())
+        peername = request.transport.get_extra_info("peername") if request.transport is not None else None
+        call = Call(method, args, token, time.time(), peer=":".join(map(str, peername or ())))
         self.calls.append(call)
         fault = self._take_fault(method)
         if fault is not None:

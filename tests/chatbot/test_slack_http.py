@@ -295,3 +295,21 @@ async def test_healthz_does_not_count_a_dead_worker(bot):
         data = await resp.json()
     assert data["workers_alive"] == 1 == bot.deps.store.stats()["workers_alive"]
     live.register_death()
+
+
+async def test_web_api_calls_share_one_session(emulator, redis_conn):
+    """Review finding 11: the client had no session, so slack_sdk opened (and closed) one per call: a new connection
+    (and against Slack a TLS handshake) for every chat.update. Calls now reuse kept-alive connections."""
+    from chatbot.server import BOLT_KEY
+
+    async with served_bot(emulator) as bot:
+        for i in range(3):
+            await bot.command(f"{REPO_URL} the total is wrong, case {i}", key=f"fix-{i}")
+            await bot.emu.wait_for(lambda i=i: len(bot.emu.messages(CHANNEL)) > i, what="a thread parent")
+        await bot.emu.wait_for(lambda: len([c for c in bot.emu.calls_to("chat.update") if c.ok]) >= 3,
+                               what="status edits")
+        calls = [c for c in bot.emu.calls if c.method != "auth.test"]
+        assert len(calls) >= 6 and len({c.peer for c in calls}) <= 3, [(c.method, c.peer) for c in calls]
+        session = bot.app[BOLT_KEY].client.session
+        assert session is not None and not session.closed
+    assert session.closed  # closed when the server stops
