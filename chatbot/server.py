@@ -51,8 +51,19 @@ def create_app(settings: Settings, *, bolt_app: AsyncApp, deps: SlackDeps, http_
 
 
 async def _slack_events(request: web.Request) -> web.Response:
+    if not _signature_headers_readable(request):
+        return web.Response(status=401, text="invalid request")
     bolt_app = request.app[BOLT_KEY]
     return await to_aiohttp_response(await bolt_app.async_dispatch(await to_bolt_request(request)))
+
+
+def _signature_headers_readable(request: web.Request) -> bool:
+    """Whether the signature headers have Slack's shape (a decimal timestamp, "v0=<hex>"); slack_sdk's
+    SignatureVerifier raises on a timestamp int() cannot read, which would be a 500 and a traceback."""
+    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    signature = request.headers.get("X-Slack-Signature", "")
+    return (0 < len(timestamp) <= 12 and timestamp.isascii() and timestamp.isdigit()
+            and signature.startswith("v0=") and len(signature) <= 200)
 
 
 async def _healthz(request: web.Request) -> web.Response:

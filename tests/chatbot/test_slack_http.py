@@ -45,6 +45,16 @@ async def test_stale_timestamp_is_refused_even_when_signed(bot):
     assert status == 200
 
 
+@pytest.mark.parametrize("timestamp", ["abc", "1e9", "-5", " 123", "１２３", "9" * 40])
+async def test_malformed_signature_headers_are_refused_not_crashed_on(bot, timestamp):
+    """Review finding 12: a non-numeric X-Slack-Request-Timestamp made slack_sdk's verifier raise: 500, traceback."""
+    headers = payloads.signed_headers(SECRET, "command=/fix&text=help")
+    headers["X-Slack-Request-Timestamp"] = timestamp
+    async with bot.http.post(f"{bot.url}/slack/events", data=b"command=/fix&text=help", headers=headers) as resp:
+        assert resp.status == 401
+    assert not bot.emu.responses
+
+
 async def test_unsigned_body_is_refused(bot):
     async with bot.http.post(f"{bot.url}/slack/events", data=b"command=/fix&text=help") as resp:
         assert resp.status == 401
