@@ -55,8 +55,11 @@ NEXT_STEPS = {
                  "name the file in the issue, or the LLM engine (`engine: llm`) for bugs that need more than one edit.",
     "no_failure": "Give a test command that fails today (`test: ...`), or describe the failing input precisely; "
                   "with `engine: llm` the model first writes a test that fails.",
-    "failed": "Check that the test command runs in a clean checkout (`fixbot sandbox run`), add `setup: pip install "
-              "-e .` when the tests need the package installed, then `@fixbot retry`.",
+    "failed": "Check that the test command runs in a fresh checkout of the repository, add `setup: pip install -e .` "
+              "when the tests need the package installed, then `@fixbot retry` (or `/fix` again with `test:` or "
+              "`setup:`).",
+    "failed_clone": "Check the repository's URL and branch, and that fixbot may read it (a private repository needs "
+                    "credentials in fixbot's configuration), then `@fixbot retry`.",
     "timed_out": "Give a narrower test command (one test file), or raise TASK_TIME_LIMIT; then `@fixbot retry`.",
     "cancelled": "`@fixbot retry` in this thread starts it again.",
 }
@@ -284,11 +287,15 @@ def render_decision_area(task: dict[str, Any], *, superseded: bool = False) -> l
         task_id = str(task.get("id"))
         high = str((task.get("risk") or {}).get("level")) == "high"
         confirm = ConfirmObject(title="Approve this patch?", confirm="Approve", deny="Not yet",
-                                text="The patch becomes a branch and a pull request."
+                                text="fixbot commits the patch on a fresh checkout and attaches it here as a "
+                                     "`.patch` file to `git am`; nothing is pushed."
                                      + (" It is *high risk*: read the reasons first." if high else ""))
+        reject = ConfirmObject(title="Reject this patch?", confirm="Reject", deny="Not yet", style="danger",
+                               text="The task ends here and nothing is pushed. To have fixbot try again with a "
+                                    "hint, use *Reject with feedback* instead.")
         return [ActionsBlock(block_id="decision", elements=[
             ButtonElement(text="Approve", action_id=APPROVE, value=task_id, style="primary", confirm=confirm),
-            ButtonElement(text="Reject", action_id=REJECT, value=task_id, style="danger"),
+            ButtonElement(text="Reject", action_id=REJECT, value=task_id, style="danger", confirm=reject),
             ButtonElement(text="Reject with feedback", action_id=REJECT_FEEDBACK, value=task_id)])]
     by, at = user_ref(decision.get("by")), slack_date(decision.get("at") or task.get("decided_at"))
     action = decision.get("action")
@@ -372,13 +379,21 @@ def render_outcome(task: dict[str, Any]) -> list[Block]:
         text = (":white_check_mark: *The tests already pass*, so there is nothing to reproduce.\n"
                 + NEXT_STEPS["no_failure"])
     elif status == "timed_out":
-        text = (":alarm_clock: *Timed out*" + (f": {line(reason, 300)}" if reason else "")
-                + f".\n{NEXT_STEPS['timed_out']}")
+        text = (":alarm_clock: *Timed out*" + (f": {_sentence(reason, 300)}" if reason else ".")
+                + f"\n{NEXT_STEPS['timed_out']}")
     elif status == "failed":
-        text = f":x: *Failed:* {line(reason or result.get('message') or 'unknown error', 500)}.\n{NEXT_STEPS['failed']}"
+        cloning = (task.get("progress") or {}).get("phase") == "clone"  # it failed fetching the repository
+        text = (f":x: *Failed:* {_sentence(reason or result.get('message') or 'unknown error', 500)}\n"
+                + NEXT_STEPS["failed_clone" if cloning else "failed"])
     else:
         text = f"Task {code_span(task.get('id'))} is {line(status, 30)}."
     return [SectionBlock(text=MarkdownTextObject(text=text))]
+
+
+def _sentence(text: object, limit: int) -> str:
+    """Untrusted text as one line ending with exactly one period (agent messages often bring their own)."""
+    value = line(text, limit).rstrip()
+    return value if value.endswith((".", "!", "?", "…")) else value + "."
 
 
 def render_text(text: str) -> list[Block]:
@@ -386,11 +401,11 @@ def render_text(text: str) -> list[Block]:
     return [SectionBlock(text=MarkdownTextObject(text=cut(text, 2900)))]
 
 
-def render_feedback_offer(task: dict[str, Any], feedback: str, offer_id: str, user: str) -> list[Block]:
-    """Reply to a thread message while the task awaits a decision: use it as feedback? (The button carries the id
-    of the offer the bot keeps, never the text.)"""
+def render_feedback_offer(task: dict[str, Any], feedback: str, offer_id: str) -> list[Block]:
+    """To the author of a thread reply while the task awaits a decision (ephemeral): use it as feedback? (The
+    button carries the id of the offer the bot keeps, never the text.)"""
     return [SectionBlock(text=MarkdownTextObject(
-                text=f"{user_ref(user)}, retry with this as feedback for the patch?\n>{line(feedback, 500)}")),
+                text=f"Send the patch back with your reply as feedback, and try again?\n>{line(feedback, 500)}")),
             ActionsBlock(block_id="feedback_offer", elements=[
                 ButtonElement(text="Retry with this", action_id=RETRY_WITH_FEEDBACK, value=offer_id,
                               style="primary")])]

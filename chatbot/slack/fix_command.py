@@ -31,6 +31,7 @@ OPTION_KEYS = ("test", "branch", "setup", "engine")
 CONFIG_KEYS = ("repo", *OPTION_KEYS)
 KV_KEYS = ("repo", "issue", *OPTION_KEYS)
 
+_MENTION_MARKUP = re.compile(r"<([@#!])([A-Za-z0-9^_-]+)(?:\|([^<>]*))?>")
 _SLACK_LINK = re.compile(r"<((?:https?|ssh|git|file|mailto):[^<>|\s]+)(?:\|[^<>]*)?>")
 _MARKER = re.compile(r"(?:^|(?<=\s))(test|branch|setup|engine)\s*:", re.IGNORECASE)
 _KV_START = re.compile(r"^({})=".format("|".join(KV_KEYS)), re.IGNORECASE)
@@ -57,6 +58,21 @@ def unescape_slack(text: str) -> str:
     """Undo Slack's formatting of command text: <url|label> and <url> become url; &amp; &lt; &gt; decoded."""
     text = _SLACK_LINK.sub(lambda m: m.group(1), text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def message_text(text: str) -> str:
+    """A message as its author read it in Slack, for the model and for people: links and entities as in
+    `unescape_slack`; mentions as text (<@U1|ann> → @ann, <@U1> → @U1, <#C1|general> → #general,
+    <!here> → @here, <!subteam^S1|@fixers> → @fixers)."""
+    text = _MENTION_MARKUP.sub(lambda m: _mention_text(m.group(1), m.group(2), m.group(3)), text or "")
+    return unescape_slack(text)
+
+
+def _mention_text(sigil: str, ident: str, label: str | None) -> str:
+    prefix = "#" if sigil == "#" else "@"
+    if label:
+        return label if label[:1] in "@#" else prefix + label
+    return prefix + ident.split("^", 1)[0]
 
 
 def parse_fix_command(text: str, *, has_default_repo: bool = False) -> FixCommand:

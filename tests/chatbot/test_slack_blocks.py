@@ -232,3 +232,36 @@ def test_modal_values_reads_each_kind():
 def test_notification_text_is_escaped_too():
     t = task(request={"repo": "https://github.com/acme/<!channel>", "issue": "x"})
     assert "<!channel>" not in b.status_text(t) and "&lt;!channel&gt;" in b.status_text(t)
+
+
+OUTCOME_CASES = [
+    # review finding 13: what to try next fits what failed, and is written for Slack users (no CLI commands)
+    (task(status="failed", reason="could not clone the repository: fatal: repository not found.",
+          progress={"phase": "clone", "text": "Fetching the repository"}), "URL and branch", "fresh checkout"),
+    (task(status="failed", reason="the test command could not be run in the sandbox (exit 127): install what "
+          "else it needs with --setup.", progress={"phase": "reproduce", "text": ""}), "fresh checkout", "URL and"),
+    (task(status="timed_out", reason="the task time limit (900 s) was reached."), "narrower test command", ".."),
+]
+
+
+@pytest.mark.parametrize(("record", "present", "absent"), OUTCOME_CASES, ids=["clone", "setup", "timed_out"])
+def test_outcome_next_steps_fit_the_failure(record, present, absent):
+    text = json.dumps(as_json(b.render_outcome(record)))
+    assert present in text and absent not in text
+    assert "fixbot sandbox run" not in text and ".." not in text.replace("...", "")
+
+
+def test_decisions_are_confirmed_and_say_what_happens():
+    """Review finding 13: plain Reject was final without a confirmation; Approve promised a pull request."""
+    data = as_json(b.render_decision_area(proposed()))
+    buttons = {e["action_id"]: e for blk in data for e in blk["elements"]}
+    approve, reject = buttons[b.APPROVE]["confirm"]["text"]["text"], buttons[b.REJECT]["confirm"]["text"]["text"]
+    assert "nothing is pushed" in approve and "pull request" not in approve and ".patch" in approve
+    assert "nothing is pushed" in reject and "Reject with feedback" in reject
+    assert "confirm" not in buttons[b.REJECT_FEEDBACK]  # it opens a form, which can be cancelled
+
+
+def test_feedback_offer_names_nobody():
+    """The offer is ephemeral to the reply's author now: it mentions no one."""
+    text = json.dumps(as_json(b.render_feedback_offer(proposed(), "round <@U0X> up", "offer-1")))
+    assert "<@" not in text and "offer-1" in text

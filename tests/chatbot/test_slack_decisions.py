@@ -135,9 +135,9 @@ async def test_reject_with_feedback_and_retry_then_a_stale_click(bot):
 
 
 def offers_in(bot, thread):
-    """The "Retry with this" offers in a thread: [(message, its button)]."""
-    return [(m, e) for m in bot.emu.messages(CHANNEL, thread_ts=thread) for blk in m["blocks"]
-            if blk.get("block_id") == "feedback_offer" for e in blk["elements"]]
+    """The "Retry with this" offers in a thread (ephemeral, to the reply's author): [(message, its button)]."""
+    return [({**m, "ts": f"1.{i:06d}"}, e) for i, m in enumerate(bot.emu.ephemeral) if m["thread_ts"] == thread
+            for blk in m["blocks"] if blk.get("block_id") == "feedback_offer" for e in blk["elements"]]
 
 
 async def reply_and_offer(bot, thread, text, *, user=REQUESTER, event_id=None):
@@ -162,6 +162,19 @@ async def test_a_thread_reply_is_offered_as_feedback(bot):
     assert bot.deps.store.get(task_id)["decision"]["feedback"] == "please also handle None amounts"
     closed = await bot.wait_response("offer")  # the offer is replaced by what happened: no button left to click
     assert closed["replace_original"] is True and "Sent back with this feedback" in closed["text"]
+
+
+async def test_the_offer_is_for_its_author_only_and_keeps_what_they_wrote(bot):
+    """Review finding 13: the offer was a public message @-mentioning the author after every reply ("LGTM" too),
+    and the model got Slack's markup (&lt; &amp; <@U...>) instead of the text."""
+    task_id, thread, _ = await proposed_task(bot)
+    before = len(bot.emu.messages(CHANNEL, thread_ts=thread))
+    message, button = await reply_and_offer(bot, thread, "use &lt;= not &lt; &amp; ask <@U0APPROVE|ann> "
+                                                         "<https://docs.python.org/3/|the docs>")
+    assert message["user"] == REQUESTER and len(bot.emu.messages(CHANNEL, thread_ts=thread)) == before + 1  # the reply
+    await bot.click(button["action_id"], button["value"], user=REQUESTER, message_ts=message["ts"], key="offer")
+    await bot.emu.wait_for(lambda: bot.deps.store.get(task_id)["status"] == "queued", what="retry with feedback")
+    assert bot.deps.store.get(task_id)["decision"]["feedback"] == "use <= not < & ask @ann https://docs.python.org/3/"
 
 
 async def test_a_stale_retry_with_this_button_changes_nothing(bot):

@@ -24,6 +24,7 @@ from chatbot.slack.blocks import (
 )
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.decisions import decide
+from chatbot.slack.fix_command import message_text
 from chatbot.slack.listeners import handoff
 from chatbot.slack.submit import start_retry
 from chatbot.slack.text import line, mrkdwn
@@ -106,11 +107,13 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             check_participant(task, user, approvers=await deps.access.approvers(), what="give feedback")
         except NotAuthorized:
             return  # a bystander's comment: not offered as feedback
-        feedback = text.strip()[:MAX_FEEDBACK]
+        feedback = message_text(text).strip()[:MAX_FEEDBACK]  # as its author read it: no &lt; or <@U...> markup
         # The reply's ts dates the offer: a proposal posted after it makes the offer stale (see decide()).
         offer_id = await deps.save_offer(task["id"], feedback, reply_ts=str(event.get("ts") or ""), user=user)
-        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text="Retry with this feedback?",
-                                      blocks=render_feedback_offer(task, feedback, offer_id, user))
+        # Only its author sees the offer: people discussing a patch are not interrupted by a bot after each reply.
+        await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts,
+                                        text="Retry with this feedback?",
+                                        blocks=render_feedback_offer(task, feedback, offer_id))
 
     async def on_reaction(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         item = event.get("item") or {}
