@@ -124,6 +124,17 @@ class TaskStore:
                     self.conn.delete(idem_key)
         raise StoreUnavailable("could not create the task: the idempotency key keeps changing")
 
+    def find_idempotent(self, idempotency_key: str) -> dict[str, Any] | None:
+        """The task created for `idempotency_key` within the last 24 h, or None (a face asks before it posts)."""
+        with reachable(self.conn):
+            found = self.conn.get(self.keys.idempotency(_digest(idempotency_key)))
+        if found is None:
+            return None
+        try:
+            return self.get(_text(found))
+        except TaskNotFound:
+            return None
+
     def get(self, task_id: str) -> dict[str, Any]:
         """The record; raises TaskNotFound (also for ids that are not ours) or StoreUnavailable."""
         with reachable(self.conn):

@@ -1,6 +1,7 @@
 """Starting a task from Slack (from /fix, the modal, a Retry button or `@fixbot retry`).
 
-Order: validate (a clear message, nothing posted) → post the status message (the thread parent,
+Order: validate (a clear message, nothing posted) → the same request already made (its idempotency
+key: a second click on Retry) is answered without posting anything → post the status message (the thread parent,
 or a reply in the old thread for a retry) → TaskService.submit with that message as the task's
 origin, so the notifier has somewhere to write from the first event on → remember the thread.
 A bot that is not in the channel gets `not_in_channel` from chat.postMessage: the user is told
@@ -57,6 +58,10 @@ async def start_fix(deps: SlackDeps, client: AsyncWebClient, notify: Notify, *, 
     except InvalidRequest as exc:
         await notify(f":warning: Cannot start: {mrkdwn(str(exc), 1000)}")
         return None
+    existing = await deps.call(deps.store.find_idempotent, idempotency_key)
+    if existing is not None:  # the same request again (a second click on Retry): nothing is posted
+        await notify(f"That was already started as `{line(existing['id'], 40)}`.")
+        return existing
     repo = code_span(repo_name({"request": request.to_dict()}), 80)
     opening = f":hourglass_flowing_sand: {user_ref(user)} asked me to fix {repo}: {line(request.issue, 300)}"
     try:
@@ -81,7 +86,7 @@ async def start_fix(deps: SlackDeps, client: AsyncWebClient, notify: Notify, *, 
         text = f":warning: Could not start: {mrkdwn(str(exc), 1000)}"
         await client.chat_update(channel=channel, ts=ts, text=text, blocks=render_text(text))
         return None
-    if not created:  # the same request was already submitted (a retried interaction): keep the first thread only
+    if not created:  # two identical requests racing (both passed the check above): keep the first thread only
         await client.chat_delete(channel=channel, ts=ts)
         await notify(f"That was already started as `{line(record['id'], 40)}`.")
         return record

@@ -242,6 +242,23 @@ async def test_outcome_says_what_to_try_next_and_retry_starts_again_in_the_threa
     assert again["origin"]["message_ts"] != thread  # its own status message, inside the old thread
 
 
+async def test_a_second_retry_click_posts_nothing(bot):
+    """Review finding 14: the second click posted a status message in the thread, then deleted it."""
+    task_id, thread = await start_task(bot)
+    bot.deps.store.transition(task_id, "running")
+    bot.deps.store.transition(task_id, "failed", reason="boom")
+    bot.deps.events.emit(task_id, "failed", {"reason": "boom"})
+    reply = await bot.emu.wait_for(lambda: [m for m in bot.emu.messages(CHANNEL, thread_ts=thread)
+                                            if "Failed:" in json.dumps(m["blocks"])], what="the outcome")
+    retry = next(e for blk in reply[0]["blocks"] if blk["type"] == "actions" for e in blk["elements"])
+    await bot.click(retry["action_id"], retry["value"], user=REQUESTER, message_ts=reply[0]["ts"], key="retry-1")
+    new = await bot.emu.wait_for(lambda: [t for t in bot.task_ids() if t != task_id], what="the retry task")
+    posts = len(bot.emu.calls_to("chat.postMessage"))
+    await bot.click(retry["action_id"], retry["value"], user=REQUESTER, message_ts=reply[0]["ts"], key="retry-2")
+    assert f"already started as `{new[0]}`" in (await bot.wait_response("retry-2"))["text"]
+    assert len(bot.emu.calls_to("chat.postMessage")) == posts and not bot.emu.calls_to("chat.delete")
+
+
 async def test_mentions_status_list_cancel_help_answered_once(bot):
     task_id, thread = await start_task(bot)
     said = bot.emu.user_message(CHANNEL, REQUESTER, "<@UFIXBOT> status", thread_ts=thread)
