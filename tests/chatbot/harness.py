@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestServer
 from agent.settings import Settings, load_settings
 from chatbot.server import NOTIFIER_KEY, create_app
 from chatbot.slack.access import Access
-from chatbot.slack.app import build_bolt_app, build_web_client
+from chatbot.slack.app import build_bolt_app
 from chatbot.slack.context import SlackDeps
 from chatbot.workspace import payloads
 from chatbot.workspace.emulator import SlackEmulator
@@ -104,9 +104,8 @@ class Bot:
 async def serve_bot(emu: SlackEmulator, settings: Settings, *, notifier: bool = True,
                     consumer: str | None = None) -> tuple[TestServer, Any]:
     """Build and serve the real application on 127.0.0.1 (an ephemeral port)."""
-    client = build_web_client(settings)
-    deps = SlackDeps.from_settings(settings, Access(settings, client))
-    bolt_app = build_bolt_app(settings, deps, client=client)
+    deps = SlackDeps.from_settings(settings, Access(settings))
+    bolt_app = build_bolt_app(settings, deps)
     app = create_app(settings, bolt_app=bolt_app, deps=deps, notifier=notifier)
     if notifier:
         app[NOTIFIER_KEY].block_ms = 100  # quick stops between tests

@@ -187,16 +187,36 @@ async def test_healthz_is_503_when_redis_is_unreachable(emulator):
 def test_missing_slack_secrets_are_one_clear_line(emulator):
     from chatbot.exceptions import SlackSetupError
     from chatbot.slack.access import Access
-    from chatbot.slack.app import build_bolt_app, build_web_client
+    from chatbot.slack.app import build_bolt_app
     from chatbot.slack.context import SlackDeps
 
+    settings = bot_settings(emulator, slack_bot_token=None)
     with pytest.raises(SlackSetupError, match="SLACK_BOT_TOKEN is not set"):
-        build_web_client(bot_settings(emulator, slack_bot_token=None))
+        build_bolt_app(settings, SlackDeps.from_settings(settings, Access(settings)))
     settings = bot_settings(emulator, slack_signing_secret=None)
     deps = SlackDeps.from_settings(settings, Access(settings))
     with pytest.raises(SlackSetupError, match="SLACK_SIGNING_SECRET is not set"):
         build_bolt_app(settings, deps)
     build_bolt_app(settings, deps, socket_mode=True)  # Socket Mode needs no signing secret
+
+
+def test_bolt_gets_the_token_only_and_never_warns(emulator, monkeypatch, caplog):
+    """Review finding 15: Bolt was given a client while SLACK_BOT_TOKEN was in the environment, and logged "As you
+    gave `client` as well, `token` will be unused" at every start."""
+    import logging
+
+    from chatbot.slack.access import Access
+    from chatbot.slack.app import build_bolt_app
+    from chatbot.slack.context import SlackDeps
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", emulator.bot_token)  # as a deployment sets it
+    settings = bot_settings(emulator, slack_rate_limit_retries=2)
+    with caplog.at_level(logging.DEBUG):
+        app = build_bolt_app(settings, SlackDeps.from_settings(settings, Access(settings)))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], [r.getMessage() for r in caplog.records]
+    assert app.client.base_url == emulator.url and app.client.timeout == 30
+    limits = [h for h in app.client.retry_handlers if type(h).__name__ == "AsyncRateLimitErrorRetryHandler"]
+    assert [h.max_retry_count for h in limits] == [2]
 
 
 def test_serve_without_a_token_says_so_in_one_line():
