@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.exceptions import FixbotError
+from agent.exceptions import FixbotError, InvalidRequest
 
 
 class ChatbotError(FixbotError):
@@ -11,6 +11,14 @@ class ChatbotError(FixbotError):
 
 class CommandSyntaxError(ChatbotError):
     """The text of /fix (or of an @mention) could not be read; the message says what to write."""
+
+
+class InvalidField(ChatbotError, InvalidRequest):
+    """One field of a fix request (`field`: repo, issue, test, branch or setup) failed validation."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotAllowed(ChatbotError):

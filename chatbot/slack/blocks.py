@@ -29,6 +29,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.block_elements import RichTextElementParts, RichTextSectionElement
 from slack_sdk.models.blocks.blocks import PlanBlock, TaskCardBlock
 
+from agent.tasks.policy import risk_level
 from chatbot.slack.text import code_span, cut, head_lines, line, mrkdwn, plain, preformatted
 
 APPROVE, REJECT, REJECT_FEEDBACK = "fixbot_approve", "fixbot_reject", "fixbot_reject_feedback"
@@ -232,9 +233,9 @@ def patch_filename(task: dict[str, Any]) -> str:
 
 
 def render_proposal(task: dict[str, Any], *, inline_diff: bool, upload_error: str | None = None,
-                    superseded: bool = False) -> list[Block]:
+                    closed: dict[str, Any] | None = None) -> list[Block]:
     """The patch for review: analysis, explanation, risk and reasons, tests run, the diff (or where it is),
-    then the buttons — or, once decided (or superseded), the outcome instead of the buttons.
+    then the buttons — or, once decided, what happened instead of the buttons (see render_decision_area).
 
     A long diff is attached as a file; when Slack refused the upload (`upload_error`, its error code), the
     diff's first lines are shown instead with a note, so the buttons are never held back by the file.
@@ -249,7 +250,7 @@ def render_proposal(task: dict[str, Any], *, inline_diff: bool, upload_error: st
         blocks.append(SectionBlock(text=MarkdownTextObject(
             text=f"*Why this fixes it*\n{mrkdwn(p['explanation'], 1200)}")))
     risk = p["risk"] or {}
-    level = str(risk.get("level") or "unknown")
+    level = risk_level({"risk": risk}) or "unknown"
     reasons = "; ".join(line(r, 200) for r in (risk.get("reasons") or [])[:5])
     icon = {"low": ":large_green_circle:", "medium": ":large_orange_circle:",
             "high": ":red_circle:"}.get(level, ":white_circle:")
@@ -273,19 +274,20 @@ def render_proposal(task: dict[str, Any], *, inline_diff: bool, upload_error: st
         blocks.append(ContextBlock(elements=[MarkdownTextObject(
             text=f":page_facing_up: The diff ({count} lines) is attached as {code_span(diff_filename(task))}.")]))
     blocks.append(DividerBlock())
-    blocks.extend(render_decision_area(task, superseded=superseded))
+    blocks.extend(render_decision_area(task, closed=closed))
     return blocks
 
 
-def render_decision_area(task: dict[str, Any], *, superseded: bool = False) -> list[Block]:
-    """The buttons while the task awaits a decision; otherwise one line saying what happened."""
+def render_decision_area(task: dict[str, Any], *, closed: dict[str, Any] | None = None) -> list[Block]:
+    """The buttons while the task awaits a decision; otherwise one line saying what happened to the proposal.
+
+    `closed` is what closed it, from the event that did ({"action": "approve" | "reject" | "retry" | "cancel",
+    "by", "at", "feedback"}); without it, the task's record says (its decision, or its cancellation).
+    """
     status = task.get("status")
-    decision = task.get("decision") or {}
-    if superseded:
-        return [ContextBlock(elements=[MarkdownTextObject(text=":recycle: Superseded by a newer proposal below.")])]
-    if status == "awaiting_approval":
+    if closed is None and status == "awaiting_approval":
         task_id = str(task.get("id"))
-        high = str((task.get("risk") or {}).get("level")) == "high"
+        high = risk_level(task) == "high"
         confirm = ConfirmObject(title="Approve this patch?", confirm="Approve", deny="Not yet",
                                 text="fixbot commits the patch on a fresh checkout and attaches it here as a "
                                      "`.patch` file to `git am`; nothing is pushed."
@@ -297,11 +299,13 @@ def render_decision_area(task: dict[str, Any], *, superseded: bool = False) -> l
             ButtonElement(text="Approve", action_id=APPROVE, value=task_id, style="primary", confirm=confirm),
             ButtonElement(text="Reject", action_id=REJECT, value=task_id, style="danger", confirm=reject),
             ButtonElement(text="Reject with feedback", action_id=REJECT_FEEDBACK, value=task_id)])]
+    if closed is None and status == "cancelled":
+        closed = {"action": "cancel", "by": task.get("cancelled_by"), "at": task.get("finished_at")}
+    decision = closed or {**(task.get("decision") or {})}
     by, at = user_ref(decision.get("by")), slack_date(decision.get("at") or task.get("decided_at"))
     action = decision.get("action")
-    if status == "cancelled":
-        text = (f":octagonal_sign: Cancelled by {user_ref(task.get('cancelled_by'))} "
-                f"at {slack_date(task.get('finished_at'))}")
+    if action == "cancel":
+        text = f":octagonal_sign: Cancelled by {by} at {at}"
     elif action == "approve":
         text = f":white_check_mark: Approved by {by} at {at}"
     elif action == "retry":
@@ -346,6 +350,14 @@ def render_decision_reply(task: dict[str, Any], data: dict[str, Any]) -> list[Bl
     else:
         text = f":no_entry: Rejected by {by}. Nothing was pushed."
     return [SectionBlock(text=MarkdownTextObject(text=text))]
+
+
+def render_outcome_reply(task: dict[str, Any]) -> list[Block]:
+    """The reply when a task ends: render_outcome, and a Retry button unless it was published."""
+    blocks = render_outcome(task)
+    if task.get("status") != "published":
+        blocks.append(render_button("Retry", RETRY_TASK, str(task.get("id"))))
+    return blocks
 
 
 def render_outcome(task: dict[str, Any]) -> list[Block]:

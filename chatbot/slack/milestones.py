@@ -21,15 +21,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from chatbot.slack.api_errors import error_code
 from chatbot.slack.blocks import (
-    RETRY_TASK,
     diff_filename,
     diff_is_short,
     patch_filename,
     proposal_of,
-    render_button,
-    render_decision_area,
     render_decision_reply,
-    render_outcome,
+    render_outcome_reply,
     render_proposal,
     render_reproduced,
 )
@@ -53,21 +50,21 @@ class Milestones:
         if kind == "reproduced" and data.get("failing"):
             return [("reply", lambda state: self.reply(task, render_reproduced(task, data), "Bug reproduced"))]
         if kind == "proposed":
-            proposed = {**task, "proposal": data or task.get("proposal")}
+            proposed = proposal_view(task, data or task.get("proposal") or {})
             return [("upload", lambda state: self.upload_diff(proposed, state)),
                     ("post", lambda state: self.post_proposal(proposed, state)),
                     ("record", lambda state: self.record_proposal(proposed, state))]
         if kind == "decision":
+            closed = {"action": data.get("action"), "by": data.get("by"), "at": event.get("at"),
+                      "feedback": data.get("feedback")}
             return [("reply", lambda state: self.reply(task, render_decision_reply(task, data), "Decision")),
-                    ("close", lambda state: self.close_proposal(task))]
+                    ("close", lambda state: self.close_proposal(task, closed))]
         if kind in OUTCOMES:
-            blocks = render_outcome(task)
-            if kind != "published":
-                blocks.append(render_button("Retry", RETRY_TASK, task["id"]))
-            text = f"Task {task['status']}"
+            blocks, text = render_outcome_reply(task), f"Task {task['status']}"
             parts: list[tuple[str, Part]] = [("reply", lambda state: self.reply(task, blocks, text))]
             if kind == "cancelled":
-                parts.append(("close", lambda state: self.close_proposal(task)))
+                cancel = {"action": "cancel", "by": data.get("by"), "at": event.get("at")}
+                parts.append(("close", lambda state: self.close_proposal(task, cancel)))
             publication = task.get("publication") or {}
             if kind == "published" and publication.get("patch") and not publication.get("pr_url"):
                 parts.append(("patch", lambda state: self.upload(task, patch_filename(task), str(publication["patch"]),
@@ -108,19 +105,26 @@ class Milestones:
         """The patch with its buttons (the diff inline, attached, or cut with a note)."""
         blocks = render_proposal(task, inline_diff=self._inline(task), upload_error=state.get("upload_error"))
         state["ts"] = await self.reply(task, blocks, "Patch proposed: approve or reject")
-        state["blocks"] = [b.to_dict() for b in blocks]
 
     async def record_proposal(self, task: dict[str, Any], state: dict[str, Any]) -> None:
-        """Remember the open proposal (for stale clicks and for closing it)."""
+        """Remember the open proposal's message (for stale clicks) and what it shows (to render it closed)."""
+        shown = {"proposal": task["proposal"], "inline": self._inline(task), "upload_error": state.get("upload_error")}
         await self.deps.set_message_ref(task["id"], "proposal", state["ts"])
-        await self.deps.set_message_ref(task["id"], "proposal_blocks", json.dumps(state["blocks"]))
+        await self.deps.set_message_ref(task["id"], "proposal_shown", json.dumps(shown))
 
-    async def close_proposal(self, task: dict[str, Any]) -> None:
-        """Replace the open proposal's buttons by what happened (approved by, rejected by, sent back, cancelled)."""
+    async def close_proposal(self, task: dict[str, Any], closed: dict[str, Any]) -> None:
+        """Render the open proposal again with what closed it (approved, rejected, sent back, cancelled) instead of
+        its buttons."""
         refs = await self.deps.message_refs(task["id"])
-        if not refs.get("proposal") or not refs.get("proposal_blocks"):
+        if not refs.get("proposal") or not refs.get("proposal_shown"):
             return
-        kept = [b for b in json.loads(refs["proposal_blocks"]) if b.get("block_id") != "decision"]
-        blocks = kept + [b.to_dict() for b in render_decision_area(task)]
+        shown = json.loads(refs["proposal_shown"])
+        blocks = render_proposal(proposal_view(task, shown["proposal"]), inline_diff=shown["inline"],
+                                 upload_error=shown.get("upload_error"), closed=closed)
         await self.client.chat_update(channel=task["origin"]["channel"], ts=refs["proposal"],
                                       text="Patch proposal (decided)", blocks=blocks)
+
+
+def proposal_view(task: dict[str, Any], proposal: dict[str, Any]) -> dict[str, Any]:
+    """The task as one of its proposals shows it: that proposal and its own risk (a later proposal may differ)."""
+    return {**task, "proposal": proposal, "risk": proposal.get("risk") or task.get("risk")}

@@ -14,11 +14,13 @@ that could not start a task (a repository off the allowlist, a multi-line comman
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from agent.exceptions import InvalidRequest
 from agent.request import ENGINES, FixRequest, check_branch, check_command, check_repo, clean_text, validate_request
 from agent.settings import Settings
+from chatbot.exceptions import InvalidField
 
 _SCP_LIKE = re.compile(r"^[^\s/@:]+@[^\s/@:]+:")  # user@host:path, as git reads it (validate_request checks it)
 LOCAL_REFUSED = ("Slack takes a repository by its URL (`https://github.com/acme/shop` or "
@@ -41,16 +43,35 @@ def is_remote_address(repo: str) -> bool:
     return bool(scheme) and scheme.lower() != "file"
 
 
-def check_repo_address(repo: str) -> None:
-    """Raise InvalidRequest (LOCAL_REFUSED) unless `repo` is a URL; never touches the file system."""
+def check_repo_address(repo: str) -> str:
+    """`repo` cleaned, or InvalidRequest (LOCAL_REFUSED) unless it is a URL; never touches the file system."""
     if not is_remote_address(repo):
         raise InvalidRequest(LOCAL_REFUSED)
+    return clean_text(repo).strip()
 
 
 def validate_chat_request(request: FixRequest, settings: Settings) -> FixRequest:
-    """The cleaned request, or InvalidRequest saying what to change; local paths are always refused."""
-    check_repo_address(request.repo)
-    return validate_request(request, face_settings(settings))
+    """The cleaned request, or InvalidField naming the field to change and saying how; local paths are always
+    refused. Each field is checked on its own first (the /fix form shows the message under that field), then
+    the whole request by agent.request.validate_request (what is left to it concerns the issue)."""
+    fs = face_settings(settings)
+    checks: list[tuple[str, Callable[[], object]]] = [
+        ("repo", lambda: check_repo(check_repo_address(request.repo), fs)),
+        ("test", lambda: check_command("test command", clean_text(request.test_command).strip()))]
+    setup, branch = clean_text(request.setup_command or "").strip(), clean_text(request.branch or "").strip()
+    if setup:
+        checks.append(("setup", lambda: check_command("setup command", setup)))
+    if branch:
+        checks.append(("branch", lambda: check_branch(branch)))
+    for field, check in checks:
+        try:
+            check()
+        except InvalidRequest as exc:
+            raise InvalidField(field, str(exc)) from None
+    try:
+        return validate_request(request, fs)
+    except InvalidRequest as exc:
+        raise InvalidField("issue", str(exc)) from None
 
 
 def validate_defaults(values: dict[str, str], settings: Settings) -> dict[str, str]:
@@ -63,8 +84,7 @@ def validate_defaults(values: dict[str, str], settings: Settings) -> dict[str, s
         value = clean_text(raw).strip()
         if value:
             if key == "repo":
-                check_repo_address(value)
-                value = check_repo(value, face_settings(settings))
+                value = check_repo(check_repo_address(value), face_settings(settings))
             elif key in ("test", "setup"):
                 check_command(f"{key} command", value)
             elif key == "branch":

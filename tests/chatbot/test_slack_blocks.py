@@ -149,8 +149,26 @@ def test_proposal_buttons_until_decided_then_outcome():
         done = as_json(b.render_proposal(proposed(status=status, decision=decision), inline_diff=True))
         assert not [blk for blk in done if blk["type"] == "actions"]
         assert words in json.dumps(done)
-    stale = as_json(b.render_proposal(proposed(), inline_diff=True, superseded=True))
-    assert not [blk for blk in stale if blk["type"] == "actions"] and "Superseded" in json.dumps(stale)
+    # closed by an event: what the event says, even when the record has moved on (here, to a newer proposal)
+    closed = as_json(b.render_proposal(proposed(), inline_diff=True, closed={
+        "action": "retry", "by": "U0APPROVE", "at": 1_760_000_260.0, "feedback": "round half up"}))
+    assert not [blk for blk in closed if blk["type"] == "actions"]
+    assert "Sent back by <@U0APPROVE>" in json.dumps(closed) and "round half up" in json.dumps(closed)
+    cancelled = as_json(b.render_decision_area(proposed(), closed={"action": "cancel", "by": "U0REQUEST", "at": 1.0}))
+    assert "Cancelled by <@U0REQUEST>" in json.dumps(cancelled)
+
+
+def test_outcome_reply_offers_retry_unless_published():
+    ids = lambda blocks: [e["action_id"] for blk in as_json(blocks) if blk["type"] == "actions"  # noqa: E731
+                          for e in blk["elements"]]
+    assert ids(b.render_outcome_reply(task(status="not_fixed", reason="budget"))) == [b.RETRY_TASK]
+    assert ids(b.render_outcome_reply(task(status="published", publication={"commit": "abc"}))) == []
+
+
+def test_risk_level_is_read_in_any_case():
+    """Review finding 16: "High" was high risk for the policy (lowercased) but not for the Approve confirmation."""
+    data = json.dumps(as_json(b.render_proposal(proposed(risk={"level": "High", "reasons": []}), inline_diff=True)))
+    assert "*high risk*" in data and ":red_circle:" in data
 
 
 def test_short_and_long_diffs():

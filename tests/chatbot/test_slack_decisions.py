@@ -409,3 +409,19 @@ async def test_status_mention_where_plan_blocks_are_refused(emulator, redis_conn
         text = json.dumps(replies[0]["blocks"])
         assert task_id in text and ":white_circle: Reproduce the failure" in text
         assert bot.deps.progress_mode == "classic"  # and every later post (the notifier's edits) uses classic too
+
+
+async def test_an_empty_approver_group_means_nobody_approves(bot):
+    """Review finding 16: an empty group was encoded as a fake approver id ("(nobody: ...)"); now a typed value."""
+    from agent.tasks.policy import Approvers
+
+    bot.emu.usergroups["S0EMPTY"] = []
+    bot.deps.access.group, bot.deps.access.static_approvers = "S0EMPTY", set()
+    assert await bot.deps.access.approvers() == Approvers(frozenset(), listed=True)
+    task_id, _thread, message = await proposed_task(bot)
+    await bot.click(b.APPROVE, task_id, user=APPROVER, message_ts=message["ts"], key="nobody")
+    assert "nobody may approve patches yet" in (await bot.wait_response("nobody"))["text"]
+    await bot.click(b.REJECT, task_id, user=OTHER, message_ts=message["ts"], key="bystander")
+    assert "only the requester or an approver" in (await bot.wait_response("bystander"))["text"]
+    await bot.click(b.REJECT, task_id, user=REQUESTER, message_ts=message["ts"], key="requester")
+    await bot.emu.wait_for(lambda: bot.deps.store.get(task_id)["status"] == "rejected", what="the requester's reject")

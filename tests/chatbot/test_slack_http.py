@@ -144,6 +144,21 @@ async def test_fix_alone_opens_the_modal_and_submitting_it_starts_a_task(bot):
     await bot.emu.wait_for(bot.task_ids, what="a task from the modal")
 
 
+@pytest.mark.parametrize(("field", "value", "words"), [
+    ("branch", "-repository", "not a valid branch name"),  # "repositor" in the message once sent it to the repo field
+    ("test", "x" * 600, "too long"), ("setup", "pip install\n-e .", "one line"), ("issue", "x" * 9000, "too long"),
+    ("repo", "ftp://github.com/acme/calc", "not allowed")])
+async def test_the_form_shows_each_error_under_its_field(bot, field, value, words):
+    """Review finding 16: errors were put under a field by matching words of the English message."""
+    values = {"repo": {"repo": {"type": "plain_text_input", "value": REPO_URL}},
+              "issue": {"issue": {"type": "plain_text_input", "value": "negative amounts are dropped"}},
+              field: {field: {"type": "plain_text_input", "value": value}}}
+    status, body = await bot.submit_view(FIX_MODAL, values, user=REQUESTER, private_metadata=json.dumps(
+        {"channel": CHANNEL}))
+    errors = json.loads(body)["errors"]
+    assert status == 200 and list(errors) == [field] and words in errors[field], errors
+
+
 async def test_disallowed_user_gets_a_clear_refusal(emulator, redis_conn):
     settings = bot_settings(emulator, slack_allowed_users=APPROVER)
     server, deps = await serve_bot(emulator, settings)

@@ -32,11 +32,10 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         try:
             stats = await deps.call(deps.store.stats)
             try:
-                approvers = await deps.access.approvers()
+                sees_all = user in await deps.access.approvers()
             except NotAuthorized:
-                approvers = set()
+                sees_all = False
             # Everyone sees their own tasks; approvers, who oversee, see everyone's (task text can be private).
-            sees_all = bool(approvers) and user in approvers
             tasks, _ = await deps.call(deps.store.recent, requester=None if sees_all else user, limit=15)
         except StoreUnavailable as exc:
             log.warning("App Home without data: %s", exc)
