@@ -25,5 +25,9 @@ class NotAllowed(ChatbotError):
     """This workspace, channel or user may not use fixbot (SLACK_ALLOWED_*)."""
 
 
+class ServeError(ChatbotError):
+    """`fixbot serve` cannot listen on its address and port (taken by another process, or not this host's)."""
+
+
 class SlackSetupError(ChatbotError):
     """Slack settings needed to start are missing or inconsistent (token, signing secret, app token)."""

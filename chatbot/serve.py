@@ -1,5 +1,8 @@
 """`fixbot serve [--socket-mode]`: the bot process (HTTP server, notifier, optional Socket Mode connection).
 
+Startup problems are one line (no traceback): a missing Slack secret or a port in use stop it; Redis
+not answering does not (the bot serves, says so in one log line, and /healthz reports it).
+
 Thin: build the pieces (chatbot.slack.app, chatbot.server), start them, wait for SIGINT/SIGTERM,
 stop them. Several replicas may run at once (the notifier's consumer group and the store's atomic
 transitions make that safe). In Socket Mode, Slack's requests come over a WebSocket opened with
@@ -18,7 +21,8 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from agent.settings import Settings
-from chatbot.exceptions import SlackSetupError
+from agent.tasks.exceptions import StoreUnavailable
+from chatbot.exceptions import ServeError, SlackSetupError
 from chatbot.server import create_app
 from chatbot.slack.access import Access
 from chatbot.slack.app import build_bolt_app
@@ -48,8 +52,14 @@ async def serve(settings: Settings, *, socket_mode: bool = False, host: str | No
     handler: AsyncSocketModeHandler | None = None
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host or settings.api_host, settings.api_port if port is None else port)
-        await site.start()
+        host, port = host or settings.api_host, settings.api_port if port is None else port
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): another process may use that "
+                             "port; choose another with --port or API_PORT") from None
+        await _say_if_redis_is_down(deps)
         where = ", ".join(str(s.getsockname()[:2]) for s in site._server.sockets)  # type: ignore[union-attr]
         if socket_mode:
             # slack_sdk >= 3.48 reopens a closed aiohttp session itself, in connect() and in its session monitor
@@ -70,3 +80,19 @@ async def serve(settings: Settings, *, socket_mode: bool = False, host: str | No
         await runner.cleanup()  # closes the Web API client's session too (chatbot.server)
         log.info("fixbot stopped")
 
+
+
+async def _say_if_redis_is_down(deps: SlackDeps) -> None:
+    """One line when Redis does not answer at start. The bot serves anyway (unlike `fixbot worker`): Slack's
+    requests are answered with a clear line meanwhile, /healthz says 503, and the notifier starts when it answers."""
+    def ping() -> None:
+        from agent.tasks.store import reachable
+
+        with reachable(deps.conn):
+            deps.conn.ping()
+
+    try:
+        await deps.call(ping)
+    except StoreUnavailable as exc:
+        log.warning("%s; serving anyway: requests get a 'try again' answer and /healthz says 503 until it answers",
+                    exc)

@@ -234,6 +234,67 @@ def test_bolt_gets_the_token_only_and_never_warns(emulator, monkeypatch, caplog)
     assert [h.max_retry_count for h in limits] == [2]
 
 
+def serve_env(**over: str) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update(SLACK_BOT_TOKEN="xoxb-test-token", SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL="http://127.0.0.1:1/api/")
+    env.update(over)
+    return env
+
+
+def test_a_port_in_use_is_one_line():
+    """Review finding 17: a port in use gave "internal error (OSError...)" and a crash log."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "agent.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                              env=serve_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "--port or API_PORT" in proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+
+
+def test_serve_with_redis_down_serves_and_says_so():
+    """Review finding 17 (decided: serve, unlike worker, starts without Redis): one warning line at start,
+    /healthz 503 until Redis answers; no traceback."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            env=serve_env(REDIS_URL="redis://127.0.0.1:1/0"), stderr=subprocess.PIPE, text=True)
+    try:
+        status = None
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                status = 200
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            except OSError:
+                time.sleep(0.1)
+                continue
+            break
+        assert status == 503
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    assert "serving anyway" in err and "cannot reach Redis at 127.0.0.1:1/0" in err
+    assert len([line for line in err.splitlines() if "serving anyway" in line]) == 1 and "Traceback" not in err
+
+
 def test_serve_without_a_token_says_so_in_one_line():
     import os
     import subprocess
