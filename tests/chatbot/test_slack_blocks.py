@@ -283,3 +283,15 @@ def test_feedback_offer_names_nobody():
     """The offer is ephemeral to the reply's author now: it mentions no one."""
     text = json.dumps(as_json(b.render_feedback_offer(proposed(), "round <@U0X> up", "offer-1")))
     assert "<@" not in text and "offer-1" in text
+
+
+def test_home_says_whose_figures_and_tasks_it_shows():
+    """Review finding 17: a non-approver saw "No tasks yet" under "3 tasks", and "Median attempts 0.0"."""
+    stats = {"window": 604800, "tasks": 3, "success_rate": 0.5, "median_time_to_fix": 60.0, "median_attempts": 0.0,
+             "tokens": 0, "queue_depth": 0, "workers_alive": 1}
+    own = json.dumps(s.render_home(stats, [], links={}, now=NOW).to_dict())
+    assert "3 tasks by everyone" in own and "Your recent tasks" in own and "You have not asked for a fix yet" in own
+    assert "No tasks yet" not in own and "*Median attempts*\\n0\"" in own and "0.0" not in own
+    everyone = json.dumps(s.render_home({**stats, "median_attempts": 1.5}, [task()], links={}, now=NOW,
+                                        everyone=True).to_dict())
+    assert "Recent tasks (everyone's)" in everyone and "*Median attempts*\\n1.5" in everyone

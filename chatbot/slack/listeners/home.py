@@ -43,6 +43,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                 text=":warning: fixbot cannot reach its task store right now; try again in a minute.")]))
             return
         links = {t["id"]: link for t in tasks if (link := deps.link(t))}
-        await client.views_publish(user_id=user, view=render_home(stats, tasks, links=links, now=deps.now()))
+        await client.views_publish(user_id=user, view=render_home(stats, tasks, links=links, now=deps.now(),
+                                                                  everyone=sees_all))
 
     app.event("app_home_opened")(handoff(app, deps, on_home))
