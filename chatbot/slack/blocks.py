@@ -452,6 +452,7 @@ HELP = """*fixbot* reproduces a bug, finds a patch, proves it in a sandbox and a
 *Start a fix*
 `/fix <repo> <what is wrong> [test: <command>] [branch: <name>] [setup: <command>] [engine: search|llm|auto]`
 `/fix repo=<url> issue="what is wrong" test="python -m pytest -q"`
+(`test:` and `setup:` take a command like `python -m pytest -q`; wrap any other command in backticks)
 `/fix` alone opens a form.
 *Channel defaults* (approvers set them; then `/fix the total is wrong for negative numbers` is enough)
 `/fix config repo=<url> test="python -m pytest -q"` · `/fix config` shows them · `/fix config clear`
