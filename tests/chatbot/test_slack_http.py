@@ -419,3 +419,18 @@ async def test_web_api_calls_share_one_session(emulator, redis_conn):
         session = bot.app[BOLT_KEY].client.session
         assert session is not None and not session.closed
     assert session.closed  # closed when the server stops
+
+
+async def test_control_characters_in_commands_are_refused(bot):
+    """Review finding 17: validate_request kept C0 controls in test and setup commands (\\x07\\x1b reached bash)."""
+    await bot.command(f"{REPO_URL} the total is wrong test: python3 -m pytest -q \x07\x1b[2K", key="test")
+    answer = (await bot.wait_response("test"))["text"]
+    assert "the test command contains a control character (U+0007)" in answer
+    await bot.command(f"{REPO_URL} the total is wrong setup: pip install -e . \x9b31m", key="setup")
+    assert "the setup command contains a control character (U+009B)" in (await bot.wait_response("setup"))["text"]
+    await bot.command('config test="pytest -q\x1b]0;x\x07"', user=APPROVER, key="config")
+    assert "control character (U+001B)" in (await bot.wait_response("config"))["text"]
+    await bot.command(f"{REPO_URL} the total is wrong test: python3 -m pytest -q\t-x", key="tab")  # a tab is fine
+    ids = await bot.emu.wait_for(bot.task_ids, what="the task with a tab in its command")
+    assert bot.deps.store.get(ids[0])["request"]["test_command"] == "python3 -m pytest -q\t-x"
+    assert len(ids) == 1 and bot.deps.conn.hgetall(bot.deps.keys.channel_config(CHANNEL)) == {}
