@@ -6,7 +6,9 @@ has news"); what is posted comes from the task's own stream (agent.tasks.events)
 task's cursor (a Redis hash: the last event whose milestone was posted, and the parts done of one
 that failed half-way), by the one replica holding the task's delivery lock (redis-py's Lock, a token
 checked on release). Whichever replica wakes up, events are posted in the order they were emitted,
-and an event is posted once even when two replicas race or one dies half-way.
+and an event is posted once even when two replicas race or one dies half-way. Most wake-ups are
+progress (phase, candidates) that post nothing: those only move the cursor past them, with a
+compare-and-set and without the lock.
 
 A transient failure (a 429 that outlasted the client's retries, Slack's 5xx, a network error, Redis
 unreachable) leaves the cursor where it was: `deliver` answers "retry" and the caller tries again
@@ -28,7 +30,7 @@ from agent.tasks.exceptions import TaskNotFound
 from agent.tasks.store import reachable
 from chatbot.slack.api_errors import error_code, is_transient
 from chatbot.slack.context import SlackDeps
-from chatbot.slack.milestones import Milestones
+from chatbot.slack.milestones import Milestones, posts
 
 LOCK_TTL = 120.0  # seconds; renewed after every part, so only a dead replica's lock runs out
 Outcome = Literal["done", "busy", "retry"]
@@ -41,10 +43,21 @@ class Delivery:
     def __init__(self, deps: SlackDeps, milestones: Milestones) -> None:
         self.deps = deps
         self.milestones = milestones
+        self._skip_script = deps.conn.register_script(_SKIP)
 
     async def deliver(self, task_id: str) -> Outcome:
         """Post every event of the task after its cursor: "done", "busy" (another replica is posting this task's
         events now: ask again shortly) or "retry" (a transient failure: ask again later)."""
+        try:  # most wake-ups are progress (phase, candidates): nothing to post, so no lock and no write
+            cursor, events = await self.deps.call(self._pending, task_id)
+        except Exception as exc:
+            if is_transient(exc):
+                return "retry"
+            raise
+        if not any(posts(event) for event in events):
+            if events:  # move the cursor past them, unless a delivery moved it meanwhile (then it is that one's)
+                await self.deps.call(self._skip, task_id, cursor["after"], events[-1]["id"])
+            return "done"
         lock = Lock(self.deps.conn, self.deps.keys.delivery_lock(task_id), timeout=LOCK_TTL, blocking=False,
                     thread_local=False)
         try:
@@ -74,14 +87,9 @@ class Delivery:
             return operation()
 
     async def _run(self, task_id: str, lock: Lock) -> Outcome:
-        cursor = await self.deps.call(self._read_cursor, task_id)
-        events = await self.deps.call(self.deps.events.replay, task_id, cursor["after"])
+        cursor, events, task = await self.deps.call(self._load, task_id)
         if not events:
             return "done"
-        try:
-            task = await self.deps.call(self.deps.store.get, task_id)
-        except TaskNotFound:
-            task = None
         if task is None or (task.get("origin") or {}).get("kind") != "slack":
             await self.deps.call(self._write_cursor, task_id, events[-1]["id"], None, None)
             return "done"
@@ -117,6 +125,25 @@ class Delivery:
             await self.deps.call(self._write_cursor, task_id, after, None, None)
         return "done"
 
+    def _pending(self, task_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The task's cursor and its events after it (one thread hop from the event loop)."""
+        cursor = self._read_cursor(task_id)
+        return cursor, self.deps.events.replay(task_id, cursor["after"])
+
+    def _load(self, task_id: str) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
+        """The cursor, the events after it and the task's record (None when it expired)."""
+        cursor, events = self._pending(task_id)
+        try:
+            return cursor, events, self.deps.store.get(task_id) if events else None
+        except TaskNotFound:
+            return cursor, events, None
+
+    def _skip(self, task_id: str, seen: str, after: str) -> None:
+        """Move the cursor from `seen` to `after` past events that post nothing, only if it is still at `seen` with
+        no milestone half-way (a compare-and-set: never moves it back under a delivery that went further)."""
+        with reachable(self.deps.conn):
+            self._skip_script(keys=[self.deps.keys.cursor(task_id)], args=[seen, after, self.deps.retention])
+
     def _read_cursor(self, task_id: str) -> dict[str, Any]:
         with reachable(self.deps.conn):
             raw = self.deps.conn.hgetall(self.deps.keys.cursor(task_id))
@@ -135,6 +162,15 @@ class Delivery:
                 pipe.hdel(key, "entry", "state")
             pipe.expire(key, self.deps.retention)
             pipe.execute()
+
+
+_SKIP = """
+local after = redis.call('HGET', KEYS[1], 'after') or '0-0'
+if after ~= ARGV[1] or redis.call('HEXISTS', KEYS[1], 'entry') == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'after', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
 
 
 def _reason(exc: BaseException) -> str:

@@ -37,6 +37,13 @@ Part = Callable[[dict[str, Any]], Awaitable[object]]  # takes the milestone's sa
 log = logging.getLogger(__name__)
 
 
+def posts(event: dict[str, Any]) -> bool:
+    """Whether `event` posts anything in the thread (Milestones.parts is not empty for a Slack task)."""
+    kind = event.get("kind")
+    return kind in ("proposed", "decision", *OUTCOMES) or (kind == "reproduced" and
+                                                           bool((event.get("data") or {}).get("failing")))
+
+
 class Milestones:
     """The thread replies of task events, for one Web API client."""
 

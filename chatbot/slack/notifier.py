@@ -21,6 +21,7 @@ rate-limit handler.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -67,6 +68,7 @@ class Notifier:
         self._next_try: dict[str, float] = {}  # task id -> monotonic time its delivery is due
         self._backoff: dict[str, float] = {}  # task id -> seconds waited after its last transient failure
         self._running: dict[str, asyncio.Task[None]] = {}  # deliveries in progress
+        self._to_ack: set[str] = set()  # entries of finished deliveries, acknowledged at the end of the step
         self._due: dict[str, float] = {}  # task id -> monotonic time of the next status edit attempt
         self._edit_backoff: dict[str, float] = {}
         self._last_claim = 0.0
@@ -109,6 +111,8 @@ class Notifier:
             _done, pending = await asyncio.wait(set(self._running.values()), timeout=3)
             for task in pending:
                 task.cancel()
+        with contextlib.suppress(Exception):  # what is not acknowledged stays pending: nothing is lost
+            await self._flush_acks()
 
     def health(self) -> dict[str, Any]:
         """{"ok": bool, "failing_for": seconds, "error": the last failure} for /healthz: not ok once every step has
@@ -154,7 +158,19 @@ class Notifier:
             self._next_try.setdefault(task_id, 0.0)  # now, unless it is backing off
         self._start_due()
         await self.flush_due()
+        await self._flush_acks()
         return len(batch)
+
+    async def _flush_acks(self) -> None:
+        """Acknowledge the entries whose milestones are posted; on failure they stay pending, and whichever replica
+        gets them again finds nothing new after the task's cursor."""
+        if self._to_ack:
+            ids, self._to_ack = self._to_ack, set()
+            try:
+                await self.deps.call(self.deps.events.ack, self.group, sorted(ids))
+            except StoreUnavailable:
+                self._to_ack |= ids
+                raise
 
     def _block_ms(self) -> int:
         waits = [*self._due.values(), *(at for t, at in self._next_try.items() if t not in self._running)]
@@ -201,11 +217,7 @@ class Notifier:
             self._running.pop(task_id, None)
 
     async def _acknowledge(self, task_id: str, ids: set[str]) -> None:
-        try:
-            await self.deps.call(self.deps.events.ack, self.group, sorted(ids))
-        except StoreUnavailable:
-            self._retry(task_id, FIRST_BACKOFF)  # still pending: the next delivery finds nothing new and acks
-            return
+        self._to_ack |= ids  # acknowledged together once per step (one Redis call, not one per task)
         left = self._held.get(task_id, set()) - ids
         if left:  # woken up again while posting: go again (usually nothing new, then acknowledged)
             self._held[task_id] = left

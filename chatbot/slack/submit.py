@@ -51,14 +51,18 @@ def request_from(command: FixCommand, defaults: dict[str, str]) -> tuple[FixRequ
 async def start_fix(deps: SlackDeps, client: AsyncWebClient, notify: Notify, *, request: FixRequest,
                     engine: str | None, team: str, channel: str, user: str, idempotency_key: str,
                     response_url: str | None = None, thread_ts: str | None = None,
-                    retry_of: str | None = None) -> dict[str, Any] | None:
-    """Validate, post the status message, submit; returns the task record, or None after telling the user why."""
+                    retry_of: str | None = None, seen_before: bool = True) -> dict[str, Any] | None:
+    """Validate, post the status message, submit; returns the task record, or None after telling the user why.
+
+    `seen_before` False skips asking the store for the idempotency key first (a slash command, whose
+    redeliveries are already answered once by its trigger id: one Redis call less per /fix).
+    """
     try:
         request = await deps.call(validate_chat_request, request, deps.settings)
     except InvalidRequest as exc:
         await notify(f":warning: Cannot start: {mrkdwn(str(exc), 1000)}")
         return None
-    existing = await deps.call(deps.store.find_idempotent, idempotency_key)
+    existing = await deps.call(deps.store.find_idempotent, idempotency_key) if seen_before else None
     if existing is not None:  # the same request again (a second click on Retry): nothing is posted
         await notify(f"That was already started as `{line(existing['id'], 40)}`.")
         return existing

@@ -79,7 +79,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                 request, engine = request_from(command, defaults)
                 await start_fix(deps, client, notify, request=request, engine=engine, team=team, channel=channel,
                                 user=user, response_url=body.get("response_url"),
-                                idempotency_key=f"slack:{team}:{body.get('trigger_id')}")
+                                idempotency_key=f"slack:{team}:{body.get('trigger_id')}", seen_before=False)
         except (CommandSyntaxError, FixbotError) as exc:  # NotAuthorized and InvalidRequest too
             await notify(f":warning: {mrkdwn(str(exc), 1000)}")
 
