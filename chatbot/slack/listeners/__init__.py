@@ -47,29 +47,34 @@ def handoff(app: AsyncApp, deps: SlackDeps, work: Callable[..., Coroutine[Any, A
     """
     names = list(inspect.signature(work).parameters)
 
-    async def guarded(args: AsyncArgs) -> None:
-        try:
-            await work(**{name: getattr(args, name) for name in names})
-        except StoreUnavailable as exc:
-            log.warning("%s: %s", work.__name__, exc)
-            if not quiet:
-                await tell(args, STORE_DOWN)
-        except SlackApiError as exc:
-            log.warning("%s: Slack refused a call: %s", work.__name__, error_code(exc))
-            if not quiet:
-                await tell(args, f":warning: Slack refused one of my calls ({mrkdwn(error_code(exc), 80)}), so this "
-                                 "may not have been done: try again in a minute.")
-        except Exception as exc:  # noqa: BLE001 - a bug: to the app's error handler, and the person is told
-            await app.listener_runner.listener_error_handler.handle(error=exc, request=args.request, response=None)
-            if not quiet:
-                await tell(args, FAILED)
-
     async def listener(args: AsyncArgs) -> None:
         await args.ack()
-        deps.spawn(guarded(args), name=work.__name__)
+        deps.spawn(guarded(app, args, work(**{name: getattr(args, name) for name in names}), name=work.__name__,
+                           quiet=quiet), name=work.__name__)
 
     listener.__name__ = f"{work.__name__}_listener"
     return listener
+
+
+async def guarded(app: AsyncApp, args: AsyncArgs, work: Coroutine[Any, Any, None], *, name: str,
+                  quiet: bool = False) -> None:
+    """Run a listener's work after its ack: Redis unreachable or a Slack call refused is answered to the person
+    in one line (unless `quiet`); any other error goes to the app's error handler and is answered too."""
+    try:
+        await work
+    except StoreUnavailable as exc:
+        log.warning("%s: %s", name, exc)
+        if not quiet:
+            await tell(args, STORE_DOWN)
+    except SlackApiError as exc:
+        log.warning("%s: Slack refused a call: %s", name, error_code(exc))
+        if not quiet:
+            await tell(args, f":warning: Slack refused one of my calls ({mrkdwn(error_code(exc), 80)}), so this "
+                             "may not have been done: try again in a minute.")
+    except Exception as exc:  # noqa: BLE001 - a bug: to the app's error handler, and the person is told
+        await app.listener_runner.listener_error_handler.handle(error=exc, request=args.request, response=None)
+        if not quiet:
+            await tell(args, FAILED)
 
 
 async def tell(args: AsyncArgs, text: str) -> None:

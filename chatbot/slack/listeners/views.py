@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.kwargs_injection.async_args import AsyncArgs
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -23,7 +24,7 @@ from chatbot.slack.blocks import render_text
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.decisions import decide
 from chatbot.slack.fix_command import FixCommand
-from chatbot.slack.listeners import handoff
+from chatbot.slack.listeners import guarded, handoff
 from chatbot.slack.submit import request_from, start_fix
 from chatbot.slack.surfaces import FEEDBACK_MODAL, FIX_MODAL, modal_values
 from chatbot.slack.text import mrkdwn
@@ -56,7 +57,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         except SlackApiError:
             await client.chat_postMessage(channel=user, text=text, blocks=render_text(text))
 
-    async def check_fix_modal(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+    async def check_fix_modal(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient,
+                              args: AsyncArgs) -> None:
         user, team, channel = _who(body, view)
         refusal = deps.access.refusal(team=team, channel=channel, user=user)
         if refusal:
@@ -76,7 +78,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             await ack(response_action="errors", errors={"repo": str(exc)[:150]})
             return
         await ack()
-        deps.spawn(start_from_modal(body, view, client, request, engine), name="start_from_modal")
+        deps.spawn(guarded(app, args, start_from_modal(body, view, client, request, engine), name="start_from_modal"),
+                   name="start_from_modal")
 
     async def start_from_modal(body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient,
                                request: FixRequest, engine: str | None) -> None:
