@@ -54,7 +54,11 @@ async def _slack_events(request: web.Request) -> web.Response:
     if not _signature_headers_readable(request):
         return web.Response(status=401, text="invalid request")
     bolt_app = request.app[BOLT_KEY]
-    return await to_aiohttp_response(await bolt_app.async_dispatch(await to_bolt_request(request)))
+    try:
+        bolt_request = await to_bolt_request(request)  # parses the body (JSON, or a form with a JSON payload)
+    except ValueError:  # json.JSONDecodeError and UnicodeDecodeError: never Slack's, signed or not
+        return web.Response(status=400, text="malformed request body")
+    return await to_aiohttp_response(await bolt_app.async_dispatch(bolt_request))
 
 
 def _signature_headers_readable(request: web.Request) -> bool:

@@ -55,6 +55,18 @@ async def test_malformed_signature_headers_are_refused_not_crashed_on(bot, times
     assert not bot.emu.responses
 
 
+@pytest.mark.parametrize(("body", "content_type"), [
+    ("{not json", "application/json"),
+    ("payload=%7Bnot+json", "application/x-www-form-urlencoded"),
+])
+async def test_a_malformed_body_is_a_400_even_when_signed(bot, body, content_type):
+    headers = payloads.signed_headers(SECRET, body, content_type=content_type)
+    async with bot.http.post(f"{bot.url}/slack/events", data=body.encode(), headers=headers) as resp:
+        assert resp.status == 400
+        assert "malformed" in await resp.text()
+    assert not bot.emu.responses and not bot.emu.calls_to("chat.postMessage")
+
+
 async def test_unsigned_body_is_refused(bot):
     async with bot.http.post(f"{bot.url}/slack/events", data=b"command=/fix&text=help") as resp:
         assert resp.status == 401
