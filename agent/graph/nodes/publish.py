@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.clone import fetch_repository, git_env
+from agent.clone import fetch_repository, git_env, git_reason
 from agent.exceptions import WorkflowError
 from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import request_of
@@ -29,8 +29,7 @@ def _git(cwd: Path, *args: str, stdin: str | None = None) -> str:
     proc = subprocess.run(["git", *GIT_ID, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
                           env=git_env(), input=stdin)
     if proc.returncode != 0:
-        reason = (proc.stderr.strip().splitlines() or ["unknown error"])[-1][:300]
-        raise WorkflowError(f"git {args[0]} failed: {reason}")
+        raise WorkflowError(f"git {args[0]} failed: {git_reason(proc.stderr)}")
     return proc.stdout
 
 
