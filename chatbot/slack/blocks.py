@@ -375,9 +375,12 @@ def render_outcome(task: dict[str, Any]) -> list[Block]:
         if pub.get("commit"):
             facts.append(f"commit {code_span(str(pub['commit'])[:12])}")
         where = ", ".join(facts) if facts else "the patch is recorded on the task"
-        text = f":rocket: *Published:* {where}."
-        if pub.get("patch") and not pub.get("pr_url"):
-            text += f" Apply it with `git am {mrkdwn(patch_filename(task))}` (attached)."
+        if pub.get("pr_url"):
+            text = f":rocket: *Published:* {where}."
+        else:  # the forge integration (pushing, the pull request) is not there yet: say so, never imply a push
+            text = f":package: *Committed, nothing pushed:* {where}."
+            if pub.get("patch"):
+                text += f" Apply it with `git am {mrkdwn(patch_filename(task))}` (attached)."
     elif status == "rejected":
         text = f":no_entry: Rejected by {user_ref((task.get('decision') or {}).get('by'))}. Nothing was pushed."
     elif status == "cancelled":

@@ -295,3 +295,14 @@ def test_home_says_whose_figures_and_tasks_it_shows():
     everyone = json.dumps(s.render_home({**stats, "median_attempts": 1.5}, [task()], links={}, now=NOW,
                                         everyone=True).to_dict())
     assert "Recent tasks (everyone's)" in everyone and "*Median attempts*\\n1.5" in everyone
+
+
+def test_published_says_pushed_only_when_there_is_a_pull_request():
+    committed = json.dumps(as_json(b.render_outcome(task(status="published", publication={
+        "branch": "fixbot/fx-0123456789ab", "commit": "0123456789abcdef", "pr_url": None, "patch": "From x"}))))
+    assert "nothing pushed" in committed and "Published" not in committed
+    pushed = json.dumps(as_json(b.render_outcome(task(status="published", publication={
+        "branch": "fixbot/fx-0123456789ab", "commit": "0123456789abcdef",
+        "pr_url": "https://github.com/acme/shop/pull/7", "patch": "From x"}))))
+    assert "*Published:* <https://github.com/acme/shop/pull/7|pull request>" in pushed
+    assert "nothing pushed" not in pushed
