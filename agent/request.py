@@ -17,6 +17,7 @@ from agent.settings import Settings
 MAX_ISSUE = 8000
 MAX_COMMAND = 500
 MAX_URL = 500
+DEFAULT_TEST_COMMAND = "python3 -m pytest -q"  # what runs when a request names no test command
 MAX_HINTS = 20
 LANGUAGES = ("python",)
 ENGINES = ("search", "llm", "auto")  # repair engines: offline search, the LLM agent, search then LLM
@@ -34,7 +35,7 @@ class FixRequest:
 
     repo: str
     issue: str
-    test_command: str = "python3 -m pytest -q"
+    test_command: str = DEFAULT_TEST_COMMAND
     branch: str | None = None
     language: str = "python"
     setup_command: str | None = None

@@ -20,7 +20,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from agent.request import FixRequest
+from agent.request import DEFAULT_TEST_COMMAND, FixRequest
 from agent.settings import get_settings
 from agent.tasks.exceptions import StoreUnavailable
 from agent.tasks.service import ENGINES, TaskService
@@ -35,7 +35,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("submit", help="queue a fix for the workers; prints the task id")
     p.add_argument("--repo", required=True, help="repository URL, or a local path when ALLOW_LOCAL_REPOS allows it")
     p.add_argument("--issue", required=True, help="what is wrong, in words")
-    p.add_argument("--test", default="python3 -m pytest -q", help="test command, run only inside the sandbox")
+    p.add_argument("--test", default=DEFAULT_TEST_COMMAND,
+                   help=f"test command, run only inside the sandbox (default: {DEFAULT_TEST_COMMAND})")
     p.add_argument("--branch", help="branch to fix (default: the repository's default branch)")
     p.add_argument("--setup", help="optional setup command run in the sandbox before the tests")
     p.add_argument("--hint", action="append", default=[], help="a file or directory to look at first")

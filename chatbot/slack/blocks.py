@@ -29,6 +29,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.block_elements import RichTextElementParts, RichTextSectionElement
 from slack_sdk.models.blocks.blocks import PlanBlock, TaskCardBlock
 
+from agent.request import DEFAULT_TEST_COMMAND
 from agent.tasks.policy import risk_level
 from chatbot.slack.text import code_span, cut, head_lines, line, mrkdwn, plain, preformatted
 
@@ -165,7 +166,9 @@ def render_status(task: dict[str, Any], *, now: float, mode: str = "plan") -> li
     request = task.get("request") or {}
     origin = task.get("origin") or {}
     header = (f"*Fix* {code_span(repo_name(task), 80)} — {line(request.get('issue'), 300)}\n"
-              f"Requested by {user_ref(origin.get('user'))}")
+              f"Requested by {user_ref(origin.get('user'))}"
+              f" · tests: {code_span(request.get('test_command') or '?', 120)}"
+              + (f" · setup: {code_span(request['setup_command'], 120)}" if request.get("setup_command") else ""))
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=header)), *render_timeline(task, mode=mode)]
     progress = task.get("progress") or {}
     facts = [f"*{STATUS_LABEL.get(task.get('status', ''), task.get('status', '?'))}*",
@@ -257,6 +260,9 @@ def render_proposal(task: dict[str, Any], *, inline_diff: bool, upload_error: st
     tests = p["test_results"]
     tests_text = (f"{len(tests)} run{'s' if len(tests) != 1 else ''} in the sandbox, the last "
                   f"{'passed' if tests and tests[-1].get('success') else 'failed'}" if tests else "no runs recorded")
+    command = (task.get("request") or {}).get("test_command")
+    if command:
+        tests_text += f": {code_span(command, 120)}"
     blocks.append(SectionBlock(fields=[
         MarkdownTextObject(text=f"*Risk*\n{icon} {line(level, 20)}" + (f" — {reasons}" if reasons else "")),
         MarkdownTextObject(text=f"*Tests*\n{tests_text}")]))
@@ -456,6 +462,7 @@ HELP = """*fixbot* reproduces a bug, finds a patch, proves it in a sandbox and a
 `/fix <repo> <what is wrong> [test: <command>] [branch: <name>] [setup: <command>] [engine: search|llm|auto]`
 `/fix repo=<url> issue="what is wrong" test="python -m pytest -q"`
 (`test:` and `setup:` take a command like `python -m pytest -q`; wrap any other command in backticks)
+Without `test:` the channel's default test command runs, else `""" + DEFAULT_TEST_COMMAND + """`.
 `/fix` alone opens a form.
 *Channel defaults* (approvers set them; then `/fix the total is wrong for negative numbers` is enough)
 `/fix config repo=<url> test="python -m pytest -q"` · `/fix config` shows them · `/fix config clear`
