@@ -42,6 +42,9 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+SHOWN_FAILED_PROOFS = 5  # candidates that pass the failing tests but break others: shown one by one up to this
+
+
 class Progress:
     """An event sink drawing the current step, candidates tried and elapsed time.
 
@@ -55,6 +58,7 @@ class Progress:
         self.step = "Starting"
         self.tried = 0
         self.total = 0
+        self.failed_proofs = 0
         self.task_id = ""
         self.live: Live | None = None
 
@@ -75,8 +79,14 @@ class Progress:
                 self._line(("localize", "bold"), f": {clean_line(s['path'], 200)}:{int(s['line'])}{where} "
                            f"(score {float(s['score']):.2f})")
         elif kind == "proof":
-            mark = ("✓", "green") if data.get("success") else ("✗", "red")
-            self._line(("prove", "bold"), ": ", mark, " ", clean_line(data.get("candidate", ""), 300))
+            if data.get("success"):
+                self._line(("prove", "bold"), ": ", ("✓", "green"), " ", clean_line(data.get("candidate", ""), 300))
+            else:
+                self.failed_proofs += 1
+                if self.failed_proofs <= SHOWN_FAILED_PROOFS:  # then only counted in the status line
+                    self._line(("prove", "bold"), ": ", ("✗", "red"), " ", clean_line(data.get("candidate", ""), 300))
+                if self.failed_proofs == SHOWN_FAILED_PROOFS:
+                    self._line(("prove", "bold"), ": more candidates that fail the full check are only counted")
         if self.live is not None:
             self.live.update(self.render())
 
@@ -87,6 +97,8 @@ class Progress:
         """One status line."""
         elapsed = time.monotonic() - self.started
         counts = f" · {self.tried}/{self.total} candidates" if self.total else ""
+        if self.failed_proofs > SHOWN_FAILED_PROOFS:
+            counts += f" · {self.failed_proofs} failed the full check"
         return Text(f"⠿ {self.step}{counts} · {elapsed:5.1f} s", style="cyan")
 
 
