@@ -830,3 +830,13 @@ def test_descriptions_quote_code_without_comments() -> None:
     cands = candidates(POSITIVES)
     assert cands
     assert all("#" not in c.description for c in cands), show([c for c in cands if "#" in c.description])
+
+
+def test_two_edits_of_one_name_on_a_line_read_differently():
+    """A user approving by the description must tell `max(high, ...)` from `min(value, high)` (a new-user trial
+    was offered both, one after the other, as "`low` replaced by `high` in `clamp`, line 2")."""
+    source = "def clamp(value, low, high):\n    return max(low, min(value, low))\n"
+    described = [c.description for c in generate_candidates("clamp.py", source, [(2, 1.0)])
+                 if c.description.startswith("`low`") and "replaced by `high`" in c.description]
+    assert described == ["`low` in `max(low, min(value, low))` replaced by `high` in `clamp`, line 2",
+                         "`low` in `min(value, low)` replaced by `high` in `clamp`, line 2"]
