@@ -473,9 +473,9 @@ a :x: reaction on the first message cancels (requester or approver).
 `@fixbot status` · `status <id>` · `list` · `cancel [id]` · `retry [id]` · `help`"""
 
 
-def render_help() -> list[Block]:
-    """What fixbot understands (for `/fix help`, `@fixbot help` and unknown mentions)."""
-    return [SectionBlock(text=MarkdownTextObject(text=HELP))]
+def render_help(intro: str | None = None) -> list[Block]:
+    """What fixbot understands (for `/fix help`, `@fixbot help` and unknown mentions, after an `intro` line)."""
+    return [SectionBlock(text=MarkdownTextObject(text=f"{intro}.\n{HELP}" if intro else HELP))]
 
 
 def render_config(channel: str, config: dict[str, str]) -> list[Block]:
