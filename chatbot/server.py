@@ -75,8 +75,9 @@ async def _healthz(request: web.Request) -> web.Response:
     notifier = request.app[NOTIFIER_KEY].health() if NOTIFIER_KEY in request.app else None
     try:
         stats = await deps.call(_health_figures, deps)
-    except StoreUnavailable as exc:
-        return web.json_response({"status": "down", "redis": str(exc)}, status=503)
+    except StoreUnavailable as exc:  # where Redis is (host, port, database) goes to the log, not to any caller
+        log.warning("/healthz: %s", exc)
+        return web.json_response({"status": "down", "redis": "unreachable"}, status=503)
     stats["status"] = "ok" if stats["workers_alive"] else "no_workers"
     if notifier is not None:
         failing = f"failing for {notifier['failing_for']:.0f} s: {notifier['error']}"

@@ -206,7 +206,7 @@ async def test_healthz_is_503_when_redis_is_unreachable(emulator):
     try:
         async with aiohttp.ClientSession() as http, http.get(f"{str(server.make_url('')).rstrip('/')}/healthz") as resp:
             data = await resp.json()
-        assert resp.status == 503 and data["status"] == "down" and "cannot reach Redis" in data["redis"]
+        assert resp.status == 503 and data == {"status": "down", "redis": "unreachable"}  # nothing of where it is
     finally:
         await server.close()
 
