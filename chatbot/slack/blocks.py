@@ -29,6 +29,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.block_elements import RichTextElementParts, RichTextSectionElement
 from slack_sdk.models.blocks.blocks import PlanBlock, TaskCardBlock
 
+from agent.allowlist import place
+from agent.exceptions import InvalidRequest
 from agent.request import DEFAULT_TEST_COMMAND
 from agent.tasks.policy import risk_level
 from chatbot.slack.text import code_span, cut, head_lines, line, mrkdwn, plain, preformatted
@@ -100,10 +102,18 @@ def task_elapsed(task: dict[str, Any], now: float) -> float:
 def repo_name(task: dict[str, Any]) -> str:
     """The repository as a short name: owner/name of a URL, the last folder of a path."""
     repo = str((task.get("request") or {}).get("repo") or "?").rstrip("/")
+    if "://" in repo or "@" in repo:
+        try:
+            where = place(repo)
+        except InvalidRequest:
+            where = None
+        if where is not None and len(where.segments) >= 2:
+            return "/".join(where.segments[-2:])
+        if where is not None and where.segments:  # git://host:9418/shop.git: the host says which shop
+            return f"{where.host}{f':{where.port}' if where.port else ''}/{where.segments[-1]}"
     if repo.endswith(".git"):
         repo = repo[:-4]
-    parts = re.split(r"[/:]", repo)
-    return "/".join(p for p in parts[-2:] if p) if "://" in repo or "@" in repo else parts[-1]
+    return re.split(r"[/:]", repo)[-1] or repo
 
 
 def step_states(task: dict[str, Any]) -> list[tuple[str, str, str, str]]:

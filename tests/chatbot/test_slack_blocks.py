@@ -306,3 +306,13 @@ def test_published_says_pushed_only_when_there_is_a_pull_request():
         "pr_url": "https://github.com/acme/shop/pull/7", "patch": "From x"}))))
     assert "*Published:* <https://github.com/acme/shop/pull/7|pull request>" in pushed
     assert "nothing pushed" not in pushed
+
+
+@pytest.mark.parametrize(("repo", "shown"), [
+    ("https://github.com/acme/shop.git", "acme/shop"),
+    ("git@github.com:acme/shop.git", "acme/shop"),
+    ("git://127.0.0.1:9419/shop.git", "127.0.0.1:9419/shop"),  # was `9419/shop`
+    ("https://gitlab.com/group/sub/proj", "sub/proj"),
+])
+def test_the_repository_is_named_by_its_last_two_segments_or_host_and_name(repo, shown):
+    assert b.repo_name({"request": {"repo": repo}}) == shown
