@@ -840,3 +840,13 @@ def test_two_edits_of_one_name_on_a_line_read_differently():
                  if c.description.startswith("`low`") and "replaced by `high`" in c.description]
     assert described == ["`low` in `max(low, min(value, low))` replaced by `high` in `clamp`, line 2",
                          "`low` in `min(value, low)` replaced by `high` in `clamp`, line 2"]
+
+
+def test_a_constant_may_become_another_number_its_function_writes():
+    """`/ 10` → `/ 100` (a new-user trial's bug the search never tried): the numbers of the same function are
+    ingredients, nearest first; the ±1 neighbours stay the off-by-one operators'."""
+    source = ("def percent(part, whole):\n    if whole == 0:\n        return 100\n    return part / whole * 10\n")
+    donors = [c for c in generate_candidates("p.py", source, [(4, 1.0)]) if c.operator == "constant_donor"]
+    assert [c.description for c in donors] == ["`10` changed to `100` in `percent`, line 4",
+                                               "`10` changed to `0` in `percent`, line 4"]
+    assert "return part / whole * 100\n" in donors[0].new_text(source)
