@@ -26,7 +26,8 @@ def test_submit_validates_creates_enqueues_and_emits(service):
     assert created and record["status"] == "queued" and record["job_id"] == record["id"]
     job = Job.fetch(record["id"], connection=service.queue.connection)
     assert job.func_name == "agent.jobs.run_task" and job.args == (record["id"],)
-    assert job.retries_left == 1 and job.timeout == int(service.settings.job_timeout)
+    assert job.retries_left is None, "no rq Retry: only TaskService.hand_back reruns a task, as a new job"
+    assert job.timeout == int(service.settings.job_timeout)
     assert service.queue.job_ids == [record["id"]]
     assert [e["kind"] for e in service.events.replay(record["id"])] == ["queued"]
     again, created_again = service.submit(REQ, ORIGIN, idempotency_key="slack:T1:trigger-1")
