@@ -53,6 +53,7 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[Any]:
     db = Path(settings.checkpoint_db).expanduser()
     db.parent.mkdir(parents=True, exist_ok=True)
     async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
+        await saver.setup()  # idempotent; adelete_thread does not create the tables itself
         yield saver
 
 
