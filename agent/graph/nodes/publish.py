@@ -14,7 +14,6 @@ import asyncio
 import shutil
 import subprocess
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from agent.exceptions import WorkflowError
 from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import request_of
 
+SUBJECT_WIDTH = 72  # git's convention for a commit subject
 GIT_ID = ["-c", "user.name=fixbot", "-c", "user.email=fixbot@localhost", "-c", "core.hooksPath=/dev/null",
           "-c", "commit.gpgsign=false"]
 
@@ -37,12 +37,25 @@ def _git(cwd: Path, *args: str, stdin: str | None = None) -> str:
     return proc.stdout
 
 
+def subject_line(text: str, width: int) -> str:
+    """`text` on one line of at most `width` characters: whole words and "..." when it is longer (a first word
+    longer than the line is cut inside, since nothing shorter says anything)."""
+    line = " ".join(text.split())
+    if len(line) <= width:
+        return line
+    room = width - len("...")
+    head = line[:room]
+    if head[-1].isalnum() and line[room].isalnum() and " " in head:  # the cut would fall inside a word
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(" ,;:-") + "..."
+
+
 def commit_message(state: dict[str, Any]) -> str:
     """Subject and body of the fix's commit: the explanation, the issue and who approved it."""
     patch = state.get("final_patch") or {}
     req = request_of(state)
     first = (str(patch.get("explanation") or state.get("message") or "fix").strip().splitlines() or ["fix"])[0]
-    subject = textwrap.shorten(f"fixbot: {first}", width=72, placeholder="...")  # whole words
+    subject = "fixbot: " + subject_line(first, SUBJECT_WIDTH - len("fixbot: "))
     decision = state.get("decision") or {}
     return (f"{subject}\n\n{patch.get('explanation', '')}\n\nIssue: {req.issue[:1000]}\n\n"
             f"Proven by: {req.test_command}\nApproved-by: {decision.get('by', '?')}\nTask: {state['task_id']}\n")
