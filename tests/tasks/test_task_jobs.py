@@ -45,3 +45,19 @@ def test_a_resumed_task_does_not_show_the_previous_runs_phase(worker_service, mo
     assert outcome["status"] == "failed" and "no checkpoint waiting for a decision" in outcome["reason"]
     claimed = "publishing" if decision == "approve" else "running"
     assert seen[0] == (claimed, "starting"), seen
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_timed_out_reason_quotes_the_jobs_own_timeout_set_by_the_submitter(cluster, make_repo, tmp_path):
+    from task_cluster import SLOW
+
+    from agent.tasks.service import TaskService
+
+    cluster.start_worker(JOB_TIMEOUT="3600", TASK_TIME_LIMIT="3600")  # the worker's own would say 3600 s
+    submitter = TaskService.from_settings(cluster.settings().model_copy(update={"job_timeout": 4.0}))
+    record, _ = submitter.submit(FixRequest(repo=str(make_repo(tmp_path / "slow", SLOW)),
+                                            issue="negative amounts are added"), {"kind": "cli", "user": "t"})
+    ended = cluster.wait(record["id"], {"timed_out", "awaiting_approval", "failed"})
+    assert ended["status"] == "timed_out", ended
+    assert "time limit of 4 s" in ended["reason"], ended["reason"]

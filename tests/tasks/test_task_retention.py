@@ -122,3 +122,22 @@ def test_an_unreachable_checkpoint_database_neither_loses_ids_nor_stops_the_watc
     assert retention.sweep_threads(svc, checkpoints, grace=0) == [], "paused for RETRY_AFTER s after a failure"
     retention._paused_until = 0.0
     assert retention.sweep_threads(svc, checkpoints, grace=0) == [ended]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_worker_deletes_the_thread_of_a_task_once_it_ended(cluster):
+    cluster.start_worker()
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    task = cluster.submit(examples / "gcd")
+    cluster.wait(task["id"], {"awaiting_approval"}, timeout=180)
+    settings = cluster.settings()
+    assert asyncio.run(_threads(settings, [task["id"]])) == {task["id"]}, "the paused thread is kept while it waits"
+    cluster.service.reject(task["id"], by="U2")  # its resume job ends the graph, then the thread can go
+    deadline = time.monotonic() + 60
+    while asyncio.run(_threads(settings, [task["id"]])) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert asyncio.run(_threads(settings, [task["id"]])) == set(), cluster.logs()[-3000:]
+    assert cluster.service.store.ended(before=time.time()) == []
+    record = cluster.service.store.get(task["id"])
+    assert record["status"] == "rejected" and record["result"]["status"] == "rejected", "the resume job ran first"
