@@ -144,3 +144,15 @@ def test_watch_says_the_queue_position_and_the_outcome_once(fixbot, cli_service)
     assert "queued (engine search, position 2 in the queue)" in watched.stderr
     assert (watched.stdout + watched.stderr).count(message) == 1, watched.stdout + watched.stderr
     assert f"{task_id}: not_fixed" in watched.stdout
+
+
+def test_the_cli_user_is_the_operator_and_not_held_to_the_chat_approval_rules(fixbot, cli_service):
+    proc = fixbot("submit", "--repo", "examples/gcd", "--issue", "gcd is wrong", USER="ann", LOGNAME="ann")
+    task_id = proc.stdout.strip()
+    cli_service.store.transition(task_id, "running")
+    cli_service.store.transition(task_id, "awaiting_approval", fields={"risk": {"level": "high", "reasons": []}})
+    # A chat user would need to be in APPROVERS, and could never approve their own high-risk patch.
+    approved = fixbot("approve", task_id, USER="ann", LOGNAME="ann", APPROVERS="U9", SELF_APPROVAL="false")
+    assert approved.returncode == 0, approved.stderr
+    record = cli_service.store.get(task_id)
+    assert record["origin"]["user"] == "cli:ann" and record["decision"]["by"] == "cli:ann"
