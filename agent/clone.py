@@ -8,6 +8,7 @@ small pack can hold a gigabyte of zeros), a local path's git data must live insi
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from sandbox.walk import MAX_DEPTH, check_size, measure, walk
 _SKIP_DIRS = {".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv", "node_modules", ".tox"}
 MAX_ENTRIES = 100_000  # files and folders in one checkout
 NO_CONVERSION = "* -text -eol -working-tree-encoding -filter -ident\n"
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # a full SHA-1 or SHA-256 object name, never an option
 
 
 def git_env() -> dict[str, str]:
@@ -51,8 +53,13 @@ def _git_safety(allow_file: bool) -> list[str]:
 
 
 def fetch_repository(req: FixRequest, dest: Path, *, timeout: float, max_mb: int, max_entries: int = MAX_ENTRIES,
-                     exclude: Iterable[Path] = ()) -> Path:
+                     exclude: Iterable[Path] = (), commit: str | None = None) -> Path:
     """Put the request's repository at `dest` (which must not exist) and return it.
+
+    `commit` (a full object name, as `head_commit` returned it when the task first fetched the
+    repository) checks out that commit instead of the branch's tip, fetching it when the branch moved
+    on since: a task rerun, retried or published later works on the tree it was proven on. A working
+    tree copy has no commit (`head_commit` is None) and is copied again as it is now.
 
     A URL is cloned shallowly; a local directory (already allowed by validation) is cloned
     when it is a bare repository or a branch is asked for, else its working tree is copied,
@@ -71,12 +78,12 @@ def fetch_repository(req: FixRequest, dest: Path, *, timeout: float, max_mb: int
                 check_git_layout(local, layout)
                 # file:// (not a plain path) so that --depth applies and no hard links are shared.
                 _clone(local.resolve().as_uri(), req.branch, dest, timeout=timeout, allow_file=True,
-                       max_bytes=max_mb * 2**20, max_entries=max_entries)
+                       max_bytes=max_mb * 2**20, max_entries=max_entries, commit=commit)
             else:
                 _copy_tree(local, dest, max_bytes=max_mb * 2**20, max_entries=max_entries, exclude=[dest, *exclude])
         else:
             _clone(req.repo, req.branch, dest, timeout=timeout, allow_file=False, max_bytes=max_mb * 2**20,
-                   max_entries=max_entries)
+                   max_entries=max_entries, commit=commit)
     except SandboxError as exc:  # the tree walker's limits
         _remove(dest)
         raise CloneError(str(exc)) from None
@@ -189,15 +196,34 @@ def git_reason(stderr: str, *, limit: int = 300) -> str:
     return reason if len(reason) <= limit else reason[:limit - 1] + "…"
 
 
+def head_commit(checkout: Path, *, timeout: float = 30) -> str | None:
+    """The commit a fetched checkout stands on, or None for a copied working tree (it has no history)."""
+    if not (checkout / ".git").is_dir():
+        return None
+    head = _run_git(["git", "-C", str(checkout), "rev-parse", "--verify", "HEAD^{commit}"], timeout=timeout,
+                    what="read the checkout's commit").strip()
+    return head if _COMMIT.fullmatch(head) else None
+
+
 def _clone(url: str, branch: str | None, dest: Path, *, timeout: float, allow_file: bool, max_bytes: int,
-           max_entries: int) -> None:
-    """Shallow clone without checkout, measure the tree from git's index of it, then check out."""
+           max_entries: int, commit: str | None = None) -> None:
+    """Shallow clone without checkout (moved to `commit` when given), measure the tree from git's index of it,
+    then check out."""
     cmd = ["git", *_git_safety(allow_file), "clone", "--depth", "1", "--no-tags", "--single-branch",
            "--no-recurse-submodules", "--no-checkout", "--quiet"]
     if branch:
         cmd += ["--branch", branch]
     cmd += ["--", url, str(dest)]
     _run_git(cmd, timeout=timeout, what="clone the repository")
+    if commit is not None:
+        if not _COMMIT.fullmatch(commit):
+            raise CloneError(f"{clean_line(commit, 80)!r} is not a full commit name")
+        if head_commit(dest, timeout=timeout) != commit:  # the branch moved on: fetch the commit itself
+            _run_git(["git", *_git_safety(allow_file), "-C", str(dest), "fetch", "--depth", "1", "--no-tags",
+                      "--quiet", "origin", commit], timeout=timeout,
+                     what=f"fetch commit {commit[:12]}, on which the patch was proven")
+            _run_git(["git", "-C", str(dest), "update-ref", "--no-deref", "HEAD", commit], timeout=timeout,
+                     what=f"move to commit {commit[:12]}")
     listing = _run_git(["git", "-C", str(dest), "ls-tree", "-r", "-t", "-l", "-z", "--full-tree", "HEAD"],
                        timeout=timeout, what="list the repository's files")
     check_tree_listing(listing, max_bytes=max_bytes, max_entries=max_entries)

@@ -21,3 +21,7 @@ class CloneError(FixbotError):
 
 class WorkflowError(FixbotError):
     """The repair graph hit a state it cannot continue from."""
+
+
+class CheckpointUnavailable(FixbotError):
+    """The checkpoint database (CHECKPOINT_URL) cannot be reached: an outage to wait out, not a bad task."""

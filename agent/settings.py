@@ -55,8 +55,10 @@ class Settings(BaseSettings):
     task_time_limit: float = Field(1800.0, gt=0)  # wall clock of one run (s): past it the task is timed_out
     job_timeout: float = Field(3600.0, gt=0)  # rq's hard limit on one job (s), a backstop behind TASK_TIME_LIMIT
     task_infra_retries: int = Field(1, ge=0, le=5)  # reruns after a dead worker or an infrastructure fault
+    task_retry_delay: float = Field(15.0, gt=0, le=300)  # first wait (s) while the checkpoint database is down
     worker_heartbeat: float = Field(5.0, gt=0, le=60)  # seconds between a busy worker's heartbeats
     worker_lease_ttl: float = Field(20.0, gt=0, le=600)  # no heartbeat for this long: the worker is dead
+    worker_shutdown_grace: float = Field(20.0, ge=0, le=86400)  # SIGTERM: finish within this (s), else hand back
     event_stream_maxlen: int = Field(2000, ge=100)  # events kept per task (the global stream keeps 50x)
     deployment_id: str | None = Field(None, max_length=60, pattern=r"^[A-Za-z0-9_.-]+$")  # labels our sandboxes
     checkpoint_url: SecretStr | None = None  # postgresql://... shares checkpoints across hosts (else CHECKPOINT_DB)

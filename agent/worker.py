@@ -1,40 +1,58 @@
 """`fixbot worker`: rq's own Worker (or WorkerPool) with what fixbot needs around a job.
 
-- A lease per running task: the worker's main process sets `lease(task_id)` before it forks the work
-  horse and refreshes it with rq's job heartbeat (every WORKER_HEARTBEAT s); it expires WORKER_LEASE_TTL s
-  after the last heartbeat. rq alone notices a SIGKILLed worker only when its StartedJobRegistry entry
-  expires (job monitoring interval + 60 s) and a maintenance pass runs (every 10 min by default).
-- A watchdog thread in every worker: a task `running` or `publishing` without a lease belongs to a dead
-  worker. One worker (a short Redis lock) retires the dead job, reaps its sandboxes and either queues
-  the task again (TASK_INFRA_RETRIES, default once; the run continues from its checkpoint) or fails it
-  with a reason a person understands. Detection takes at most lease TTL + heartbeat + watchdog period.
+- Liveness is rq's: a busy worker refreshes its job's execution entry in rq's StartedJobRegistry every
+  WORKER_HEARTBEAT s (rq's job heartbeat); the entry expires WORKER_LEASE_TTL s after the last one (rq
+  adds 60 s; we add the lease, so a SIGKILLed worker is noticed in seconds, not minutes).
+- The watchdog, a thread in every worker (one pass at a time across workers, by a short Redis lock),
+  compares the task store with rq every WORKER_HEARTBEAT s:
+  * a running or publishing task whose job has no live entry (its worker was SIGKILLed, paused past the
+    lease, lost its host, or its job ended without recording an outcome) is recovered: the sandboxes of
+    the task whose owner process is provably dead are reaped first, then TaskService.hand_back queues
+    it again as a new job (TASK_INFRA_RETRIES, default once; it continues from its checkpoint) or fails
+    it with a reason a person understands;
+  * a queued or approved task whose job is missing or ended (a lost enqueue, or a task that waited out
+    a checkpoint database outage) gets a new job;
+  * the LangGraph threads of ended tasks are deleted (checkpoint retention).
+  rq's own abandoned-job cleanup reaches the same `recover` through the jobs' on_failure callback. Jobs
+  carry no rq Retry, so only `hand_back` ever reruns a task, and the store's fencing lets one caller act.
+- A superseded job stops: at its next heartbeat the worker sees that the record names another job and
+  kills its own work horse (whose writes are fenced meanwhile: agent.jobs).
 - The work horse dies with its worker (PR_SET_PDEATHSIG), so a SIGKILLed worker never leaves a task
-  running unseen; a horse killed alone (OOM) is handled by rq's horse monitor and our handler.
-- SIGTERM: rq's warm shutdown finishes the current task; a second signal (cold shutdown) kills the horse
-  and hands the task back to the queue at once.
-- The sandbox reaper runs at start (and after a dead worker or a cancel): it removes a sandbox only when
-  its owner process is provably dead, its deadline passed, or this deployment's store says its task is over.
+  running unseen; a horse killed alone (OOM) is recovered by the worker itself.
+- SIGTERM: the current task may finish within WORKER_SHUTDOWN_GRACE s (keep it below the supervisor's
+  grace: compose's stop_grace_period); past that, or at a second signal, the horse is killed and the
+  task handed back at once, without spending a retry.
+- Redis restarts: the worker's connection retries every command until Redis is back
+  (agent.tasks.service.connect(patient=True)); the watchdog judges nobody until heartbeats had time to
+  resume.
+- The sandbox reaper runs at start (and before a task is handed back, and after a cancel): it removes a
+  sandbox only when its owner process is provably dead, its deadline passed, or this deployment's store
+  says its task is over.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import logging
+import math
 import os
+import shutil
 import signal
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from rq import Queue, Worker
-from rq.exceptions import NoSuchJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 
 from agent.settings import Settings, get_settings
-from agent.tasks.exceptions import IllegalTransition, TaskNotFound
+from agent.tasks.exceptions import TaskNotFound
 from agent.tasks.service import TaskService
-from agent.tasks.states import TERMINAL, TaskStatus
+from agent.tasks.states import ACTIVE, TERMINAL, WAITING, TaskStatus
 
 S = TaskStatus
 PR_SET_PDEATHSIG = 1
@@ -50,7 +68,8 @@ def _service() -> TaskService:
 
 # ---------------------------------------------------------------------- reaping
 def over(svc: TaskService, task_id: str) -> bool:
-    """Whether this deployment's store says the task's sandbox is no longer needed."""
+    """Whether this deployment's store says the task's sandbox is no longer needed (no job may be running it:
+    a sandbox exists only while its task is running or publishing)."""
     try:
         status = svc.store.get(task_id)["status"]
     except TaskNotFound:
@@ -58,14 +77,15 @@ def over(svc: TaskService, task_id: str) -> bool:
     return status in TERMINAL or status in (S.AWAITING_APPROVAL, S.QUEUED, S.APPROVED)
 
 
-def reap_sandboxes(settings: Settings | None = None, *, also: str | None = None) -> list[str]:
-    """Run the sandbox reaper for this deployment (`also`: a task id whose sandboxes go in any case)."""
+def reap_sandboxes(settings: Settings | None = None, *, task: str | None = None) -> list[str]:
+    """Run the sandbox reaper for this deployment (`task`: only that task's sandboxes): owners provably dead,
+    deadlines passed, tasks over."""
     from sandbox.reaper import reap
 
     settings = settings or get_settings()
     svc = _service()
     try:
-        return reap(finished=lambda t: t == also or over(svc, t), deployment=settings.deployment)
+        return reap(finished=lambda t: over(svc, t), deployment=settings.deployment, task=task)
     except Exception as exc:  # noqa: BLE001 - reaping is housekeeping: log, never crash the worker
         log.warning("sandbox reaper failed: %s", exc)
         return []
@@ -77,9 +97,6 @@ def clean_work_dirs(settings: Settings) -> list[str]:
     A folder is removed only when its name is a task id the store knows and that task is finished or
     waiting for a person (its checkout is fetched again if the work goes on); anything else stays.
     """
-    import shutil
-    from pathlib import Path
-
     root = Path(settings.work_dir).expanduser()
     if not root.is_dir():
         return []
@@ -97,171 +114,215 @@ def clean_work_dirs(settings: Settings) -> list[str]:
     return removed
 
 
-def reap_task(task_id: str) -> list[str]:
-    """Remove a cancelled or dead task's sandboxes (labelled with this deployment)."""
-    return reap_sandboxes(also=task_id)
+def recover(svc: TaskService, task_id: str, job_id: str, *, why: str, spend: bool = True) -> dict[str, Any] | None:
+    """The task's job is gone (dead worker, killed horse, shutdown): reap first, then hand the task back.
 
-
-# ---------------------------------------------------------------------- the dead-worker watchdog
-def retire_job(conn: Any, job_id: str | None) -> None:
-    """Make a dead worker's job inert: out of the StartedJobRegistry (so rq never retries it too) and deleted."""
-    if not job_id:
-        return
-    try:
-        job = Job.fetch(job_id, connection=conn)
-    except NoSuchJobError:
-        return
-    with contextlib.suppress(Exception):
-        job.started_job_registry.remove_executions(job)
-    with contextlib.suppress(Exception):
-        job.delete(remove_from_queue=True)
-
-
-def handle_dead(svc: TaskService, settings: Settings, task_id: str, *, why: str) -> dict[str, Any] | None:
-    """The task's worker is gone: queue it again (retries left) or fail it; reap its sandboxes. Returns the record."""
-    record = svc.store.get(task_id)
-    status = record["status"]
-    if status not in (S.RUNNING, S.PUBLISHING):
-        return None
-    retire_job(svc.store.conn, record.get("job_id"))
-    used = int(record.get("infra_retries") or 0)
-    try:
-        if used < settings.task_infra_retries:
-            back = S.QUEUED if status == S.RUNNING else S.APPROVED
-            record = svc.store.transition(task_id, back, reason=f"{why}; running it again",
-                                          fields={"infra_retries": used + 1}, expect={status})
-            record = svc.enqueue_rerun(record)
-            svc.events.emit(task_id, "requeued", {"reason": why, "retry": used + 1})
-        else:
-            reason = (f"{why}, {used + 1} time(s); giving up: run it again, and if it keeps happening "
-                      "check the workers' memory and logs")
-            record = svc.store.transition(task_id, S.FAILED, reason=reason, expect={status})
-            svc.events.emit(task_id, "failed", {"reason": reason})
-    except IllegalTransition:
-        return None
-    reap_task(task_id)
+    Reaping first, and only what the reaper may remove (a dead owner's sandboxes), never touches the
+    sandbox of a rerun that already started, nor that of a live process that was merely paused.
+    Returns the new record, or None when the job no longer held the task.
+    """
+    reap_sandboxes(task=task_id)
+    record = svc.hand_back(task_id, job=job_id, why=why, spend=spend)
+    if record is not None:
+        log.warning("task %s (job %s): %s -> %s", task_id, job_id, why, record["status"])
     return record
 
 
+# ---------------------------------------------------------------------- the watchdog
+def live_jobs(conn: Any) -> set[str]:
+    """Ids of the jobs whose execution entry in any queue's StartedJobRegistry has not expired."""
+    now = time.time()
+    live: set[str] = set()
+    for queue in Queue.all(connection=conn):
+        registry = StartedJobRegistry(queue.name, connection=conn)
+        for entry in conn.zrangebyscore(registry.key, now, "+inf"):
+            live.add(registry.parse_job_id(entry))
+    return live
+
+
+def job_pending(conn: Any, job_id: str | None) -> bool:
+    """Whether rq will still run (or is running) the job: queued in its queue or taken from it, deferred or
+    scheduled, or started with a live entry. False for a missing job and one that ended (finished, failed,
+    stopped, cancelled).
+
+    The reads follow the job's life backwards (rq moves it queue -> intermediate list, adds its entry to the
+    StartedJobRegistry, then marks it started), so a job moving on meanwhile is never taken for gone.
+    """
+    if not job_id:
+        return False
+    key = Job.key_for(job_id)
+    status, origin = (v.decode() if isinstance(v, bytes) else v for v in conn.hmget(key, "status", "origin"))
+    if status in (JobStatus.DEFERRED, JobStatus.SCHEDULED):
+        return True
+    if status == JobStatus.QUEUED and origin:
+        queue = Queue(origin, connection=conn)
+        if conn.lpos(queue.key, job_id) is not None or conn.lpos(queue.intermediate_queue_key, job_id) is not None:
+            return True
+        status = conn.hget(key, "status")
+        status = status.decode() if isinstance(status, bytes) else status
+    return status == JobStatus.STARTED and job_id in live_jobs(conn)
+
+
 class Watchdog(threading.Thread):
-    """Finds running tasks whose worker's lease expired and hands them to `handle_dead`."""
+    """Every WORKER_HEARTBEAT s, one worker compares the task store with rq's jobs (see the module docstring)."""
 
     def __init__(self, settings: Settings, name: str) -> None:
         super().__init__(name=f"fixbot-watchdog-{name}", daemon=True)
         self.settings = settings
         self.stopped = threading.Event()
+        self.blind_until = 0.0  # after Redis was away, heartbeats need time to resume before anyone is judged
 
     def run(self) -> None:
         """Check every WORKER_HEARTBEAT seconds until stopped."""
-        while not self.stopped.wait(self.settings.worker_heartbeat):
+        period = self.settings.worker_heartbeat
+        while not self.stopped.wait(period):
+            started = time.monotonic()
             try:
                 self.check()
             except Exception as exc:  # noqa: BLE001 - keep watching through a Redis blip
                 log.warning("watchdog check failed: %s", exc)
+                self.blind_until = time.monotonic() + self.settings.worker_lease_ttl + period
+            if time.monotonic() - started > 2 * period + 5:  # blocked, most likely on a Redis that was away
+                self.blind_until = time.monotonic() + self.settings.worker_lease_ttl + period
 
-    def check(self) -> list[str]:
-        """One pass; returns the ids of the dead workers' tasks it handled."""
+    def check(self) -> dict[str, list[str]]:
+        """One pass (skipped when another worker holds the lock); returns the ids it acted on, by kind."""
         svc = _service()
-        conn, keys = svc.store.conn, svc.store.keys
+        conn = svc.store.conn
+        done: dict[str, list[str]] = {"recovered": [], "requeued": [], "forgotten": []}
+        lock = svc.store.keys.watchdog_lock()
+        if not conn.set(lock, os.getpid(), nx=True, px=max(1000, int(self.settings.worker_heartbeat * 1000))):
+            return done
+        try:
+            if time.monotonic() >= self.blind_until:
+                done["recovered"] = self.check_active(svc)
+            done["requeued"] = self.check_waiting(svc)
+            done["forgotten"] = self.forget_ended(svc)
+        finally:
+            conn.delete(lock)
+        return done
+
+    def check_active(self, svc: TaskService) -> list[str]:
+        """Running or publishing tasks whose job has no live entry: recover them."""
         handled = []
-        for status in (S.RUNNING, S.PUBLISHING):
+        for status in ACTIVE:
             for task_id in svc.store.ids_in(status):
-                if conn.exists(keys.lease(task_id)):
+                try:
+                    record = svc.store.get(task_id)  # the record first, then rq: a job that claims the task
+                except TaskNotFound:  # later has added its entry before it claimed
                     continue
-                lock = keys.watchdog_lock(task_id)
-                if not conn.set(lock, os.getpid(), nx=True, ex=60):
+                quiet = time.time() - float(record.get("updated_at") or 0)
+                if record["status"] not in ACTIVE or quiet < self.settings.worker_lease_ttl:
                     continue
+                if record.get("job_id") in live_jobs(svc.store.conn):
+                    continue
+                why = "the worker running this task stopped responding (killed or crashed)"
+                if recover(svc, task_id, str(record.get("job_id")), why=why) is not None:
+                    handled.append(task_id)
+        return handled
+
+    def check_waiting(self, svc: TaskService) -> list[str]:
+        """Queued or approved tasks whose job is missing or ended (and whose retry time came): a new job."""
+        handled = []
+        conn = svc.store.conn
+        for status in WAITING:
+            for task_id in svc.store.ids_in(status):
                 try:
                     record = svc.store.get(task_id)
-                    quiet = time.time() - float(record.get("updated_at") or 0)
-                    if conn.exists(keys.lease(task_id)) or quiet < self.settings.worker_lease_ttl:
-                        continue
-                    why = "the worker running this task stopped responding (killed or crashed)"
-                    if handle_dead(svc, self.settings, task_id, why=why) is not None:
-                        handled.append(task_id)
-                        log.warning("task %s: %s", task_id, why)
                 except TaskNotFound:
                     continue
-                finally:
-                    conn.delete(lock)
+                if record["status"] not in WAITING or float(record.get("retry_at") or 0) > time.time():
+                    continue
+                if job_pending(conn, record.get("job_id")):
+                    continue
+                if svc.requeue_waiting(task_id, job=record.get("job_id")) is not None:
+                    log.warning("task %s was %s without a job (%s): queued a new one", task_id, record["status"],
+                                record.get("job_id"))
+                    handled.append(task_id)
         return handled
+
+    def forget_ended(self, svc: TaskService) -> list[str]:
+        """Delete the checkpoint threads of tasks that ended more than WORKER_LEASE_TTL s ago and whose job is
+        over (agent.retention; never raises)."""
+        from agent.retention import sweep_threads
+
+        return sweep_threads(svc, self.settings, grace=self.settings.worker_lease_ttl)
 
 
 # ---------------------------------------------------------------------- the rq worker
-def _horse_killed(job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
-    """rq's work_horse_killed_handler: the horse died alone (OOM killer, kill -9 on it)."""
-    task_id = job.args[0] if job.args else None
-    if not task_id:
-        return
-    signame = signal.Signals(os.WTERMSIG(ret_val)).name if ret_val and os.WIFSIGNALED(ret_val) else f"exit {ret_val}"
-    svc = _service()
-    try:
-        record = svc.store.get(task_id)
-    except TaskNotFound:
-        return
-    if record["status"] not in (S.RUNNING, S.PUBLISHING) or record.get("job_id") != job.id:
-        reap_task(task_id)
-        return
-    why = f"the process running this task was killed ({signame}; out of memory?)"
-    used = int(record.get("infra_retries") or 0)
-    if (job.retries_left or 0) > 0 and used < get_settings().task_infra_retries:
-        back = S.QUEUED if record["status"] == S.RUNNING else S.APPROVED
-        try:  # rq's Retry enqueues the same job again right after this handler
-            svc.store.transition(task_id, back, reason=f"{why}; running it again", fields={"infra_retries": used + 1},
-                                 expect={record["status"]})
-            svc.events.emit(task_id, "requeued", {"reason": why, "retry": used + 1})
-        except IllegalTransition:
-            pass
-    else:
-        job.retries_left = 0
-        try:
-            svc.store.transition(task_id, S.FAILED, reason=why, expect={record["status"]})
-            svc.events.emit(task_id, "failed", {"reason": why})
-        except IllegalTransition:
-            pass
-    reap_task(task_id)
-
-
 class FixbotWorker(Worker):
-    """rq's forking Worker plus a task lease, a dead-worker watchdog and a horse that dies with it."""
+    """rq's forking Worker plus the watchdog, a horse that dies with it, and tasks handed back when it must stop."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         settings = get_settings()
         kwargs.setdefault("job_monitoring_interval", max(1, int(settings.worker_heartbeat)))
         kwargs.setdefault("worker_ttl", WORKER_TTL)  # an idle worker that died leaves the registry within ~2 min
-        kwargs.setdefault("work_horse_killed_handler", _horse_killed)
         super().__init__(*args, **kwargs)
         self.settings = settings
         self.watchdog: Watchdog | None = None
-        self._task_id: str | None = None
+        self._task: tuple[str, str] | None = None  # (task id, job id) of the job now running
+        self._superseded: str | None = None  # the job id whose horse was killed because another job owns its task
+        self._hand_back_at: float | None = None  # monotonic time past which a stopping worker gives its task back
+        self._handing_back = False
 
-    # the lease ------------------------------------------------------------
-    def _lease_key(self, task_id: str) -> str:
-        return _service().store.keys.lease(task_id)
+    # liveness -------------------------------------------------------------
+    def get_heartbeat_ttl(self, job: Job) -> int:
+        """rq's heartbeat TTL with WORKER_LEASE_TTL in place of rq's fixed 60 s: the execution entry of a
+        worker that stopped beating expires that long after its last beat."""
+        interval = self.job_monitoring_interval
+        if job.timeout and job.timeout > 0:
+            interval = min(job.timeout - self.current_job_working_time, interval)
+        return int(interval) + math.ceil(self.settings.worker_lease_ttl)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        """Hold the task's lease while the horse runs it."""
+        """Remember which task the horse runs (for the heartbeat checks and a hand back)."""
         task_id = job.args[0] if job.args else None
-        ttl_ms = int(self.settings.worker_lease_ttl * 1000)
-        if task_id:
-            self._task_id = task_id
-            self.connection.set(self._lease_key(task_id), self.name, px=ttl_ms)
+        self._task = (task_id, job.id) if task_id else None
+        self._superseded = None
         try:
             super().execute_job(job, queue)
         finally:
-            if task_id:
-                key = self._lease_key(task_id)
-                with contextlib.suppress(Exception):
-                    if self.connection.get(key) == self.name.encode():
-                        self.connection.delete(key)
-            self._task_id = None
+            self._task = None
 
     def maintain_heartbeats(self, job: Job) -> None:
-        """rq's heartbeats, plus the lease."""
+        """rq's heartbeats; then stop the horse when its task is another job's now, or when the shutdown grace
+        ran out."""
         super().maintain_heartbeats(job)
-        if self._task_id:
-            self.connection.set(self._lease_key(self._task_id), self.name,
-                                px=int(self.settings.worker_lease_ttl * 1000))
+        if not self._task or not self.horse_pid:
+            return
+        task_id, job_id = self._task
+        if self._hand_back_at is not None and time.monotonic() >= self._hand_back_at and not self._handing_back:
+            self.log.warning("Worker %s: task %s cannot finish within WORKER_SHUTDOWN_GRACE: handing it back",
+                             self.name, task_id)
+            self._handing_back = True
+            self.kill_horse()
+            return
+        try:
+            owner, _status = _service().store.owner(task_id)
+        except Exception:  # noqa: BLE001 - gone or unreadable: nothing to decide on this beat
+            return
+        if owner != job_id and self._superseded != job_id:
+            self.log.warning("Worker %s: task %s is job %s's now: stopping job %s", self.name, task_id, owner, job_id)
+            self._superseded = job_id
+            self.kill_horse()
+
+    def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
+        """The horse died without finishing (OOM killer, kill -9, or killed by us): hand the task back unless
+        it is another job's now."""
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        task_id = job.args[0] if job.args else None
+        if not task_id:
+            return
+        svc = _service()
+        if self._superseded == job.id:
+            reap_sandboxes(self.settings, task=task_id)
+            return
+        if self._handing_back:
+            recover(svc, task_id, job.id, why="its worker was shut down", spend=False)
+            return
+        signame = (signal.Signals(os.WTERMSIG(ret_val)).name if ret_val and os.WIFSIGNALED(ret_val)
+                   else f"exit {ret_val}")
+        recover(svc, task_id, job.id, why=f"the process running this task was killed ({signame}; out of memory?)")
 
     # the horse ------------------------------------------------------------
     def main_work_horse(self, job: Job, queue: Queue) -> None:
@@ -276,7 +337,7 @@ class FixbotWorker(Worker):
     # start and stop -------------------------------------------------------
     def work(self, *args: Any, **kwargs: Any) -> bool:
         """rq's work loop without its scheduler process (rq's WorkerPool asks for one): fixbot schedules
-        nothing (its retries have no delay), and a scheduler outlives a SIGKILLed worker as an orphan."""
+        nothing, and a scheduler outlives a SIGKILLed worker as an orphan."""
         kwargs["with_scheduler"] = False
         return super().work(*args, **kwargs)
 
@@ -302,42 +363,44 @@ class FixbotWorker(Worker):
             self.watchdog.stopped.set()
         super().teardown()
 
+    def request_stop(self, signum: int, frame: Any) -> None:
+        """Warm shutdown (rq's): the running task may finish within WORKER_SHUTDOWN_GRACE s, else it is handed
+        back at the next heartbeat after that."""
+        super().request_stop(signum, frame)
+        if self._task and self._hand_back_at is None:
+            self._hand_back_at = time.monotonic() + self.settings.worker_shutdown_grace
+
     def request_force_stop(self, signum: int, frame: Any) -> None:
         """Cold shutdown: rq kills the horse; the task goes back to the queue at once (not after the lease)."""
-        task_id = self._task_id
+        task = self._task
         try:
             super().request_force_stop(signum, frame)
         except SystemExit:  # the horse is dead now (a repeated signal within 1 s returns without this)
-            if task_id and not self.is_horse:
-                self._hand_back(task_id)
+            if task and not self.is_horse:
+                with contextlib.suppress(Exception):
+                    recover(_service(), task[0], task[1], why="its worker was shut down", spend=False)
             raise
-
-    def _hand_back(self, task_id: str) -> None:
-        svc = _service()
-        with contextlib.suppress(Exception):
-            record = svc.store.get(task_id)
-            status = record["status"]
-            if status in (S.RUNNING, S.PUBLISHING):
-                retire_job(self.connection, record.get("job_id"))
-                back = S.QUEUED if status == S.RUNNING else S.APPROVED
-                record = svc.store.transition(task_id, back, reason="its worker was shut down; running it again",
-                                              expect={status})
-                svc.enqueue_rerun(record)
-                svc.events.emit(task_id, "requeued", {"reason": "its worker was shut down"})
-            reap_task(task_id)
 
 
 def run_worker(settings: Settings, *, queue: str | None = None, pool: int = 1, burst: bool = False,
                logging_level: str = "INFO") -> int:
-    """Start one worker (pool=1) or rq's WorkerPool of `pool` workers on the task queue; returns when stopped."""
+    """Start one worker (pool=1) or rq's WorkerPool of `pool` workers on the task queue; returns when stopped.
+
+    Before anything starts, Redis, Docker and the checkpointer are checked: each failure is one line
+    (StoreUnavailable, DockerUnavailable, CheckpointUnavailable / ConfigError) instead of a worker that
+    fails every task.
+    """
+    from agent.checkpoints import check_checkpointer
     from agent.tasks.service import connect
     from agent.tasks.store import reachable
     from sandbox.client import docker_client
 
-    conn = connect(settings)
-    with reachable(conn):  # one clear line (StoreUnavailable) instead of rq's retry loop when Redis is down
+    conn = connect(settings)  # fail fast here; the workers' own connections are patient (agent.jobs.service)
+    with reachable(conn):
         conn.ping()
-    docker_client().close()  # DockerUnavailable says how to start the engine; a worker without it fails every task
+    docker_client().close()  # DockerUnavailable says how to start the engine
+    asyncio.run(check_checkpointer(settings))
+    conn = connect(settings, patient=True)
     name = queue or settings.queue_name
     if pool <= 1:
         worker = FixbotWorker([Queue(name, connection=conn)], connection=conn)

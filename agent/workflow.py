@@ -4,22 +4,29 @@
 `rerun_fix` is the worker's version of that (the checkout may be gone); `decide_fix` resumes a task
 paused for approval with a person's decision (LangGraph `Command(resume=...)`), in any process that
 shares the checkpointer (agent.checkpoints: SQLite by default, PostgreSQL with CHECKPOINT_URL).
-The result record carries `awaiting_approval` and the `proposal` when the graph stopped at `propose`.
+The result record carries `awaiting_approval` and the `proposal` when the graph stopped at `propose`,
+and `base_commit`: the commit the repository was fetched at (None for a copied working tree); a
+checkout fetched again later (a rerun, a retry, the publish step) is made at that commit.
+
+A worker's job passes `owns` (its fence, agent.jobs): asked before every checkpoint write and before
+the task's checkout is removed, so a job that lost its task to another never writes into the thread
+nor removes the checkout its successor uses.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from langgraph.types import Command
 
-from agent.checkpoints import open_checkpointer
-from agent.clone import fetch_repository
+from agent.checkpoints import fenced, open_checkpointer
+from agent.clone import fetch_repository, head_commit
 from agent.events import EventSink, NullSink
 from agent.exceptions import ConfigError, InvalidRequest, WorkflowError
 from agent.graph.build import build_graph
@@ -27,24 +34,25 @@ from agent.graph.deps import Deps
 from agent.request import ENGINES, FixRequest, validate_request
 from agent.sandboxes import SandboxPool
 from agent.settings import Settings, state_dir
-from agent.tasks.store import new_task_id
+from agent.tasks.exceptions import Superseded
+from agent.tasks.store import is_task_id, new_task_id
 from agent.textsafe import clean_line
 
+Owns = Callable[[], bool]  # whether this process still owns the task (a worker job's fence)
 RESULT_KEYS = ("status", "message", "analysis", "final_patch", "test_results", "risk", "candidates_tried",
-               "attempts", "phase_times", "tokens", "engine", "localization", "decision", "publication")
+               "attempts", "phase_times", "tokens", "engine", "localization", "decision", "publication",
+               "base_commit")
 # What the result says of the baseline run: failing tests by test id (pytest node id or unittest id), the
 # command (with any environment fixbot added) whose outcomes they are, and what was set aside and why.
 BASELINE_KEYS = ("exit_code", "failing", "passing", "duration", "timed_out", "runner", "outcomes_command",
                  "flaky", "slow", "hung", "environment", "collection_errors", "setup_output", "notes")
 
 
-_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-
-
 def check_task_id(task_id: str) -> str:
-    """The id when it is safe in paths, container names and Redis keys; InvalidRequest otherwise."""
-    if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id):
-        raise InvalidRequest(f"{clean_line(task_id, 80)!r} is not a task id (ids look like fx-1a2b3c4d5e6f)")
+    """The id when it is safe in paths, container names and Redis keys (agent.tasks.store.is_task_id);
+    InvalidRequest otherwise."""
+    if not is_task_id(task_id):
+        raise InvalidRequest(f"{clean_line(str(task_id), 80)!r} is not a task id (ids look like fx-1a2b3c4d5e6f)")
     return task_id
 
 
@@ -98,11 +106,13 @@ async def run_fix(
     pool: SandboxPool | None = None,
     llm: Any = None,
     approval: bool = False,
+    owns: Owns | None = None,
 ) -> dict[str, Any]:
     """Validate, fetch the repository, run the graph to the end (or to `propose` with approval); return the result.
 
     `llm` is a chat client with `complete(messages, node=...)` (tests pass a scripted one); by
-    default the configured OpenAI-compatible endpoint is used when the engine needs it.
+    default the configured OpenAI-compatible endpoint is used when the engine needs it. `owns`: see the
+    module's docstring.
     """
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
@@ -121,18 +131,16 @@ async def run_fix(
         checkout = fetch_repository(request, workdir / "repo", timeout=settings.clone_timeout,
                                     max_mb=settings.clone_max_mb, max_entries=settings.clone_max_files,
                                     exclude=own_paths(settings))
+        base = await asyncio.to_thread(head_commit, checkout)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)  # a failed fetch leaves no task directory behind
         raise
     available = engine != "search" and (llm is not None or settings.llm_configured)
     state = {"task_id": task_id, "request": request.to_dict(), "workspace": str(checkout), "engine": engine,
              "llm_available": available, "started_at": time.time(), "status": "running", "phase_times": {},
-             "candidates_tried": 0, "attempts": 0, "test_results": [], "approval": approval}
-    try:
-        final, proposal = await _invoke(settings, task_id, state, sink, pool, llm)
-    finally:
-        if not settings.keep_workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
+             "candidates_tried": 0, "attempts": 0, "test_results": [], "approval": approval, "base_commit": base}
+    with _checkout_of(settings, task_id, owns):
+        final, proposal = await _invoke(settings, task_id, state, sink, pool, llm, owns)
     return result_record(task_id, final, proposal)
 
 
@@ -153,28 +161,26 @@ async def resume_fix(task_id: str, settings: Settings, *, events: EventSink | No
 
 async def rerun_fix(task_id: str, request: FixRequest, settings: Settings, *, engine: str,
                     events: EventSink | None = None, pool: SandboxPool | None = None, llm: Any = None,
-                    approval: bool = True) -> dict[str, Any]:
+                    approval: bool = True, owns: Owns | None = None) -> dict[str, Any]:
     """Run a task again after its worker died: from its last checkpoint when it has one, else from the start.
 
-    The checkout is fetched again when this host does not have it (another worker, or it was removed).
+    The checkout is fetched again (at the task's base commit) when this host does not have it (another
+    worker, or it was removed).
     """
     sink = events or NullSink()
     values, _ = await checkpoint_values(settings, task_id)
     if not values:
         shutil.rmtree(task_dir(settings, task_id), ignore_errors=True)
         return await run_fix(request, settings, engine=engine, task_id=task_id, events=sink, pool=pool, llm=llm,
-                             approval=approval)
-    try:
-        await asyncio.to_thread(ensure_checkout, values, settings)
-        final, proposal = await _invoke(settings, task_id, None, sink, pool, llm)
-    finally:
-        if not settings.keep_workdir:
-            shutil.rmtree(task_dir(settings, task_id), ignore_errors=True)
+                             approval=approval, owns=owns)
+    with _checkout_of(settings, task_id, owns):
+        await asyncio.to_thread(ensure_checkout, values, settings, sink)
+        final, proposal = await _invoke(settings, task_id, None, sink, pool, llm, owns)
     return result_record(task_id, final, proposal)
 
 
 async def decide_fix(task_id: str, decision: dict[str, Any], settings: Settings, *, events: EventSink | None = None,
-                     pool: SandboxPool | None = None, llm: Any = None) -> dict[str, Any]:
+                     pool: SandboxPool | None = None, llm: Any = None, owns: Owns | None = None) -> dict[str, Any]:
     """Resume a task paused at `propose` with a decision {"action": approve|reject|retry, "by", "feedback"}.
 
     Works in any process that shares the checkpointer. A retry needs the checkout again (it was
@@ -185,22 +191,34 @@ async def decide_fix(task_id: str, decision: dict[str, Any], settings: Settings,
     values, waiting = await checkpoint_values(settings, task_id)
     if not values or not values.get("approval"):
         raise WorkflowError(f"task {task_id!r} has no checkpoint waiting for a decision")
-    try:
+    sink = events or NullSink()
+    with _checkout_of(settings, task_id, owns):
         if decision.get("action") == "retry" or not waiting:
-            await asyncio.to_thread(ensure_checkout, values, settings)
+            await asyncio.to_thread(ensure_checkout, values, settings, sink)
         start: Command | None = Command(resume=decision) if waiting else None
-        final, proposal = await _invoke(settings, task_id, start, events or NullSink(), pool, llm)
-    finally:
-        if not settings.keep_workdir:
-            shutil.rmtree(task_dir(settings, task_id), ignore_errors=True)
+        final, proposal = await _invoke(settings, task_id, start, sink, pool, llm, owns)
     return result_record(task_id, final, proposal)
 
 
-def ensure_checkout(values: dict[str, Any], settings: Settings) -> Path:
-    """The task's checkout at the path its state names, fetched again when it is missing on this host."""
+@contextmanager
+def _checkout_of(settings: Settings, task_id: str, owns: Owns | None) -> Iterator[None]:
+    """Remove the task's checkout afterwards (unless KEEP_WORKDIR), but never once this process lost the task:
+    the job that took it over may be working in that very directory."""
+    try:
+        yield
+    finally:
+        if not settings.keep_workdir and (owns is None or owns()):
+            shutil.rmtree(task_dir(settings, task_id), ignore_errors=True)
+
+
+def ensure_checkout(values: dict[str, Any], settings: Settings, events: EventSink | None = None) -> Path:
+    """The task's checkout at the path its state names, fetched again (at its `base_commit`, the tree its
+    patches were proven on) when it is missing on this host."""
     workspace = Path(values["workspace"])
     if workspace.is_dir():
         return workspace
+    (events or NullSink()).emit(str(values.get("task_id") or ""), "phase",
+                                {"phase": "clone", "text": "Fetching the repository again"})
     root = Path(settings.work_dir).expanduser().resolve()
     if not workspace.resolve().is_relative_to(root):
         raise WorkflowError(f"the task's checkout {workspace} is outside WORK_DIR {root}: workers that share "
@@ -208,7 +226,8 @@ def ensure_checkout(values: dict[str, Any], settings: Settings) -> Path:
     _make_dir(workspace.parent, "WORK_DIR")
     request = FixRequest.from_dict(values["request"])
     return fetch_repository(request, workspace, timeout=settings.clone_timeout, max_mb=settings.clone_max_mb,
-                            max_entries=settings.clone_max_files, exclude=own_paths(settings))
+                            max_entries=settings.clone_max_files, exclude=own_paths(settings),
+                            commit=values.get("base_commit"))
 
 
 async def checkpoint_values(settings: Settings, task_id: str) -> tuple[dict[str, Any], bool]:
@@ -233,8 +252,17 @@ def _config(task_id: str) -> dict[str, Any]:
 
 
 async def _invoke(settings: Settings, task_id: str, start: dict[str, Any] | Command | None, sink: EventSink,
-                  pool: SandboxPool | None, llm: Any = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Run the graph from `start` (a new state, a Command, or None to continue); return (state, proposal)."""
+                  pool: SandboxPool | None, llm: Any = None,
+                  owns: Owns | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Run the graph from `start` (a new state, a Command, or None to continue); return (state, proposal).
+
+    With `owns`, every checkpoint write first asks it and raises Superseded when the task is no longer ours.
+    """
+
+    def check() -> None:
+        if owns is not None and not owns():
+            raise Superseded(f"task {task_id} is no longer this job's: it stops without writing its checkpoint")
+
     if not settings.checkpoint_url:
         _make_dir(Path(settings.checkpoint_db).expanduser().parent, "CHECKPOINT_DB")
     own_pool = pool is None
@@ -243,7 +271,7 @@ async def _invoke(settings: Settings, task_id: str, start: dict[str, Any] | Comm
     config = _config(task_id)
     try:
         async with open_checkpointer(settings) as saver:
-            graph = build_graph(deps, checkpointer=saver)
+            graph = build_graph(deps, checkpointer=fenced(saver, check) if owns is not None else saver)
             if start is None:
                 snapshot = await graph.aget_state(config)
                 if not snapshot.values:

@@ -9,15 +9,20 @@ the caller's `deployment`; sandboxes of another deployment (or of none) are neve
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
 from collections.abc import Callable
 from typing import Any
 
+from docker.errors import APIError
+
 from sandbox.client import docker_client
 from sandbox.config import APP_NAME, LABEL_APP, LABEL_DEADLINE, LABEL_DEPLOYMENT, LABEL_OWNER, LABEL_TASK
 from sandbox.container import pid_namespace, remove_quietly
+
+log = logging.getLogger(__name__)
 
 
 def _expired(labels: dict[str, str], now: float, task_exists: Callable[[str], bool] | None,
@@ -58,22 +63,24 @@ def owner_dead(label: str) -> bool:
 
 
 def reap(client: Any = None, *, task_exists: Callable[[str], bool] | None = None,
-         finished: Callable[[str], bool] | None = None, deployment: str = "", now: float | None = None) -> list[str]:
+         finished: Callable[[str], bool] | None = None, deployment: str = "", now: float | None = None,
+         task: str | None = None) -> list[str]:
     """Remove our containers, then our volumes, whose deadline passed, whose creator died or whose task is gone.
 
     `task_exists(task_id)` False removes (only for callers that own every sandbox they may see);
     `finished(task_id)` True removes sandboxes labelled with `deployment` (a worker's own store's
-    finished, cancelled or waiting tasks). Returns the names removed. The worker calls this at start and
+    finished, cancelled or waiting tasks); `task` looks only at that task's sandboxes (the same rules apply).
+    Returns the names removed. The worker calls this at start and
     when it finds a dead worker's task, so a SIGKILLed worker leaks nothing; `fixbot sandbox reap` finds
-    what a killed CLI run left by its dead owner pid.
+    what a killed CLI run left by its dead owner pid. One object the engine refuses to remove (a volume
+    still in use by some container, 409) is skipped and left for a later pass; the others still go.
     """
     client = client or docker_client()
     now = time.time() if now is None else now
     removed: list[str] = []
-    selector = {"label": f"{LABEL_APP}={APP_NAME}"}
+    selector = {"label": [f"{LABEL_APP}={APP_NAME}", *([f"{LABEL_TASK}={task}"] if task else [])]}
     for container in client.containers.list(all=True, filters=selector, ignore_removed=True):
-        if _expired(container.labels, now, task_exists, finished, deployment):
-            remove_quietly(container)
+        if _expired(container.labels, now, task_exists, finished, deployment) and _remove(container):
             removed.append(container.name)
     in_use = {m.get("Name") for c in client.containers.list(all=True, filters=selector, ignore_removed=True)
               for m in c.attrs.get("Mounts", []) if m.get("Type") == "volume"}
@@ -81,7 +88,16 @@ def reap(client: Any = None, *, task_exists: Callable[[str], bool] | None = None
         labels = volume.attrs.get("Labels") or {}
         if volume.name in in_use:
             continue
-        if _expired(labels, now, task_exists, finished, deployment):
-            remove_quietly(volume)
+        if _expired(labels, now, task_exists, finished, deployment) and _remove(volume):
             removed.append(volume.name)
     return removed
+
+
+def _remove(obj: Any) -> bool:
+    """Remove one container or volume; False (logged, left for a later pass) when the engine refuses."""
+    try:
+        remove_quietly(obj)
+    except APIError as exc:
+        log.warning("could not remove %s yet: %s", getattr(obj, "name", obj), exc.explanation or exc)
+        return False
+    return True

@@ -27,3 +27,11 @@ class NotAuthorized(TaskError):
 
 class StoreUnavailable(TaskError):
     """Redis cannot be reached."""
+
+
+class Superseded(TaskError):
+    """This job no longer owns the task (it was handed to another job, or ended): it stops without writing."""
+
+
+class IdempotencyConflict(TaskError):
+    """The idempotency key was already used for a different request."""

@@ -57,14 +57,11 @@ class Keys:
         """String: a Slack event id already handled (dedupe of redeliveries)."""
         return self._k("seen", event_id)
 
-    def lease(self, task_id: str) -> str:
-        """String: the worker that runs the task now; expires when its heartbeats stop (a dead worker)."""
-        return self._k("lease", task_id)
+    def ended(self) -> str:
+        """Sorted set: tasks that reached a terminal status, scored by that time, until their checkpoint thread is
+        deleted (the workers' sweep reads it)."""
+        return self._k("idx", "ended")
 
-    def watchdog_lock(self, task_id: str) -> str:
-        """String: held briefly by the one worker that handles a task whose worker died."""
-        return self._k("lock", "watchdog", task_id)
-
-    def sample(self, task_id: str, kind: str) -> str:
-        """String: set while a sampled event kind (candidate progress) is muted for a task."""
-        return self._k("sample", task_id, kind)
+    def watchdog_lock(self) -> str:
+        """String: held for one pass by the one worker that checks the tasks against rq's jobs."""
+        return self._k("lock", "watchdog")

@@ -4,7 +4,9 @@ The service validates, changes the record through the store's checked transition
 and emits events; it never runs a task itself. Jobs are referenced by dotted name ("agent.jobs.run_task"),
 so a face's process never imports the workflow. The first job of a task has the task id as its job id;
 later jobs of the same task (a resume after a decision, a rerun after a dead worker) get "<task id>_<n>",
-and the record's `job_id` names the current one (cancel stops that one).
+and the record's `job_id` names the current one, the only one that may write (cancel stops that one).
+A status change and the job it needs are one MULTI (the store's `enqueue=`): no task waits for a job
+that was never queued. Jobs carry no rq Retry: a rerun is always a new job, queued by `hand_back`.
 
 Who MAY decide is the caller's business (agent.tasks.policy); this module only refuses what the
 state machine forbids (IllegalTransition, DuplicateDecision).
@@ -14,32 +16,59 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
-from rq import Callback, Queue, Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.client import Pipeline
+from redis.retry import Retry as RedisRetry
+from rq import Callback, Queue
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
-from agent.exceptions import InvalidRequest
+from agent.exceptions import ConfigError, InvalidRequest
 from agent.request import ENGINES, FixRequest, validate_request
 from agent.settings import Settings
 from agent.tasks.events import TaskEvents
-from agent.tasks.exceptions import IllegalTransition
+from agent.tasks.exceptions import IllegalTransition, Superseded, TaskNotFound
 from agent.tasks.keys import Keys
-from agent.tasks.states import TaskStatus
-from agent.tasks.store import TaskStore, reachable
+from agent.tasks.states import ACTIVE, WAITING, TaskStatus
+from agent.tasks.store import Enqueue, TaskStore, reachable
 
 MAX_FEEDBACK = 4000
+MAX_WAIT = 300.0  # seconds: the longest pause between two tries while the checkpoint database is down
 RUN_JOB = "agent.jobs.run_task"
 RESUME_JOB = "agent.jobs.resume_task"
 S = TaskStatus
 
 
-def connect(settings: Settings) -> redis.Redis:
-    """A Redis client for settings.redis_connection_url (bytes replies, as rq needs), with short timeouts."""
-    return redis.Redis.from_url(settings.redis_connection_url, socket_connect_timeout=5, socket_timeout=30,
-                                health_check_interval=30)
+def connect(settings: Settings, *, patient: bool = False) -> redis.Redis:
+    """A Redis client for settings.redis_connection_url (bytes replies, as rq needs).
+
+    Faces fail fast (a few quick retries, then StoreUnavailable: one line). Workers are `patient`: every
+    command is retried with capped backoff (redis-py's Retry) for as long as Redis is away, so a Redis
+    restart pauses a busy worker instead of killing it (rq's horse monitor does not survive a lost
+    connection: rq/rq#1119). Raises ConfigError for a URL that is no Redis URL (the password never shown).
+    """
+    url = settings.redis_connection_url
+    options: dict[str, Any] = {"socket_connect_timeout": 5, "socket_timeout": 30, "health_check_interval": 30}
+    if patient:
+        options.update(retry=RedisRetry(ExponentialWithJitterBackoff(base=0.25, cap=2.0), -1),
+                       retry_on_error=[redis.ConnectionError, redis.TimeoutError])
+    try:
+        parts = urlsplit(url)
+        if parts.scheme in ("redis", "rediss") and parts.path.strip("/") and not parts.path.strip("/").isdigit():
+            raise ValueError(f"the database {parts.path.strip('/')[:20]!r} is not a number")  # redis-py ignores it
+        conn = redis.Redis.from_url(url, **options)
+        pool = conn.connection_pool
+        pool.connection_class(**pool.connection_kwargs)  # builds, never connects: unknown URL options fail here
+    except (ValueError, TypeError) as exc:
+        shown = urlsplit(url)._replace(netloc=urlsplit(url).netloc.rpartition("@")[2]).geturl() if "://" in url \
+            else url[:40]
+        raise ConfigError(f"REDIS_URL {shown!r} is not a usable Redis URL ({str(exc).splitlines()[0][:120]}): "
+                          "use redis://host:port/db") from None
+    return conn
 
 
 class TaskService:
@@ -65,8 +94,9 @@ class TaskService:
                idempotency_key: str | None = None, retry_of: str | None = None) -> tuple[dict[str, Any], bool]:
         """Validate, create and enqueue a task; returns (record, created now).
 
-        The same idempotency key within 24 h returns the existing task (and False) without enqueuing.
-        Raises InvalidRequest for bad input, StoreUnavailable when Redis is down.
+        The same idempotency key within 24 h returns the existing task (and False) without enqueuing; the
+        record and its job are written in one MULTI. Raises InvalidRequest for bad input, IdempotencyConflict
+        when the key was used for another request, StoreUnavailable when Redis is down.
         """
         engine = engine or ("auto" if self.settings.llm_configured else "search")
         if engine not in ENGINES:
@@ -76,12 +106,12 @@ class TaskService:
         if not isinstance(origin, dict) or origin.get("kind") not in ("slack", "api", "cli"):
             raise InvalidRequest("origin must say which face asked: kind slack, api or cli")
         valid = validate_request(request, self.settings)
-        record, created = self.store.create(valid.to_dict(), origin, engine=engine,
-                                            idempotency_key=idempotency_key, retry_of=retry_of)
+        with reachable(self.store.conn):
+            ahead = self.queue.count  # read first: a worker may take the job before a count after it
+        record, created = self.store.create(valid.to_dict(), origin, engine=engine, idempotency_key=idempotency_key,
+                                            retry_of=retry_of, enqueue=self._job(RUN_JOB))
         if created:
-            record = self._enqueue(record, RUN_JOB)
-            self.events.emit(record["id"], "queued", {"engine": engine, "position": self.queue.count,
-                                                      "retry_of": retry_of})
+            self.events.emit(record["id"], "queued", {"engine": engine, "position": ahead + 1, "retry_of": retry_of})
         return record, created
 
     def retry(self, task_id: str, *, by: str) -> tuple[dict[str, Any], bool]:
@@ -102,9 +132,9 @@ class TaskService:
         """awaiting_approval → approved, and a job that resumes the graph into its publish step."""
         decision = {"action": "approve", "by": by, "at": time.time(), "feedback": None}
         record = self.store.transition(task_id, S.APPROVED, by=by, expect={S.AWAITING_APPROVAL.value},
-                                       fields={"decision": decision})
+                                       fields={"decision": decision}, verb="approve it", enqueue=self._job(RESUME_JOB))
         self.events.emit(task_id, "decision", {"action": "approve", "by": by, "feedback": None})
-        return self._enqueue(record, RESUME_JOB)
+        return record
 
     def reject(self, task_id: str, *, by: str, feedback: str | None = None, retry: bool = False) -> dict[str, Any]:
         """awaiting_approval → rejected (the graph ends), or with retry → queued: the repair goes on with the
@@ -114,9 +144,9 @@ class TaskService:
         decision = {"action": action, "by": by, "at": time.time(), "feedback": feedback}
         target = S.QUEUED if retry else S.REJECTED
         record = self.store.transition(task_id, target, by=by, expect={S.AWAITING_APPROVAL.value},
-                                       fields={"decision": decision})
+                                       fields={"decision": decision}, verb="reject it", enqueue=self._job(RESUME_JOB))
         self.events.emit(task_id, "decision", {"action": action, "by": by, "feedback": feedback})
-        return self._enqueue(record, RESUME_JOB)
+        return record
 
     def cancel(self, task_id: str, *, by: str) -> dict[str, Any]:
         """Cancel a queued, running or waiting task: status cancelled first, then the job is stopped (rq's stop
@@ -147,24 +177,69 @@ class TaskService:
             pass
 
     # ------------------------------------------------------------------ jobs
-    def enqueue_rerun(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Enqueue the task's run again (a dead worker's task, moved back to queued by the watchdog)."""
-        return self._enqueue(record, RUN_JOB if not record.get("proposed_at") and not record.get("decision")
-                             else RESUME_JOB)
+    def hand_back(self, task_id: str, *, job: str, why: str, spend: bool = True,
+                  wait: bool = False) -> dict[str, Any] | None:
+        """The one way a running (or publishing) task goes back to the queue, or fails when it cannot.
 
-    def _enqueue(self, record: dict[str, Any], func: str) -> dict[str, Any]:
-        task_id = record["id"]
-        count = int(record.get("jobs") or 0)
-        job_id = task_id if count == 0 else f"{task_id}_{count}"
-        record = self.store.update(task_id, {"job_id": job_id, "jobs": count + 1})
-        retries = self.settings.task_infra_retries - int(record.get("infra_retries") or 0)
-        with reachable(self.store.conn):
-            self.queue.enqueue(
-                func, task_id, job_id=job_id, job_timeout=int(self.settings.job_timeout),
-                retry=Retry(max=retries) if retries > 0 else None,
-                result_ttl=int(self.settings.task_retention_days * 86400),
-                failure_ttl=int(self.settings.task_retention_days * 86400),
-                on_failure=Callback("agent.jobs.on_job_failure"), on_stopped=Callback("agent.jobs.on_job_stopped"),
-                description=f"{func.rsplit('.', 1)[-1]} {task_id}",
-            )
-        return record
+        Only while `job` still owns the task (else None: another job has it, or it ended). `spend`: the
+        rerun uses one of TASK_INFRA_RETRIES (a dead worker, a killed work horse, an infrastructure fault);
+        with none left the task fails with `why`. Not spent for a worker shut down on purpose. `wait`: the
+        task waits instead (queued or approved, its decision kept) and the workers' watchdog queues it
+        again after TASK_RETRY_DELAY s, doubling up to MAX_WAIT (the checkpoint database is down). The
+        move and the new job are one MULTI. Emits requeued or failed. Returns the new record.
+        """
+        try:
+            record = self.store.get(task_id)
+        except TaskNotFound:
+            return None
+        status = record["status"]
+        if status not in ACTIVE or record.get("job_id") != job:
+            return None
+        back = S.QUEUED if status == S.RUNNING else S.APPROVED
+        used = int(record.get("infra_retries") or 0)
+        try:
+            if wait:
+                waits = int(record.get("waits") or 0)
+                delay = min(self.settings.task_retry_delay * 2 ** waits, MAX_WAIT)
+                new = self.store.transition(task_id, back, reason=f"{why}; trying again in {delay:.0f} s", job=job,
+                                            expect={status}, fields={"retry_at": time.time() + delay,
+                                                                     "waits": waits + 1})
+                self.events.emit(task_id, "requeued", {"reason": why, "retry_in": delay})
+            elif spend and used >= self.settings.task_infra_retries:
+                reason = (f"{why}, {used + 1} time(s); giving up: run it again, and if it keeps happening "
+                          "check the workers' memory and logs")
+                new = self.store.transition(task_id, S.FAILED, reason=reason, job=job, expect={status})
+                self.events.emit(task_id, "failed", {"reason": reason})
+            else:
+                new = self.store.transition(task_id, back, reason=f"{why}; running it again", job=job,
+                                            expect={status}, fields={"infra_retries": used + int(spend),
+                                                                     "retry_at": None},
+                                            enqueue=self._job())
+                self.events.emit(task_id, "requeued", {"reason": why, "retry": used + 1 if spend else None})
+        except (IllegalTransition, Superseded, TaskNotFound):
+            return None
+        return new
+
+    def requeue_waiting(self, task_id: str, *, job: str | None) -> dict[str, Any] | None:
+        """A queued or approved task whose job `job` is gone (or which waited out its retry delay) gets a new
+        job, atomically; None when the task moved on meanwhile."""
+        try:
+            return self.store.update(task_id, {"retry_at": None}, job=job, expect={s.value for s in WAITING},
+                                     enqueue=self._job())
+        except (IllegalTransition, Superseded, TaskNotFound):
+            return None
+
+    def _job(self, func: str | None = None) -> Enqueue:
+        """What the store calls inside its MULTI to queue the record's job (`func`, or the one its state needs:
+        a task never proposed nor decided runs from the start or its checkpoint, any other resumes)."""
+
+        def enqueue(pipe: Pipeline, record: dict[str, Any]) -> None:
+            name = func or (RUN_JOB if not record.get("proposed_at") and not record.get("decision") else RESUME_JOB)
+            ttl = int(self.settings.task_retention_days * 86400)
+            self.queue.enqueue_call(
+                name, args=(record["id"],), job_id=record["job_id"], timeout=int(self.settings.job_timeout),
+                result_ttl=ttl, failure_ttl=ttl, on_failure=Callback("agent.jobs.on_job_failure"),
+                on_stopped=Callback("agent.jobs.on_job_stopped"),
+                description=f"{name.rsplit('.', 1)[-1]} {record['id']}", pipeline=pipe)
+
+        return enqueue

@@ -46,3 +46,25 @@ def cluster(redis_conn: Any, tmp_path: Path, sandbox_image: str, docker_client: 
     made = Cluster(tmp_path, sandbox_image, docker_client, url)
     yield made
     made.stop()
+
+
+@pytest.fixture
+def worker_service(redis_conn: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[TaskService]:
+    """The service a worker process builds from its environment (agent.jobs.service), on the test's Redis, for
+    calling worker-side functions (recover, the watchdog, rq callbacks) in this process."""
+    import uuid
+
+    from agent import jobs
+    from agent.settings import get_settings
+
+    kw = redis_conn.connection_pool.connection_kwargs
+    tag = uuid.uuid4().hex[:8]
+    for name, value in {"REDIS_URL": f"redis://{kw.get('host', '127.0.0.1')}:{kw.get('port', 6379)}/{kw.get('db', 0)}",
+                        "REDIS_PREFIX": f"fxw-{tag}", "QUEUE_NAME": f"qw-{tag}", "DEPLOYMENT_ID": f"test-{tag}",
+                        "ALLOW_LOCAL_REPOS": "true", "WORKER_LEASE_TTL": "5", "WORKER_HEARTBEAT": "1"}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    jobs.service.cache_clear()
+    yield jobs.service()
+    jobs.service.cache_clear()
+    get_settings.cache_clear()

@@ -16,6 +16,16 @@ from agent.request import FixRequest
 from agent.settings import load_settings
 from agent.tasks.service import TaskService
 
+# Reproducing takes a while here: each run of the suite sleeps, so a worker can be stopped mid-task.
+SLOW = {
+    "conftest.py": "",
+    "calc.py": "def calculate_total(items):\n    total = 0\n    for x in items:\n        if x > 0:\n"
+               "            total += x\n    return total\n",
+    "tests/test_calc.py": "import time\n\nfrom calc import calculate_total\n\n\ndef test_slow():\n    time.sleep(2)\n"
+                          "    assert calculate_total([1, 2]) == 3\n\n\ndef test_negative():\n"
+                          "    assert calculate_total([1, -2, 3]) == 2\n",
+}
+
 
 class Cluster:
     """Real `fixbot worker` processes on the test's Redis database, and the service that feeds them."""
@@ -73,10 +83,39 @@ class Cluster:
     def kinds(self, task_id: str) -> list[str]:
         return [e["kind"] for e in self.service.events.replay(task_id)]
 
+    def wait_event(self, task_id: str, kind: str, timeout: float) -> dict[str, Any]:
+        """The task's first event of `kind`, waiting up to `timeout` s for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [e for e in self.service.events.replay(task_id) if e["kind"] == kind]
+            if found:
+                return found[0]
+            time.sleep(0.2)
+        raise AssertionError(f"no {kind} event for {task_id} within {timeout} s: {self.kinds(task_id)}; "
+                             f"logs: {self.logs()[-3000:]}")
+
+    def wait_containers(self, task_id: str, timeout: float = 60) -> list[str]:
+        """The task's sandbox containers, once there are some."""
+        deadline = time.monotonic() + timeout
+        while not self.containers(task_id) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        found = self.containers(task_id)
+        assert found, f"the sandbox of {task_id} was not started"
+        return found
+
     def containers(self, task_id: str) -> list[str]:
         found = self.docker.containers.list(all=True, ignore_removed=True, filters={
             "label": [f"fixbot.task={task_id}", f"fixbot.deployment={self.deployment}"]})
         return sorted(c.name for c in found)
+
+    @staticmethod
+    def horses(worker_pid: int) -> list[int]:
+        """The work horses a `fixbot worker` process forked (one per running job)."""
+        found = []
+        for tid in os.listdir(f"/proc/{worker_pid}/task"):
+            with open(f"/proc/{worker_pid}/task/{tid}/children") as fh:
+                found += [int(p) for p in fh.read().split()]
+        return found
 
     def logs(self) -> str:
         return "\n".join(p.read_text() for p in sorted(self.tmp.glob("worker-*.log")))

@@ -15,7 +15,7 @@ import redis
 from task_cluster import Cluster
 
 from agent.checkpoints import open_checkpointer
-from agent.exceptions import ConfigError
+from agent.exceptions import CheckpointUnavailable, ConfigError
 from agent.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +54,7 @@ async def test_checkpointer_refuses_a_non_postgres_url_and_an_unreachable_server
         async with open_checkpointer(bad):
             pass
     down = load_settings(_env_file=None, checkpoint_url="postgresql://u:secret@127.0.0.1:1/db")
-    with pytest.raises(ConfigError, match="cannot reach the checkpoint database") as caught:
+    with pytest.raises(CheckpointUnavailable, match="cannot reach the checkpoint database") as caught:
         async with open_checkpointer(down):
             pass
     assert "secret" not in str(caught.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from rq.job import Job
 
@@ -26,7 +28,8 @@ def test_submit_validates_creates_enqueues_and_emits(service):
     assert created and record["status"] == "queued" and record["job_id"] == record["id"]
     job = Job.fetch(record["id"], connection=service.queue.connection)
     assert job.func_name == "agent.jobs.run_task" and job.args == (record["id"],)
-    assert job.retries_left == 1 and job.timeout == int(service.settings.job_timeout)
+    assert job.retries_left is None, "no rq Retry: only TaskService.hand_back reruns a task, as a new job"
+    assert job.timeout == int(service.settings.job_timeout)
     assert service.queue.job_ids == [record["id"]]
     assert [e["kind"] for e in service.events.replay(record["id"])] == ["queued"]
     again, created_again = service.submit(REQ, ORIGIN, idempotency_key="slack:T1:trigger-1")
@@ -76,6 +79,28 @@ def test_cancel_a_queued_task_takes_its_job_off_the_queue(service):
     assert service.events.replay(record["id"])[-1]["data"] == {"by": "U7", "was": "queued"}
     with pytest.raises(IllegalTransition, match=r"is cancelled \(by U7 at .*\): cannot approve it"):
         service.approve(record["id"], by="U2")
+
+
+def test_a_refusal_names_the_current_status_not_an_earlier_decision(service):
+    approved = waiting(service)
+    service.approve(approved, by="alice")
+    service.cancel(approved, by="bob")
+    with pytest.raises(IllegalTransition) as refused:
+        service.approve(approved, by="alice")
+    assert type(refused.value) is IllegalTransition, "not a duplicate: the task is cancelled now"
+    assert re.fullmatch(rf"task {approved} is cancelled \(by bob at \d\d:\d\d UTC\): cannot approve it",
+                        str(refused.value)), str(refused.value)
+    retried = waiting(service)
+    service.reject(retried, by="alice", feedback="not like this", retry=True)
+    service.cancel(retried, by="bob")
+    with pytest.raises(IllegalTransition, match=rf"^task {retried} is cancelled \(by bob at .*\): cannot reject it$"):
+        service.reject(retried, by="alice", retry=True)
+    published = waiting(service)
+    service.approve(published, by="alice")
+    for status in ("publishing", "published"):
+        service.store.transition(published, status)
+    with pytest.raises(DuplicateDecision, match=r"is already approved \(by alice at .*\) and published"):
+        service.approve(published, by="carol")
 
 
 def test_retry_makes_a_new_task_from_a_finished_one(service):

@@ -11,23 +11,13 @@ from pathlib import Path
 
 import pytest
 from rq.job import Job
+from task_cluster import SLOW
 
 from agent.tasks.exceptions import DuplicateDecision, IllegalTransition
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 pytestmark = [pytest.mark.redis, pytest.mark.docker, pytest.mark.slow]
-
-# Reproducing takes a while here: each run of the suite sleeps, so a worker can be killed mid-task.
-SLOW = {
-    "conftest.py": "",
-    "calc.py": "def calculate_total(items):\n    total = 0\n    for x in items:\n        if x > 0:\n"
-               "            total += x\n    return total\n",
-    "tests/test_calc.py": "import time\n\nfrom calc import calculate_total\n\n\ndef test_slow():\n    time.sleep(2)\n"
-                          "    assert calculate_total([1, 2]) == 3\n\n\ndef test_negative():\n"
-                          "    assert calculate_total([1, -2, 3]) == 2\n",
-}
-
 
 def test_tasks_across_two_worker_processes_all_finish_with_records_and_events(cluster):
     cluster.start_worker("--pool", "2")  # rq's WorkerPool: two worker processes
@@ -36,7 +26,7 @@ def test_tasks_across_two_worker_processes_all_finish_with_records_and_events(cl
     workers = set()
     for task in tasks:
         record = cluster.wait(task["id"], {"awaiting_approval"}, timeout=180)
-        wait_event(cluster, task["id"], "approval_needed", timeout=10)  # emitted just after the status changes
+        cluster.wait_event(task["id"], "approval_needed", timeout=10)  # emitted just after the status changes
         assert record["result"]["status"] == "fixed" and record["result"]["final_patch"]["diff"]
         assert record["started_at"] and record["proposed_at"] and record["risk"]["level"]
         assert record["progress"]["candidates_tried"] >= 1
@@ -74,7 +64,7 @@ def test_decisions_resume_on_another_worker_process(cluster):
     assert published["status"] == "published", published["reason"]
     patch = published["publication"]["patch"]
     assert patch.startswith("From ") and "Approved-by: U2" in patch
-    wait_event(cluster, a["id"], "published", timeout=10)  # events follow the status change
+    cluster.wait_event(a["id"], "published", timeout=10)  # events follow the status change
     assert cluster.kinds(a["id"]).count("resumed") == 1 and cluster.kinds(a["id"])[-1] == "published"
     svc.reject(b["id"], by="U2", feedback="no", retry=False)
     assert cluster.wait(b["id"], {"rejected"})["decision"]["action"] == "reject"
@@ -105,23 +95,13 @@ def test_a_sigkilled_worker_is_noticed_its_sandbox_reaped_and_its_task_rerun(clu
     cluster.start_worker()
     os.kill(doomed.pid, signal.SIGKILL)  # the worker's main process only: its horse must die with it
     killed = time.time()
-    requeued = wait_event(cluster, task["id"], "requeued", timeout=60)
+    requeued = cluster.wait_event(task["id"], "requeued", timeout=60)
     assert requeued["at"] - killed < 60
     assert "stopped responding (killed or crashed)" in requeued["data"]["reason"]
     assert not set(leftovers) & set(cluster.containers(task["id"])), "the dead worker's containers are gone"
     final = cluster.wait(task["id"], {"awaiting_approval", "failed"}, timeout=180)
     assert final["status"] == "awaiting_approval", final["reason"]
     assert final["infra_retries"] == 1 and cluster.kinds(task["id"]).count("started") == 2
-
-
-def wait_event(cluster, task_id, kind, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [e for e in cluster.service.events.replay(task_id) if e["kind"] == kind]
-        if found:
-            return found[0]
-        time.sleep(0.2)
-    raise AssertionError(f"no {kind} event for {task_id} within {timeout} s: {cluster.kinds(task_id)}")
 
 
 def test_a_task_whose_worker_dies_twice_fails_with_a_reason(cluster, make_repo, tmp_path):
@@ -134,7 +114,7 @@ def test_a_task_whose_worker_dies_twice_fails_with_a_reason(cluster, make_repo, 
     os.kill(doomed.pid, signal.SIGKILL)
     record = cluster.wait(task["id"], {"failed"}, timeout=60)
     assert "stopped responding" in record["reason"] and "giving up" in record["reason"]
-    assert wait_event(cluster, task["id"], "failed", timeout=10)["data"]["reason"] == record["reason"]
+    assert cluster.wait_event(task["id"], "failed", timeout=10)["data"]["reason"] == record["reason"]
     checkout = tmp_path / "work" / task["id"]
     assert checkout.is_dir(), "the dead worker's checkout is still there"
     cluster.start_worker()  # a worker that starts removes checkouts of finished tasks
@@ -190,7 +170,7 @@ def test_sigterm_finishes_the_running_task_and_a_second_one_hands_it_back(cluste
     time.sleep(1.5)  # rq ignores a repeated signal within a second
     cold.send_signal(signal.SIGTERM)  # cold shutdown: the horse is killed, the task goes back at once
     cold.wait(timeout=30)
-    requeued = wait_event(cluster, other["id"], "requeued", timeout=10)
+    requeued = cluster.wait_event(other["id"], "requeued", timeout=10)
     assert requeued["data"]["reason"] == "its worker was shut down"
     assert cluster.service.store.get(other["id"])["status"] == "queued"
     cluster.start_worker()
@@ -201,20 +181,12 @@ def test_a_work_horse_killed_alone_is_retried_by_rq(cluster, make_repo, tmp_path
     worker = cluster.start_worker()
     task = cluster.submit(make_repo(tmp_path / "slow", SLOW), "negative amounts are added")
     cluster.wait(task["id"], {"running"})
-    horse = _children(worker.pid)  # `fixbot worker` forks one work horse per job
+    horse = cluster.horses(worker.pid)  # `fixbot worker` forks one work horse per job
     assert len(horse) == 1
     os.kill(horse[0], signal.SIGKILL)  # as the OOM killer would
-    requeued = wait_event(cluster, task["id"], "requeued", timeout=30)
+    requeued = cluster.wait_event(task["id"], "requeued", timeout=30)
     assert "killed (SIGKILL; out of memory?)" in requeued["data"]["reason"]
     final = cluster.wait(task["id"], {"awaiting_approval", "failed"}, timeout=180)
     assert final["status"] == "awaiting_approval", final["reason"]
     assert final["infra_retries"] == 1 and cluster.kinds(task["id"]).count("started") == 2
     assert worker.poll() is None, "the worker itself lives on"
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{tid}/children") as fh:
-            found += [int(p) for p in fh.read().split()]
-    return found

@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agent.tasks.exceptions import NotAuthorized, TaskNotFound
 from agent.tasks.policy import check_participant
 from agent.tasks.service import MAX_FEEDBACK
+from agent.tasks.store import is_task_id
 from chatbot.slack.blocks import (
     render_feedback_offer,
     render_help,
@@ -32,7 +33,6 @@ from chatbot.slack.text import line, mrkdwn
 
 MENTION_VERBS = ["status", "list", "cancel", "retry", "help"]  # what `@fixbot <verb>` understands
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
-_TASK_ID = re.compile(r"^fx-[0-9a-f]{4,32}$")
 CANCEL_REACTIONS = ("x", "heavy_multiplication_x", "negative_squared_cross_mark")
 
 
@@ -145,7 +145,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 async def _find_task(deps: SlackDeps, channel: str, arg: str | None, thread_ts: str | None) -> dict[str, Any] | None:
     """The task named by id (only if it belongs to this channel), else the task of the current thread."""
     if arg:
-        if not _TASK_ID.match(arg):
+        if not is_task_id(arg):
             return None
         try:
             task = await deps.call(deps.store.get, arg)
