@@ -103,12 +103,12 @@ def test_sandbox_errors_in_fix_end_in_one_line_and_a_record(hostile_repo, cli_en
 
 
 def test_an_unexpected_exception_is_one_line_a_record_and_a_crash_log(tmp_path, monkeypatch, capsys):
-    import agent.cli.fix_cmd as fix_cmd
+    import agent.workflow
 
     async def boom(*_args, **_kwargs):
         raise RuntimeError("boom \x1b]0;pwned\x07")
 
-    monkeypatch.setattr(fix_cmd, "run_fix", boom)
+    monkeypatch.setattr(agent.workflow, "run_fix", boom)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("ALLOW_LOCAL_REPOS", "true")
     from agent.settings import get_settings
