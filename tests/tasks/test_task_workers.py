@@ -109,13 +109,14 @@ def test_a_task_whose_worker_dies_twice_fails_with_a_reason(cluster, make_repo, 
     doomed = cluster.start_worker()
     task = cluster.submit(make_repo(tmp_path / "slow", SLOW), "negative amounts are added")
     cluster.wait(task["id"], {"running"})
-    time.sleep(1)
+    cluster.wait_containers(task["id"])  # the checkout is made before the sandbox starts
+    checkout = tmp_path / "work" / task["id"]
+    assert checkout.is_dir()
     cluster.start_worker()
     os.kill(doomed.pid, signal.SIGKILL)
     record = cluster.wait(task["id"], {"failed"}, timeout=60)
     assert "stopped responding" in record["reason"] and "giving up" in record["reason"]
     assert cluster.wait_event(task["id"], "failed", timeout=10)["data"]["reason"] == record["reason"]
-    checkout = tmp_path / "work" / task["id"]
     assert checkout.is_dir(), "the dead worker's checkout is still there"
     cluster.start_worker()  # a worker that starts removes checkouts of finished tasks
     deadline = time.monotonic() + 60
@@ -190,3 +191,4 @@ def test_a_work_horse_killed_alone_is_retried_by_rq(cluster, make_repo, tmp_path
     assert final["status"] == "awaiting_approval", final["reason"]
     assert final["infra_retries"] == 1 and cluster.kinds(task["id"]).count("started") == 2
     assert worker.poll() is None, "the worker itself lives on"
+
