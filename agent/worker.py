@@ -45,12 +45,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import redis
 from rq import Queue, Worker
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
 from agent.settings import Settings, get_settings
-from agent.tasks.exceptions import TaskNotFound
+from agent.tasks.exceptions import StoreUnavailable, TaskNotFound
 from agent.tasks.service import TaskService
 from agent.tasks.states import ACTIVE, TERMINAL, WAITING, TaskStatus
 
@@ -180,9 +181,11 @@ class Watchdog(threading.Thread):
             started = time.monotonic()
             try:
                 self.check()
-            except Exception as exc:  # noqa: BLE001 - keep watching through a Redis blip
+            except (redis.RedisError, StoreUnavailable) as exc:  # keep watching through a Redis blip
                 log.warning("watchdog check failed: %s", exc)
                 self.blind_until = time.monotonic() + self.settings.worker_lease_ttl + period
+            except Exception as exc:  # noqa: BLE001 - e.g. the checkpoint database is down: heartbeats still count
+                log.warning("watchdog check failed: %s", exc)
             if time.monotonic() - started > 2 * period + 5:  # blocked, most likely on a Redis that was away
                 self.blind_until = time.monotonic() + self.settings.worker_lease_ttl + period
 
