@@ -64,6 +64,7 @@ def test_decisions_resume_on_another_worker_process(cluster):
     assert published["status"] == "published", published["reason"]
     patch = published["publication"]["patch"]
     assert patch.startswith("From ") and "Approved-by: U2" in patch
+    assert published["publication"]["base_commit"] is None, "a copied working tree has no commit to name"
     cluster.wait_event(a["id"], "published", timeout=10)  # events follow the status change
     assert cluster.kinds(a["id"]).count("resumed") == 1 and cluster.kinds(a["id"])[-1] == "published"
     svc.reject(b["id"], by="U2", feedback="no", retry=False)
