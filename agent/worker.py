@@ -282,6 +282,17 @@ class FixbotWorker(Worker):
             interval = min(job.timeout - self.current_job_working_time, interval)
         return int(interval) + math.ceil(self.settings.worker_lease_ttl)
 
+    def set_current_job_working_time(self, current_job_working_time: float, pipeline: Any = None) -> None:
+        """rq's write of the working time, which its horse monitor makes on every beat: a Redis that is away
+        (restarting) must not end the monitor, and with it the worker and its horse (rq/rq#1119). The
+        worker's connection retries every command for as long as Redis is away (connect(patient=True));
+        should one still fail, the beat is skipped: the next one writes it."""
+        try:
+            super().set_current_job_working_time(current_job_working_time, pipeline=pipeline)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self.current_job_working_time = current_job_working_time
+            self.log.warning("Worker %s: working time not written (Redis unreachable: %s)", self.name, exc)
+
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Remember which task the horse runs (for the heartbeat checks and a hand back)."""
         task_id = job.args[0] if job.args else None
@@ -295,7 +306,11 @@ class FixbotWorker(Worker):
     def maintain_heartbeats(self, job: Job) -> None:
         """rq's heartbeats; then stop the horse when its task is another job's now, or when the shutdown grace
         ran out."""
-        super().maintain_heartbeats(job)
+        try:
+            super().maintain_heartbeats(job)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:  # rq/rq#1119: never quit over a lost beat
+            self.log.warning("Worker %s: heartbeat not written (Redis unreachable: %s)", self.name, exc)
+            return
         if not self._task or not self.horse_pid:
             return
         task_id, job_id = self._task
