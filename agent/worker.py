@@ -388,10 +388,18 @@ class FixbotWorker(Worker):
 
     def request_stop(self, signum: int, frame: Any) -> None:
         """Warm shutdown (rq's): the running task may finish within WORKER_SHUTDOWN_GRACE s, else it is handed
-        back at the next heartbeat after that."""
+        back (at the first heartbeat past the grace, so within WORKER_HEARTBEAT s of it; with a grace of 0 at
+        once), without spending a retry. A supervisor's own grace (compose's stop_grace_period) must be
+        longer than WORKER_SHUTDOWN_GRACE + WORKER_HEARTBEAT + a few seconds, or its SIGKILL comes first and
+        the task waits for the watchdog of another worker."""
         super().request_stop(signum, frame)
         if self._task and self._hand_back_at is None:
             self._hand_back_at = time.monotonic() + self.settings.worker_shutdown_grace
+            if self.settings.worker_shutdown_grace <= 0 and self.horse_pid and not self._handing_back:
+                self.log.warning("Worker %s: WORKER_SHUTDOWN_GRACE is 0: handing task %s back", self.name,
+                                 self._task[0])
+                self._handing_back = True
+                self.kill_horse()
 
     def request_force_stop(self, signum: int, frame: Any) -> None:
         """Cold shutdown: rq kills the horse; the task goes back to the queue at once (not after the lease)."""
