@@ -119,15 +119,23 @@ def test_the_watchdog_gives_a_new_job_to_waiting_tasks_whose_job_is_missing(work
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_a_task_whose_job_was_lost_runs_on_a_worker(cluster):
+def test_a_resubmission_after_a_failed_enqueue_and_a_task_whose_job_was_lost_both_run(cluster, monkeypatch):
     from pathlib import Path
 
     examples = Path(__file__).resolve().parents[2] / "examples"
-    task = cluster.submit(examples / "calculate_total")
-    _lose_job(cluster.service.store.conn, task["job_id"])
-    assert cluster.service.queue.count == 0
+    svc = cluster.service
+    request = FixRequest(repo=str(examples / "calculate_total"), issue="negative amounts are added")
+    fail_once(svc, monkeypatch)
+    with pytest.raises(StoreUnavailable):
+        svc.submit(request, ORIGIN, idempotency_key="stuck-1")
+    resubmitted, created = svc.submit(request, ORIGIN, idempotency_key="stuck-1")
+    assert created
+    lost = cluster.submit(examples / "gcd")
+    _lose_job(svc.store.conn, lost["job_id"])
+    assert svc.queue.job_ids == [resubmitted["job_id"]]
     cluster.start_worker()
-    record = cluster.wait(task["id"], {"awaiting_approval", "failed"}, timeout=180)
-    assert record["status"] == "awaiting_approval", record["reason"]
-    assert record["job_id"] == f"{task['id']}_1"
+    for task_id in (resubmitted["id"], lost["id"]):
+        record = cluster.wait(task_id, {"awaiting_approval", "failed"}, timeout=180)
+        assert record["status"] == "awaiting_approval", record["reason"]
+    assert svc.store.get(lost["id"])["job_id"] == f"{lost['id']}_1"
     assert "was queued without a job" in cluster.logs()
