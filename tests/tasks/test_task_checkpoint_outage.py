@@ -119,3 +119,29 @@ def test_an_approval_waits_out_a_checkpoint_database_outage_and_then_publishes(c
     assert done["decision"]["by"] == "U2" and done["infra_retries"] == 0
     assert "failed" not in cluster.kinds(tid) and cluster.kinds(tid)[-1] == "published"
     assert worker.poll() is None
+
+
+@pytest.mark.redis
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_task_submitted_during_an_outage_waits_queued_and_runs_afterwards(cluster, outage_db):
+    cluster.env.update(CHECKPOINT_URL=outage_db.url, TASK_RETRY_DELAY="1")
+    cluster.start_worker()
+    deadline = time.monotonic() + 60  # the database answers at the worker's start
+    while "Listening on" not in cluster.logs() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "Listening on" in cluster.logs(), cluster.logs()
+    svc = cluster.service
+    outage_db.refuse()
+    try:
+        task = cluster.submit(EXAMPLE)
+        waiting = cluster.wait_event(task["id"], "requeued", timeout=60)
+        assert "cannot reach the checkpoint database" in waiting["data"]["reason"]
+        record = cluster.wait(task["id"], {"queued", "failed"}, timeout=10)
+        assert record["status"] == "queued" and record["retry_at"] and record["infra_retries"] == 0
+    finally:
+        outage_db.accept()
+    done = cluster.wait(task["id"], {"awaiting_approval", "failed"}, timeout=180)
+    assert done["status"] == "awaiting_approval", done["reason"]
+    assert done["infra_retries"] == 0 and "failed" not in cluster.kinds(task["id"])
+    assert svc.store.get(task["id"])["result"]["final_patch"]
