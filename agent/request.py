@@ -23,6 +23,7 @@ _INVISIBLE = dict.fromkeys(
     [0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 )
 _SURROGATES = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")  # C0 and C1 controls and DEL; tab is allowed
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._/~-]+$")
 _ALLOWED_SCHEMES = ("https", "http", "ssh", "git")
 
@@ -69,9 +70,9 @@ def validate_request(req: FixRequest, settings: Settings) -> FixRequest:
         raise InvalidRequest("the issue description is empty: say what is wrong")
     if len(issue) > MAX_ISSUE:
         raise InvalidRequest(f"the issue description is too long ({len(issue)} chars, max {MAX_ISSUE})")
-    _check_command("test command", test_command)
+    check_command("test command", test_command)
     if setup is not None:
-        _check_command("setup command", setup)
+        check_command("setup command", setup)
     if req.language not in LANGUAGES:
         raise InvalidRequest(f"language {req.language!r} is not supported (supported: {', '.join(LANGUAGES)})")
     branch = None
@@ -84,13 +85,18 @@ def validate_request(req: FixRequest, settings: Settings) -> FixRequest:
     return FixRequest(repo, issue, test_command, branch, req.language, setup, hints)
 
 
-def _check_command(what: str, command: str) -> None:
+def check_command(what: str, command: str) -> None:
+    """Raise InvalidRequest unless `command` (cleaned) may run as a test or setup command; `what` names it."""
     if not command:
         raise InvalidRequest(f"the {what} is empty")
     if len(command) > MAX_COMMAND:
         raise InvalidRequest(f"the {what} is too long ({len(command)} chars, max {MAX_COMMAND})")
-    if "\x00" in command or "\n" in command:
+    if "\x00" in command or "\n" in command or "\r" in command:
         raise InvalidRequest(f"the {what} must be one line")
+    control = _CONTROL.search(command)
+    if control:  # a terminal escape or a bell in a command bash runs: never what a person meant to type
+        raise InvalidRequest(f"the {what} contains a control character (U+{ord(control.group()):04X}): "
+                             "type it again without it")
 
 
 def _check_hint(hint: str) -> str:

@@ -13,7 +13,8 @@ else is touched).
 3. Web API calls per task: a task whose events arrive at a high rate (EVENTS phase events over
    --seconds, the shape of the search engine's progress), counting the chat.update calls that reach
    Slack (coalescing: about one per SLACK_UPDATE_INTERVAL); with --worker, also whole tasks on a real
-   worker and Docker (examples/calculate_total: /fix → proposal → Approve → published), all calls by method.
+   worker and Docker (examples/calculate_total, served by `git daemon` on loopback: /fix → proposal → Approve →
+   published), all calls by method.
 
 Usage: .venv/bin/python bench/slack.py [--concurrency 50] [--sequential 20] [--events 300 --seconds 5]
                                        [--worker] [--json]
@@ -48,6 +49,7 @@ from agent.settings import load_settings  # noqa: E402
 from agent.tasks.service import TaskService  # noqa: E402
 from chatbot.slack import blocks as b  # noqa: E402
 from chatbot.workspace import payloads  # noqa: E402
+from chatbot.workspace.gitserver import GitServer  # noqa: E402
 
 SECRET = "bench-signing-secret-0123456789"
 REQUESTER, APPROVER = "U0REQUEST", "U0APPROVE"
@@ -101,8 +103,12 @@ class Stack:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.tmp = tmp
-        self.env = {**os.environ, "REDIS_PREFIX": self.prefix, "QUEUE_NAME": self.queue,
-                    "DEPLOYMENT_ID": f"bench-{tag}", "ALLOW_LOCAL_REPOS": "true", "SLACK_BOT_TOKEN": emu.bot_token,
+        # Slack takes repositories by URL only: the example is served by `git daemon` on loopback.
+        self.git = GitServer(tmp / "remotes")
+        self.git.publish(EXAMPLE, "calculate_total")
+        self.repo = self.git.start() + "calculate_total.git"
+        self.env = {**os.environ, "REDIS_PREFIX": self.prefix, "QUEUE_NAME": self.queue, "ALLOWED_REPOS": self.git.url,
+                    "DEPLOYMENT_ID": f"bench-{tag}", "SLACK_BOT_TOKEN": emu.bot_token,
                     "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": emu.url, "APPROVERS": APPROVER,
                     "SLACK_UPDATE_INTERVAL": str(interval), "API_HOST": "127.0.0.1",
                     "WORK_DIR": str(tmp / "work"), "CHECKPOINT_DB": str(tmp / "checkpoints.sqlite"),
@@ -116,7 +122,7 @@ class Stack:
 
     def service(self) -> TaskService:
         return TaskService.from_settings(load_settings(redis_url=self.env.get("REDIS_URL"), redis_prefix=self.prefix,
-                                                       queue_name=self.queue, allow_local_repos=True))
+                                                       queue_name=self.queue, allowed_repos=self.git.url))
 
     def stop_worker(self) -> None:
         """Stop the worker (SIGTERM: it finishes its task) and wait for it."""
@@ -126,6 +132,7 @@ class Stack:
                 proc.wait(timeout=60)
 
     def stop(self) -> None:
+        self.git.stop()
         for proc in self.procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -172,7 +179,7 @@ def first_message_at(emu: Emulator, marker: str) -> float | None:
 
 async def ack_and_first_message(http, stack, emu, n: int, concurrent: bool) -> dict[str, Any]:  # noqa: ANN001
     tag = uuid.uuid4().hex[:6]
-    texts = [f"{EXAMPLE} bench {tag} issue {i:03d} total is wrong" for i in range(n)]
+    texts = [f"{stack.repo} bench {tag} issue {i:03d} total is wrong" for i in range(n)]
     sent: dict[str, float] = {}
 
     async def one(text: str) -> float:
@@ -186,7 +193,7 @@ async def ack_and_first_message(http, stack, emu, n: int, concurrent: bool) -> d
     firsts: list[float] = []
     deadline = time.monotonic() + 60
     for text in texts:
-        marker = text.split(str(EXAMPLE), 1)[1].strip()[:40]
+        marker = text.split(stack.repo, 1)[1].strip()[:40]
         while (at := first_message_at(emu, marker)) is None and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
             await emu.refresh(http)
@@ -202,7 +209,7 @@ async def coalescing(stack: Stack, emu: Emulator, http: aiohttp.ClientSession, e
                      seconds: float) -> dict[str, Any]:
     service = stack.service()
     marker = f"coalesce {uuid.uuid4().hex[:6]}"
-    await signed_fix(http, stack, emu, f"{EXAMPLE} {marker} total is wrong")
+    await signed_fix(http, stack, emu, f"{stack.repo} {marker} total is wrong")
     while first_message_at(emu, marker) is None:
         await asyncio.sleep(0.05)
         await emu.refresh(http)
@@ -236,7 +243,7 @@ async def whole_tasks(stack: Stack, emu: Emulator, http: aiohttp.ClientSession, 
     for _ in range(count):
         first_call = len(await emu.refresh(http))
         marker = f"whole {uuid.uuid4().hex[:6]}"
-        await signed_fix(http, stack, emu, f"{EXAMPLE} {marker} refunds are ignored test: python3 -m pytest -q")
+        await signed_fix(http, stack, emu, f"{stack.repo} {marker} refunds are ignored test: python3 -m pytest -q")
         task = None
         for _ in range(3000):
             tasks, _c = service.store.recent(limit=200)

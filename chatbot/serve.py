@@ -1,5 +1,8 @@
 """`fixbot serve [--socket-mode]`: the bot process (HTTP server, notifier, optional Socket Mode connection).
 
+Startup problems are one line (no traceback): a missing Slack secret or a port in use stop it; Redis
+not answering does not (the bot serves, says so in one log line, and /healthz reports it).
+
 Thin: build the pieces (chatbot.slack.app, chatbot.server), start them, wait for SIGINT/SIGTERM,
 stop them. Several replicas may run at once (the notifier's consumer group and the store's atomic
 transitions make that safe). In Socket Mode, Slack's requests come over a WebSocket opened with
@@ -13,17 +16,16 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
 
-import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from agent.settings import Settings
-from chatbot.exceptions import SlackSetupError
+from agent.tasks.exceptions import StoreUnavailable
+from chatbot.exceptions import ServeError, SlackSetupError
 from chatbot.server import create_app
 from chatbot.slack.access import Access
-from chatbot.slack.app import build_bolt_app, build_web_client
+from chatbot.slack.app import build_bolt_app
 from chatbot.slack.context import SlackDeps
 
 SOCKET_PING_INTERVAL = 10.0
@@ -37,9 +39,8 @@ async def serve(settings: Settings, *, socket_mode: bool = False, host: str | No
     if socket_mode and not app_token:
         raise SlackSetupError("--socket-mode needs SLACK_APP_TOKEN (an app-level token, xapp-..., "
                               "with the connections:write scope)")
-    client = build_web_client(settings)
-    deps = SlackDeps.from_settings(settings, Access(settings, client))
-    bolt_app = build_bolt_app(settings, deps, client=client, socket_mode=socket_mode)
+    deps = SlackDeps.from_settings(settings, Access(settings))
+    bolt_app = build_bolt_app(settings, deps, socket_mode=socket_mode)
     runner = web.AppRunner(create_app(settings, bolt_app=bolt_app, deps=deps, http_events=not socket_mode),
                            access_log=None)
     own_stop = stopping is None
@@ -49,17 +50,23 @@ async def serve(settings: Settings, *, socket_mode: bool = False, host: str | No
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stopping.set)
     handler: AsyncSocketModeHandler | None = None
-    guard: asyncio.Task[None] | None = None
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host or settings.api_host, settings.api_port if port is None else port)
-        await site.start()
+        host, port = host or settings.api_host, settings.api_port if port is None else port
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): another process may use that "
+                             "port; choose another with --port or API_PORT") from None
+        await _say_if_redis_is_down(deps)
         where = ", ".join(str(s.getsockname()[:2]) for s in site._server.sockets)  # type: ignore[union-attr]
         if socket_mode:
-            handler = AsyncSocketModeHandler(bolt_app, app_token=app_token, web_client=client,
+            # slack_sdk >= 3.48 reopens a closed aiohttp session itself, in connect() and in its session monitor
+            # (python-slack-sdk #1922), so no guard of ours runs beside it (tests/chatbot/test_slack_socket_mode).
+            handler = AsyncSocketModeHandler(bolt_app, app_token=app_token, web_client=bolt_app.client,
                                              ping_interval=SOCKET_PING_INTERVAL)
             await handler.connect_async()
-            guard = asyncio.create_task(guard_socket_session(handler.client, stopping, SOCKET_PING_INTERVAL))
             log.info("fixbot serving Slack over Socket Mode; /healthz on %s", where)
         else:
             log.info("fixbot serving Slack at /slack/events and /healthz on %s", where)
@@ -67,32 +74,25 @@ async def serve(settings: Settings, *, socket_mode: bool = False, host: str | No
             started.set()
         await stopping.wait()
     finally:
-        if guard is not None:
-            guard.cancel()
         if handler is not None:
             with contextlib.suppress(Exception):
                 await handler.close_async()
-        await runner.cleanup()
-        with contextlib.suppress(Exception):
-            if client.session is not None:
-                await client.session.close()
+        await runner.cleanup()  # closes the Web API client's session too (chatbot.server)
         log.info("fixbot stopped")
 
 
-async def guard_socket_session(client: Any, stopping: asyncio.Event, interval: float) -> None:
-    """Reopen Socket Mode when its aiohttp ClientSession was closed under it.
 
-    python-slack-sdk issue #1922: `SocketModeClient.connect()` retried forever against a closed
-    ClientSession ("Session is closed"); slack_sdk 3.48 recreates it inside connect(), this guard also
-    covers the case where nothing calls connect() any more. It never runs once the client is closed.
-    """
-    while not stopping.is_set():
-        await asyncio.sleep(interval)
-        if client.closed or not client.aiohttp_client_session.closed:
-            continue
-        log.warning("Socket Mode: the HTTP session was closed; opening a new one and reconnecting")
-        try:
-            client.aiohttp_client_session = aiohttp.ClientSession()
-            await client.connect_to_new_endpoint(force=True)
-        except Exception as exc:  # noqa: BLE001 - try again at the next interval
-            log.warning("Socket Mode reconnect failed (%s); retrying in %.0f s", type(exc).__name__, interval)
+async def _say_if_redis_is_down(deps: SlackDeps) -> None:
+    """One line when Redis does not answer at start. The bot serves anyway (unlike `fixbot worker`): Slack's
+    requests are answered with a clear line meanwhile, /healthz says 503, and the notifier starts when it answers."""
+    def ping() -> None:
+        from agent.tasks.store import reachable
+
+        with reachable(deps.conn):
+            deps.conn.ping()
+
+    try:
+        await deps.call(ping)
+    except StoreUnavailable as exc:
+        log.warning("%s; serving anyway: requests get a 'try again' answer and /healthz says 503 until it answers",
+                    exc)

@@ -2,7 +2,8 @@
 
 A thin edge (bolt-python's aiohttp adapter converts request and response): every Slack request
 (slash commands, interactivity, events) goes to the one Bolt app, which verifies the signature.
-/healthz says whether Redis answers and how many workers are alive. The notifier runs in the same
+/healthz says whether Redis answers, how many workers are alive and whether the notifier works (503
+when Redis is unreachable or the notifier has been failing for a while). The notifier runs in the same
 process, started and stopped with the application.
 """
 
@@ -14,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -38,8 +40,10 @@ def create_app(settings: Settings, *, bolt_app: AsyncApp, deps: SlackDeps, http_
     if http_events:
         app.router.add_post("/slack/events", _slack_events)
     app.router.add_get("/healthz", _healthz)
+    app.on_startup.append(_open_session)
     app.on_startup.append(_learn_workspace)
     app.on_shutdown.append(_drain)
+    app.on_cleanup.append(_close_session)  # after the notifier stops (cleanup_ctx runs first)
     if notifier:
         app[NOTIFIER_KEY] = Notifier(deps, bolt_app.client)
         app.cleanup_ctx.append(_run_notifier)
@@ -47,29 +51,62 @@ def create_app(settings: Settings, *, bolt_app: AsyncApp, deps: SlackDeps, http_
 
 
 async def _slack_events(request: web.Request) -> web.Response:
+    if not _signature_headers_readable(request):
+        return web.Response(status=401, text="invalid request")
     bolt_app = request.app[BOLT_KEY]
     return await to_aiohttp_response(await bolt_app.async_dispatch(await to_bolt_request(request)))
 
 
+def _signature_headers_readable(request: web.Request) -> bool:
+    """Whether the signature headers have Slack's shape (a decimal timestamp, "v0=<hex>"); slack_sdk's
+    SignatureVerifier raises on a timestamp int() cannot read, which would be a 500 and a traceback."""
+    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    signature = request.headers.get("X-Slack-Signature", "")
+    return (0 < len(timestamp) <= 12 and timestamp.isascii() and timestamp.isdigit()
+            and signature.startswith("v0=") and len(signature) <= 200)
+
+
 async def _healthz(request: web.Request) -> web.Response:
     deps = request.app[DEPS_KEY]
+    notifier = request.app[NOTIFIER_KEY].health() if NOTIFIER_KEY in request.app else None
     try:
         stats = await deps.call(_health_figures, deps)
     except StoreUnavailable as exc:
         return web.json_response({"status": "down", "redis": str(exc)}, status=503)
     stats["status"] = "ok" if stats["workers_alive"] else "no_workers"
+    if notifier is not None:
+        failing = f"failing for {notifier['failing_for']:.0f} s: {notifier['error']}"
+        stats["notifier"] = "ok" if notifier["ok"] else failing
+        if not notifier["ok"]:  # Slack gets no updates from this replica: restart it, or look at its log
+            stats["status"] = "notifier_failing"
+            return web.json_response(stats, status=503)
     return web.json_response(stats)
 
 
 def _health_figures(deps: SlackDeps) -> dict[str, Any]:
-    from rq import Queue, Worker
+    from rq import Queue
 
     from agent.tasks.store import reachable
 
     with reachable(deps.conn):
         deps.conn.ping()
-        queue = Queue(deps.settings.queue_name, connection=deps.conn)
-        return {"redis": "ok", "workers_alive": Worker.count(queue=queue), "queue_depth": queue.count}
+        depth = Queue(deps.settings.queue_name, connection=deps.conn).count
+    return {"redis": "ok", "workers_alive": deps.store.workers_alive(), "queue_depth": depth}
+
+
+async def _open_session(app: web.Application) -> None:
+    """One aiohttp session for every Web API call of the process (the Bolt app's client, the per-request copies
+    Bolt makes of it, the notifier, Socket Mode's connection requests): kept-alive connections instead of a
+    session, a connection and a TLS handshake per call, which slack_sdk does when the client has none."""
+    client = app[BOLT_KEY].client
+    if client.session is None or client.session.closed:
+        client.session = aiohttp.ClientSession()
+
+
+async def _close_session(app: web.Application) -> None:
+    session = app[BOLT_KEY].client.session
+    if session is not None:
+        await session.close()
 
 
 async def _learn_workspace(app: web.Application) -> None:

@@ -170,6 +170,17 @@ class TaskStore:
                 except redis.WatchError:
                     continue
 
+    def find_idempotent(self, idempotency_key: str) -> dict[str, Any] | None:
+        """The task created for `idempotency_key` within the last 24 h, or None (a face asks before it posts)."""
+        with reachable(self.conn):
+            found = self.conn.get(self.keys.idempotency(_digest(idempotency_key)))
+        if found is None:
+            return None
+        try:
+            return self.get(_text(found))
+        except TaskNotFound:
+            return None
+
     def get(self, task_id: str) -> dict[str, Any]:
         """The record; raises TaskNotFound (also for ids that are not ours) or StoreUnavailable."""
         with reachable(self.conn):
@@ -343,6 +354,14 @@ class TaskStore:
             with reachable(self.conn):
                 self.conn.zrem(self.keys.ended(), *task_ids)
 
+    def workers_alive(self) -> int:
+        """Workers serving this store's queue whose heartbeat key is still alive (rq's Worker.all drops the ones
+        whose key expired; Worker.count would still count a SIGKILLed worker in the registry set)."""
+        from rq import Queue, Worker
+
+        with reachable(self.conn):
+            return len(Worker.all(queue=Queue(self.queue_name, connection=self.conn)))
+
     def stats(self, window: float = 7 * 86400) -> dict[str, Any]:
         """Figures for dashboards over tasks created in the last `window` seconds.
 
@@ -350,14 +369,14 @@ class TaskStore:
          "median_time_to_fix": s from creation to the proposal | None, "median_attempts": n | None,
          "tokens": total tokens spent, "queue_depth": jobs waiting, "workers_alive": n}
         """
-        from rq import Queue, Worker
+        from rq import Queue
 
         since = time.time() - window
         with reachable(self.conn):
             ids = [as_text(m) for m in self.conn.zrangebyscore(self.keys.recent(), since, "+inf")]
             records = [r for r in self.get_many(ids) if r is not None]
             queue = Queue(self.queue_name, connection=self.conn)
-            depth, workers = queue.count, len(Worker.all(queue=queue))  # all() drops workers whose key expired
+            depth, workers = queue.count, self.workers_alive()
         by_status: dict[str, int] = {s.value: 0 for s in TaskStatus}
         for r in records:
             by_status[r["status"]] = by_status.get(r["status"], 0) + 1

@@ -13,6 +13,7 @@ from typing import Any
 
 from agent.settings import Settings
 from agent.tasks.exceptions import NotAuthorized
+from agent.tasks.policy import Approvers
 
 GROUP_TTL = 60.0
 log = logging.getLogger(__name__)
@@ -43,13 +44,14 @@ class Access:
             return "you are not on fixbot's list of users (SLACK_ALLOWED_USERS): ask an admin to add you."
         return None
 
-    async def approvers(self) -> set[str]:
-        """User ids that may approve: APPROVERS and the members of APPROVER_GROUP (empty set: anyone).
+    async def approvers(self) -> Approvers:
+        """Who may approve: APPROVERS and the members of APPROVER_GROUP (neither configured: anyone; a configured
+        group that is empty, with no APPROVERS: nobody).
 
         Raises NotAuthorized when the group is configured but Slack cannot list it and nothing is cached.
         """
         if not self.group:
-            return set(self.static_approvers)
+            return Approvers.of(self.static_approvers)
         now = time.monotonic()
         if self._group_members is None or now - self._group_read_at > GROUP_TTL:
             try:
@@ -61,6 +63,4 @@ class Access:
                 if self._group_members is None:
                     raise NotAuthorized("cannot read the approver group from Slack right now; "
                                         "try again in a minute") from None
-        members = self._group_members or set()
-        approvers = self.static_approvers | members
-        return approvers or {"(nobody: the approver group is empty)"}
+        return Approvers(frozenset(self.static_approvers | (self._group_members or set())), listed=True)

@@ -29,6 +29,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.block_elements import RichTextElementParts, RichTextSectionElement
 from slack_sdk.models.blocks.blocks import PlanBlock, TaskCardBlock
 
+from agent.tasks.policy import risk_level
 from chatbot.slack.text import code_span, cut, head_lines, line, mrkdwn, plain, preformatted
 
 APPROVE, REJECT, REJECT_FEEDBACK = "fixbot_approve", "fixbot_reject", "fixbot_reject_feedback"
@@ -55,8 +56,11 @@ NEXT_STEPS = {
                  "name the file in the issue, or the LLM engine (`engine: llm`) for bugs that need more than one edit.",
     "no_failure": "Give a test command that fails today (`test: ...`), or describe the failing input precisely; "
                   "with `engine: llm` the model first writes a test that fails.",
-    "failed": "Check that the test command runs in a clean checkout (`fixbot sandbox run`), add `setup: pip install "
-              "-e .` when the tests need the package installed, then `@fixbot retry`.",
+    "failed": "Check that the test command runs in a fresh checkout of the repository, add `setup: pip install -e .` "
+              "when the tests need the package installed, then `@fixbot retry` (or `/fix` again with `test:` or "
+              "`setup:`).",
+    "failed_clone": "Check the repository's URL and branch, and that fixbot may read it (a private repository needs "
+                    "credentials in fixbot's configuration), then `@fixbot retry`.",
     "timed_out": "Give a narrower test command (one test file), or raise TASK_TIME_LIMIT; then `@fixbot retry`.",
     "cancelled": "`@fixbot retry` in this thread starts it again.",
 }
@@ -228,9 +232,14 @@ def patch_filename(task: dict[str, Any]) -> str:
     return f"fixbot-{task.get('id')}.patch"
 
 
-def render_proposal(task: dict[str, Any], *, inline_diff: bool, superseded: bool = False) -> list[Block]:
+def render_proposal(task: dict[str, Any], *, inline_diff: bool, upload_error: str | None = None,
+                    closed: dict[str, Any] | None = None) -> list[Block]:
     """The patch for review: analysis, explanation, risk and reasons, tests run, the diff (or where it is),
-    then the buttons — or, once decided (or superseded), the outcome instead of the buttons."""
+    then the buttons — or, once decided, what happened instead of the buttons (see render_decision_area).
+
+    A long diff is attached as a file; when Slack refused the upload (`upload_error`, its error code), the
+    diff's first lines are shown instead with a note, so the buttons are never held back by the file.
+    """
     p = proposal_of(task)
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(
         text=f":bulb: *Patch proposed* for {code_span(repo_name(task), 80)}"
@@ -241,7 +250,7 @@ def render_proposal(task: dict[str, Any], *, inline_diff: bool, superseded: bool
         blocks.append(SectionBlock(text=MarkdownTextObject(
             text=f"*Why this fixes it*\n{mrkdwn(p['explanation'], 1200)}")))
     risk = p["risk"] or {}
-    level = str(risk.get("level") or "unknown")
+    level = risk_level({"risk": risk}) or "unknown"
     reasons = "; ".join(line(r, 200) for r in (risk.get("reasons") or [])[:5])
     icon = {"low": ":large_green_circle:", "medium": ":large_orange_circle:",
             "high": ":red_circle:"}.get(level, ":white_circle:")
@@ -254,36 +263,49 @@ def render_proposal(task: dict[str, Any], *, inline_diff: bool, superseded: bool
     diff = p["diff"]
     if inline_diff and diff:
         blocks.append(preformatted(diff, max_lines=500, max_chars=2800))
+    elif diff and upload_error:
+        count = diff.count("\n") + 1
+        blocks.append(preformatted(diff, max_lines=40, max_chars=2800))
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(
+            text=f":warning: The diff has {count} lines; only the first ones are shown: Slack refused the file "
+                 f"{code_span(diff_filename(task))} ({line(upload_error, 60)}).")]))
     elif diff:
         count = diff.count("\n") + 1
         blocks.append(ContextBlock(elements=[MarkdownTextObject(
             text=f":page_facing_up: The diff ({count} lines) is attached as {code_span(diff_filename(task))}.")]))
     blocks.append(DividerBlock())
-    blocks.extend(render_decision_area(task, superseded=superseded))
+    blocks.extend(render_decision_area(task, closed=closed))
     return blocks
 
 
-def render_decision_area(task: dict[str, Any], *, superseded: bool = False) -> list[Block]:
-    """The buttons while the task awaits a decision; otherwise one line saying what happened."""
+def render_decision_area(task: dict[str, Any], *, closed: dict[str, Any] | None = None) -> list[Block]:
+    """The buttons while the task awaits a decision; otherwise one line saying what happened to the proposal.
+
+    `closed` is what closed it, from the event that did ({"action": "approve" | "reject" | "retry" | "cancel",
+    "by", "at", "feedback"}); without it, the task's record says (its decision, or its cancellation).
+    """
     status = task.get("status")
-    decision = task.get("decision") or {}
-    if superseded:
-        return [ContextBlock(elements=[MarkdownTextObject(text=":recycle: Superseded by a newer proposal below.")])]
-    if status == "awaiting_approval":
+    if closed is None and status == "awaiting_approval":
         task_id = str(task.get("id"))
-        high = str((task.get("risk") or {}).get("level")) == "high"
+        high = risk_level(task) == "high"
         confirm = ConfirmObject(title="Approve this patch?", confirm="Approve", deny="Not yet",
-                                text="The patch becomes a branch and a pull request."
+                                text="fixbot commits the patch on a fresh checkout and attaches it here as a "
+                                     "`.patch` file to `git am`; nothing is pushed."
                                      + (" It is *high risk*: read the reasons first." if high else ""))
+        reject = ConfirmObject(title="Reject this patch?", confirm="Reject", deny="Not yet", style="danger",
+                               text="The task ends here and nothing is pushed. To have fixbot try again with a "
+                                    "hint, use *Reject with feedback* instead.")
         return [ActionsBlock(block_id="decision", elements=[
             ButtonElement(text="Approve", action_id=APPROVE, value=task_id, style="primary", confirm=confirm),
-            ButtonElement(text="Reject", action_id=REJECT, value=task_id, style="danger"),
+            ButtonElement(text="Reject", action_id=REJECT, value=task_id, style="danger", confirm=reject),
             ButtonElement(text="Reject with feedback", action_id=REJECT_FEEDBACK, value=task_id)])]
+    if closed is None and status == "cancelled":
+        closed = {"action": "cancel", "by": task.get("cancelled_by"), "at": task.get("finished_at")}
+    decision = closed or {**(task.get("decision") or {})}
     by, at = user_ref(decision.get("by")), slack_date(decision.get("at") or task.get("decided_at"))
     action = decision.get("action")
-    if status == "cancelled":
-        text = (f":octagonal_sign: Cancelled by {user_ref(task.get('cancelled_by'))} "
-                f"at {slack_date(task.get('finished_at'))}")
+    if action == "cancel":
+        text = f":octagonal_sign: Cancelled by {by} at {at}"
     elif action == "approve":
         text = f":white_check_mark: Approved by {by} at {at}"
     elif action == "retry":
@@ -330,6 +352,14 @@ def render_decision_reply(task: dict[str, Any], data: dict[str, Any]) -> list[Bl
     return [SectionBlock(text=MarkdownTextObject(text=text))]
 
 
+def render_outcome_reply(task: dict[str, Any]) -> list[Block]:
+    """The reply when a task ends: render_outcome, and a Retry button unless it was published."""
+    blocks = render_outcome(task)
+    if task.get("status") != "published":
+        blocks.append(render_button("Retry", RETRY_TASK, str(task.get("id"))))
+    return blocks
+
+
 def render_outcome(task: dict[str, Any]) -> list[Block]:
     """The final thread reply: published (where), or why it ended and what to try next."""
     status = task.get("status")
@@ -361,13 +391,21 @@ def render_outcome(task: dict[str, Any]) -> list[Block]:
         text = (":white_check_mark: *The tests already pass*, so there is nothing to reproduce.\n"
                 + NEXT_STEPS["no_failure"])
     elif status == "timed_out":
-        text = (":alarm_clock: *Timed out*" + (f": {line(reason, 300)}" if reason else "")
-                + f".\n{NEXT_STEPS['timed_out']}")
+        text = (":alarm_clock: *Timed out*" + (f": {_sentence(reason, 300)}" if reason else ".")
+                + f"\n{NEXT_STEPS['timed_out']}")
     elif status == "failed":
-        text = f":x: *Failed:* {line(reason or result.get('message') or 'unknown error', 500)}.\n{NEXT_STEPS['failed']}"
+        cloning = (task.get("progress") or {}).get("phase") == "clone"  # it failed fetching the repository
+        text = (f":x: *Failed:* {_sentence(reason or result.get('message') or 'unknown error', 500)}\n"
+                + NEXT_STEPS["failed_clone" if cloning else "failed"])
     else:
         text = f"Task {code_span(task.get('id'))} is {line(status, 30)}."
     return [SectionBlock(text=MarkdownTextObject(text=text))]
+
+
+def _sentence(text: object, limit: int) -> str:
+    """Untrusted text as one line ending with exactly one period (agent messages often bring their own)."""
+    value = line(text, limit).rstrip()
+    return value if value.endswith((".", "!", "?", "…")) else value + "."
 
 
 def render_text(text: str) -> list[Block]:
@@ -375,12 +413,14 @@ def render_text(text: str) -> list[Block]:
     return [SectionBlock(text=MarkdownTextObject(text=cut(text, 2900)))]
 
 
-def render_feedback_offer(task: dict[str, Any], feedback: str, value: str, user: str) -> list[Block]:
-    """Reply to a thread message while the task awaits a decision: use it as feedback?"""
+def render_feedback_offer(task: dict[str, Any], feedback: str, offer_id: str) -> list[Block]:
+    """To the author of a thread reply while the task awaits a decision (ephemeral): use it as feedback? (The
+    button carries the id of the offer the bot keeps, never the text.)"""
     return [SectionBlock(text=MarkdownTextObject(
-                text=f"{user_ref(user)}, retry with this as feedback for the patch?\n>{line(feedback, 500)}")),
+                text=f"Send the patch back with your reply as feedback, and try again?\n>{line(feedback, 500)}")),
             ActionsBlock(block_id="feedback_offer", elements=[
-                ButtonElement(text="Retry with this", action_id=RETRY_WITH_FEEDBACK, value=value, style="primary")])]
+                ButtonElement(text="Retry with this", action_id=RETRY_WITH_FEEDBACK, value=offer_id,
+                              style="primary")])]
 
 
 def task_line(task: dict[str, Any], *, link: str | None, now: float) -> str:
@@ -412,8 +452,9 @@ HELP = """*fixbot* reproduces a bug, finds a patch, proves it in a sandbox and a
 *Start a fix*
 `/fix <repo> <what is wrong> [test: <command>] [branch: <name>] [setup: <command>] [engine: search|llm|auto]`
 `/fix repo=<url> issue="what is wrong" test="python -m pytest -q"`
+(`test:` and `setup:` take a command like `python -m pytest -q`; wrap any other command in backticks)
 `/fix` alone opens a form.
-*Channel defaults* (then `/fix the total is wrong for negative numbers` is enough)
+*Channel defaults* (approvers set them; then `/fix the total is wrong for negative numbers` is enough)
 `/fix config repo=<url> test="python -m pytest -q"` · `/fix config` shows them · `/fix config clear`
 *In a task's thread*
 Approve / Reject / Reject with feedback buttons; a reply while the patch awaits a decision can become feedback;
@@ -435,6 +476,16 @@ def render_config(channel: str, config: dict[str, str]) -> list[Block]:
         rows = "\n".join(f"• {k}: {code_span(v, 300)}" for k, v in sorted(config.items()))
         text = f"/fix defaults in <#{channel}>:\n{rows}"
     return [SectionBlock(text=MarkdownTextObject(text=text))]
+
+
+def render_config_change(user: str, changes: dict[str, str] | None) -> list[Block]:
+    """The public announcement of a change to a channel's /fix defaults (`changes` None: all cleared)."""
+    if changes is None:
+        text = f":gear: {user_ref(user)} cleared this channel's /fix defaults."
+    else:
+        rows = "\n".join(f"• {k}: {code_span(v, 300)}" if v else f"• {k}: removed" for k, v in sorted(changes.items()))
+        text = f":gear: {user_ref(user)} changed this channel's /fix defaults (every /fix here uses them):\n{rows}"
+    return [SectionBlock(text=MarkdownTextObject(text=cut(text, 2900)))]
 
 
 def render_button(text: str, action_id: str, value: str) -> ActionsBlock:

@@ -7,13 +7,16 @@ asyncio.to_thread so the event loop (and Slack's acks) never waits on it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import redis
+from slack_sdk.errors import SlackApiError
 
 from agent.settings import Settings
 from agent.tasks.events import TaskEvents
@@ -22,6 +25,8 @@ from agent.tasks.keys import Keys
 from agent.tasks.service import TaskService
 from agent.tasks.store import TaskStore, reachable
 from chatbot.slack.access import Access
+from chatbot.slack.api_errors import error_code
+from chatbot.slack.validation import face_settings
 
 T = TypeVar("T")
 SEEN_TTL = 24 * 3600  # Slack redelivers within minutes; a day is plenty
@@ -39,6 +44,19 @@ class SlackKeys(Keys):
         """Hash: the task's Slack messages besides the status message ("proposal": ts of the open proposal)."""
         return self._k("slack", "messages", task_id)
 
+    def offer(self, offer_id: str) -> str:
+        """String: a thread reply offered as feedback (JSON: task_id, feedback, reply_ts, user)."""
+        return self._k("slack", "offer", offer_id)
+
+    def cursor(self, task_id: str) -> str:
+        """Hash: how far the task's events were posted ("after": last event id done; "entry" and "state": the
+        parts done of a milestone that failed half-way)."""
+        return self._k("slack", "cursor", task_id)
+
+    def delivery_lock(self, task_id: str) -> str:
+        """String: held by the replica posting the task's events now (one at a time, in order)."""
+        return self._k("slack", "lock", task_id)
+
     def throttle(self, task_id: str) -> str:
         """String: set while the task's status message was edited less than SLACK_UPDATE_INTERVAL ago."""
         return self._k("slack", "throttle", task_id)
@@ -55,10 +73,16 @@ class SlackDeps:
     now: Callable[[], float] = time.time
     workspace_url: str | None = None  # from auth.test, for thread links
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)  # listeners' work after their ack
+    progress_mode: str = ""  # "plan" or "classic": the blocks progress is shown with (see with_progress_blocks)
+
+    def __post_init__(self) -> None:
+        self.progress_mode = self.progress_mode or self.settings.slack_progress_blocks
 
     @classmethod
     def from_settings(cls, settings: Settings, access: Access, conn: redis.Redis | None = None) -> SlackDeps:
-        """Deps on the configured Redis (or `conn`), prefix and queue."""
+        """Deps on the configured Redis (or `conn`), prefix and queue; local repositories refused (see
+        chatbot.slack.validation), also by the task service this face submits through."""
+        settings = face_settings(settings)
         service = TaskService.from_settings(settings, conn=conn)
         return cls(settings, service, SlackKeys(settings.redis_prefix), access)
 
@@ -100,6 +124,23 @@ class SlackDeps:
         _done, pending = await asyncio.wait(set(self.tasks), timeout=timeout)
         for task in pending:
             task.cancel()
+
+    async def with_progress_blocks(self, send: Callable[[str], Awaitable[T]]) -> T:
+        """`send(mode)` with the blocks progress is shown with here ("plan", or "classic"); the one place that
+        decides it for every post of this process (the status message, `@fixbot status`...).
+
+        A workspace that refuses plan blocks (invalid_blocks) gets classic ones from then on, and this post
+        is sent again with them.
+        """
+        mode = self.progress_mode
+        try:
+            return await send(mode)
+        except SlackApiError as exc:
+            if mode != "plan" or error_code(exc) != "invalid_blocks":
+                raise
+        log.warning("Slack refused plan blocks; using classic progress blocks from now on")
+        self.progress_mode = "classic"
+        return await send("classic")
 
     async def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking task-layer call in a thread."""
@@ -151,6 +192,31 @@ class SlackDeps:
                 pipe.expire(self.keys.messages(task_id), self.retention)
                 pipe.execute()
         await self.call(write)
+
+    async def save_offer(self, task_id: str, feedback: str, *, reply_ts: str, user: str) -> str:
+        """Keep a thread reply offered as feedback; returns the short id its "Retry with this" button carries.
+
+        The text stays here, not in the button (a value holds 2,000 characters, counted after JSON escaping).
+        """
+        offer_id = secrets.token_urlsafe(12)
+        data = json.dumps({"task_id": task_id, "feedback": feedback, "reply_ts": reply_ts, "user": user})
+
+        def write() -> None:
+            with reachable(self.conn):
+                self.conn.set(self.keys.offer(offer_id), data, ex=self.retention)
+        await self.call(write)
+        return offer_id
+
+    async def offer(self, offer_id: str) -> dict[str, str] | None:
+        """An offer saved by `save_offer`, or None (unknown id, or expired)."""
+        if not offer_id or len(offer_id) > 64:
+            return None
+
+        def read() -> Any:
+            with reachable(self.conn):
+                return self.conn.get(self.keys.offer(offer_id))
+        raw = await self.call(read)
+        return json.loads(raw) if raw else None
 
     async def channel_defaults(self, channel: str) -> dict[str, str]:
         """The channel's /fix defaults (repo, test, branch, setup, engine)."""

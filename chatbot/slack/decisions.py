@@ -8,6 +8,7 @@ the task's current record so it can say who decided first and when.
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 from agent.tasks.exceptions import IllegalTransition, NotAuthorized, TaskNotFound
@@ -24,8 +25,9 @@ async def decide(deps: SlackDeps, task_id: str, *, user: str, action: Action, fe
                  message_ts: str | None = None) -> str | None:
     """Take the decision; None when it was taken, else the reason nothing changed (mrkdwn, one line).
 
-    `message_ts` is the proposal message that was clicked: a click on an older proposal of the same task
-    (superseded after a retry) changes nothing.
+    `message_ts` dates what was clicked: the proposal message, or the thread reply a "Retry with this" button
+    offers. When a proposal newer than that is recorded (the task was sent back and proposed again since),
+    the click changes nothing and the answer says why.
     """
     try:
         task = await deps.call(deps.store.get, task_id)
@@ -57,9 +59,10 @@ async def decide(deps: SlackDeps, task_id: str, *, user: str, action: Action, fe
     return None
 
 
-def _ts(value: str) -> float:
-    """A Slack message ts as a number (ts values grow within a channel); 0 when unreadable."""
+def _ts(value: str) -> Decimal:
+    """A Slack message ts as an exact number (ts values grow within a channel; a float loses microseconds near
+    the epoch's 1.7e9 seconds); 0 when unreadable."""
     try:
-        return float(value)
-    except ValueError:
-        return 0.0
+        return Decimal(value)
+    except (InvalidOperation, ValueError):
+        return Decimal(0)

@@ -12,8 +12,10 @@ Forms (see `HELP` in chatbot.slack.blocks for the user's version):
 
 The repository may be left out when the channel has a default; a first word then counts as a
 repository only when it cannot be anything else (a URL, user@host:path, or a path starting
-with / ./ ../ ~/). Values are never given to a shell: they go into a FixRequest, which
-agent.request.validate_request checks.
+with / ./ ../ ~/). Likewise `test:` or `setup:` in the text is an option only when a command
+follows (a known program or a path, or anything in quotes or backticks), and `branch:` or
+`engine:` when one word follows: "the unit test: x fails" stays the issue. Values are never
+given to a shell: they go into a FixRequest, which agent.request.validate_request checks.
 """
 
 from __future__ import annotations
@@ -31,8 +33,13 @@ OPTION_KEYS = ("test", "branch", "setup", "engine")
 CONFIG_KEYS = ("repo", *OPTION_KEYS)
 KV_KEYS = ("repo", "issue", *OPTION_KEYS)
 
+_MENTION_MARKUP = re.compile(r"<([@#!])([A-Za-z0-9^_-]+)(?:\|([^<>]*))?>")
 _SLACK_LINK = re.compile(r"<((?:https?|ssh|git|file|mailto):[^<>|\s]+)(?:\|[^<>]*)?>")
 _MARKER = re.compile(r"(?:^|(?<=\s))(test|branch|setup|engine)\s*:", re.IGNORECASE)
+# Programs a test or setup command usually starts with (see _is_option); anything else can be quoted or backticked.
+_COMMAND_WORD = re.compile(r"^(?:python\d*(?:\.\d+)?|pytest|py\.test|tox|nox|make|uv|uvx|poetry|pdm|hatch|pipenv|"
+                           r"pip\d*|coverage|bash|sh|env|cd|timeout|npm|npx|yarn|pnpm|conda)$")
+_ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=\S*$")
 _KV_START = re.compile(r"^({})=".format("|".join(KV_KEYS)), re.IGNORECASE)
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\S+$")
 _OWNER_NAME = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w.-]+)*$")
@@ -57,6 +64,21 @@ def unescape_slack(text: str) -> str:
     """Undo Slack's formatting of command text: <url|label> and <url> become url; &amp; &lt; &gt; decoded."""
     text = _SLACK_LINK.sub(lambda m: m.group(1), text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def message_text(text: str) -> str:
+    """A message as its author read it in Slack, for the model and for people: links and entities as in
+    `unescape_slack`; mentions as text (<@U1|ann> → @ann, <@U1> → @U1, <#C1|general> → #general,
+    <!here> → @here, <!subteam^S1|@fixers> → @fixers)."""
+    text = _MENTION_MARKUP.sub(lambda m: _mention_text(m.group(1), m.group(2), m.group(3)), text or "")
+    return unescape_slack(text)
+
+
+def _mention_text(sigil: str, ident: str, label: str | None) -> str:
+    prefix = "#" if sigil == "#" else "@"
+    if label:
+        return label if label[:1] in "@#" else prefix + label
+    return prefix + ident.split("^", 1)[0]
 
 
 def parse_fix_command(text: str, *, has_default_repo: bool = False) -> FixCommand:
@@ -114,15 +136,22 @@ def _parse_key_values(text: str) -> FixCommand:
 
 
 def _parse_positional(text: str, has_default_repo: bool) -> FixCommand:
-    marks = list(_MARKER.finditer(text))
-    head = text[: marks[0].start()] if marks else text
+    # Right to left: a marker's value runs to the next marker that is an option, and whether a marker is an
+    # option depends on its value ("the unit test: x fails" is prose, "test: python -m pytest" an option).
+    marks: list[tuple[re.Match[str], str]] = []
+    end = len(text)
+    for mark in reversed(list(_MARKER.finditer(text))):
+        value = text[mark.end():end].strip()
+        if _is_option(mark.group(1).lower(), value):
+            marks.insert(0, (mark, value))
+            end = mark.start()
+    head = text[:end]
     options: dict[str, str] = {}
-    for i, mark in enumerate(marks):
+    for mark, raw in marks:
         key = mark.group(1).lower()
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
         if key in options:
             raise CommandSyntaxError(f"{key}: is given twice")
-        value = _unquote(text[mark.end():end].strip())
+        value = _unquote(raw)
         if not value:
             raise CommandSyntaxError(f"{key}: needs a value (e.g. test: python -m pytest -q)")
         options[key] = value
@@ -133,6 +162,23 @@ def _parse_positional(text: str, has_default_repo: bool) -> FixCommand:
         repo, head = first, rest.strip()
     return _finish(FixCommand("fix", repo=repo, issue=head or None, test=options.get("test"),
                               branch=options.get("branch"), setup=options.get("setup"), engine=options.get("engine")))
+
+
+def _is_option(key: str, value: str) -> bool:
+    """Whether `key: value` in /fix text is an option rather than words of the issue.
+
+    Nothing after the colon, or a value in quotes or backticks as a whole, is always an option. Otherwise
+    test: and setup: need a value that starts like a command (a known program such as python, pytest, tox,
+    make, pip, or a path, after any VAR=value); branch: and engine: a single word.
+    """
+    if not value or _unquote(value) != value:
+        return True
+    words = value.split()
+    if key in ("branch", "engine"):
+        return len(words) == 1
+    while words and _ENV_ASSIGNMENT.match(words[0]):
+        words.pop(0)
+    return bool(words) and (words[0].startswith(("./", "/", "~/")) or bool(_COMMAND_WORD.match(words[0].lower())))
 
 
 def _finish(command: FixCommand) -> FixCommand:

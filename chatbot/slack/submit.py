@@ -1,6 +1,7 @@
 """Starting a task from Slack (from /fix, the modal, a Retry button or `@fixbot retry`).
 
-Order: validate (a clear message, nothing posted) → post the status message (the thread parent,
+Order: validate (a clear message, nothing posted) → the same request already made (its idempotency
+key: a second click on Retry) is answered without posting anything → post the status message (the thread parent,
 or a reply in the old thread for a retry) → TaskService.submit with that message as the task's
 origin, so the notifier has somewhere to write from the first event on → remember the thread.
 A bot that is not in the channel gets `not_in_channel` from chat.postMessage: the user is told
@@ -17,15 +18,16 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.exceptions import FixbotError, InvalidRequest
-from agent.request import FixRequest, validate_request
+from agent.request import FixRequest
 from agent.tasks.states import TERMINAL
+from chatbot.slack.api_errors import NOT_IN_CHANNEL, error_code
 from chatbot.slack.blocks import code_span, render_text, repo_name, user_ref
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.fix_command import FixCommand
 from chatbot.slack.text import line, mrkdwn
+from chatbot.slack.validation import validate_chat_request
 
 Notify = Callable[[str], Awaitable[Any]]  # shows one ephemeral mrkdwn line to the user who asked
-NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
 DEFAULT_TEST: str = FixRequest("-", "-").test_command  # the request's own default test command
 log = logging.getLogger(__name__)
 
@@ -49,20 +51,28 @@ def request_from(command: FixCommand, defaults: dict[str, str]) -> tuple[FixRequ
 async def start_fix(deps: SlackDeps, client: AsyncWebClient, notify: Notify, *, request: FixRequest,
                     engine: str | None, team: str, channel: str, user: str, idempotency_key: str,
                     response_url: str | None = None, thread_ts: str | None = None,
-                    retry_of: str | None = None) -> dict[str, Any] | None:
-    """Validate, post the status message, submit; returns the task record, or None after telling the user why."""
+                    retry_of: str | None = None, seen_before: bool = True) -> dict[str, Any] | None:
+    """Validate, post the status message, submit; returns the task record, or None after telling the user why.
+
+    `seen_before` False skips asking the store for the idempotency key first (a slash command, whose
+    redeliveries are already answered once by its trigger id: one Redis call less per /fix).
+    """
     try:
-        request = await deps.call(validate_request, request, deps.settings)
+        request = await deps.call(validate_chat_request, request, deps.settings)
     except InvalidRequest as exc:
         await notify(f":warning: Cannot start: {mrkdwn(str(exc), 1000)}")
         return None
+    existing = await deps.call(deps.store.find_idempotent, idempotency_key) if seen_before else None
+    if existing is not None:  # the same request again (a second click on Retry): nothing is posted
+        await notify(f"That was already started as `{line(existing['id'], 40)}`.")
+        return existing
     repo = code_span(repo_name({"request": request.to_dict()}), 80)
     opening = f":hourglass_flowing_sand: {user_ref(user)} asked me to fix {repo}: {line(request.issue, 300)}"
     try:
         posted = await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=opening,
                                                blocks=render_text(opening), unfurl_links=False)
     except SlackApiError as exc:
-        error = exc.response.get("error") if exc.response is not None else None
+        error = error_code(exc)
         if error in NOT_IN_CHANNEL:
             await notify(":wave: I am not in this channel yet. Type `/invite @fixbot` here, then run /fix again.")
         else:
@@ -80,7 +90,7 @@ async def start_fix(deps: SlackDeps, client: AsyncWebClient, notify: Notify, *, 
         text = f":warning: Could not start: {mrkdwn(str(exc), 1000)}"
         await client.chat_update(channel=channel, ts=ts, text=text, blocks=render_text(text))
         return None
-    if not created:  # the same request was already submitted (a retried interaction): keep the first thread only
+    if not created:  # two identical requests racing (both passed the check above): keep the first thread only
         await client.chat_delete(channel=channel, ts=ts)
         await notify(f"That was already started as `{line(record['id'], 40)}`.")
         return record

@@ -82,8 +82,10 @@ def modal_values(view: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def render_home(stats: dict[str, Any], tasks: list[dict[str, Any]], *, links: dict[str, str], now: float) -> View:
-    """The App Home dashboard: the week's figures, queue and workers, recent tasks with links to their threads."""
+def render_home(stats: dict[str, Any], tasks: list[dict[str, Any]], *, links: dict[str, str], now: float,
+                everyone: bool = False) -> View:
+    """The App Home dashboard: the period's figures for all of fixbot, queue and workers, then recent tasks with
+    links to their threads: everyone's (`everyone`, for approvers) or the viewer's own."""
     rate = stats.get("success_rate")
     ttf = stats.get("median_time_to_fix")
     attempts = stats.get("median_attempts")
@@ -91,7 +93,7 @@ def render_home(stats: dict[str, Any], tasks: list[dict[str, Any]], *, links: di
     figures = [
         f"*Success rate*\n{f'{rate * 100:.0f} %' if rate is not None else '—'}",
         f"*Median time to fix*\n{elapsed(ttf) if ttf is not None else '—'}",
-        f"*Median attempts*\n{attempts if attempts is not None else '—'}",
+        f"*Median attempts*\n{f'{float(attempts):g}' if attempts is not None else '—'}",  # 0, 1.5: never "0.0"
         f"*Tokens spent*\n{int(stats.get('tokens') or 0):,}",
         f"*Queue depth*\n{int(stats.get('queue_depth') or 0)}",
         f"*Workers alive*\n{int(stats.get('workers_alive') or 0)}"
@@ -99,13 +101,16 @@ def render_home(stats: dict[str, Any], tasks: list[dict[str, Any]], *, links: di
     ]
     blocks: list[Any] = [
         HeaderBlock(text="fixbot"),
-        ContextBlock(elements=[MarkdownTextObject(text=f"Last {days} days · {int(stats.get('tasks') or 0)} tasks")]),
+        ContextBlock(elements=[MarkdownTextObject(
+            text=f"All of fixbot, last {days} days · {int(stats.get('tasks') or 0)} tasks by everyone")]),
         SectionBlock(fields=[MarkdownTextObject(text=f) for f in figures]),
         DividerBlock(),
-        SectionBlock(text=MarkdownTextObject(text="*Recent tasks*")),
+        SectionBlock(text=MarkdownTextObject(text="*Recent tasks (everyone's)*" if everyone else
+                                             "*Your recent tasks*")),
     ]
     if not tasks:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text="No tasks yet. Type `/fix help` in a channel.")))
+        empty = "No tasks yet." if everyone else "You have not asked for a fix yet."
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"{empty} Type `/fix help` in a channel.")))
     for task in tasks[:20]:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=task_line(task, link=links.get(task["id"]), now=now))))
     return View(type="home", blocks=blocks)

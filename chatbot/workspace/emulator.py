@@ -6,7 +6,7 @@ messages, views (modals and App Home), reactions, uploaded files (files_upload_v
 steps), users and user groups, and the bodies posted to response URLs. Blocks and views are
 checked with slack_sdk's own models, so a block Slack would refuse is refused here too
 (`invalid_blocks`). `fail()` makes the next calls of a method answer an error or HTTP 429 with
-Retry-After. Socket Mode (apps.connections.open and the WebSocket) lives in
+Retry-After; `slow()` makes them wait. Socket Mode (apps.connections.open and the WebSocket) lives in
 chatbot.workspace.socket, mounted on the same server.
 
 Shapes follow docs.slack.dev/reference/methods; only the fields fixbot reads are filled.
@@ -42,6 +42,7 @@ class Call:
     status: int = 200
     ok: bool = True
     error: str | None = None
+    peer: str = ""  # the client's address and port: calls over one kept-alive connection share it
 
 
 @dataclass
@@ -86,6 +87,7 @@ class SlackEmulator:
         self.socket = SocketModeEmulator(self)
         self.refused_block_types: set[str] = set()  # e.g. {"plan"}: a workspace that does not accept those blocks
         self._faults: list[Fault] = []
+        self._delays: list[list[Any]] = []  # [method, seconds, times left]
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -163,6 +165,10 @@ class SlackEmulator:
             retry_after = 1
         self._faults.append(Fault(method, error, status, retry_after, times))
 
+    def slow(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Make the next `times` calls of `method` wait `seconds` before they are answered (a slow Slack)."""
+        self._delays.append([method, seconds, times])
+
     def calls_to(self, method: str) -> list[Call]:
         """Every recorded call of one method, oldest first (failed ones included)."""
         return [c for c in self.calls if c.method == method]
@@ -200,7 +206,13 @@ class SlackEmulator:
         args = await _arguments(request)
         auth = request.headers.get("Authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else args.pop("token", None)
-        call = Call(method, args, token, time.time())
+        for delay in self._delays:
+            if delay[0] == method and delay[2] > 0:
+                delay[2] -= 1
+                await asyncio.sleep(delay[1])
+                break
+        peername = request.transport.get_extra_info("peername") if request.transport is not None else None
+        call = Call(method, args, token, time.time(), peer=":".join(map(str, peername or ())))
         self.calls.append(call)
         fault = self._take_fault(method)
         if fault is not None:

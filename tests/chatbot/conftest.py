@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 
 from chatbot.workspace.emulator import SlackEmulator
-from tests.chatbot.harness import APPROVER, OTHER, REQUESTER, Bot, bot_settings, serve_bot
+from tests.chatbot.harness import APPROVER, OTHER, REQUESTER, Bot, served_bot
 
 
 @pytest.fixture
@@ -24,10 +23,7 @@ async def emulator() -> AsyncIterator[SlackEmulator]:
 
 @pytest.fixture
 async def bot(emulator: SlackEmulator, redis_conn: Any) -> AsyncIterator[Bot]:
-    settings = bot_settings(emulator)
-    server, deps = await serve_bot(emulator, settings)
-    async with aiohttp.ClientSession() as http:
-        yield Bot(str(server.make_url("")).rstrip("/"), settings, deps, emulator, http, server.app)
-    await server.close()
+    async with served_bot(emulator) as served:
+        yield served
 
 

@@ -8,9 +8,11 @@ each test). Requests are signed with the test signing secret exactly as Slack si
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from aiohttp.test_utils import TestServer
 from agent.settings import Settings, load_settings
 from chatbot.server import NOTIFIER_KEY, create_app
 from chatbot.slack.access import Access
-from chatbot.slack.app import build_bolt_app, build_web_client
+from chatbot.slack.app import build_bolt_app
 from chatbot.slack.context import SlackDeps
 from chatbot.workspace import payloads
 from chatbot.workspace.emulator import SlackEmulator
@@ -30,6 +32,7 @@ SECRET = "test-signing-secret-0123456789"
 REQUESTER, APPROVER, OTHER = "U0REQUEST", "U0APPROVE", "U0OTHER"
 CHANNEL = "C0GENERAL"
 ROOT = Path(__file__).resolve().parents[2]
+REPO_URL = "https://github.com/acme/calc"  # on the test allowlist; nothing clones it (no worker runs in these tests)
 
 
 def bot_settings(emu: SlackEmulator, **over: Any) -> Settings:
@@ -38,6 +41,8 @@ def bot_settings(emu: SlackEmulator, **over: Any) -> Settings:
         _env_file=None, redis_url=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
         redis_prefix="fixbot-slack-test", queue_name="fixbot-slack-test",
         slack_bot_token=emu.bot_token, slack_signing_secret=SECRET, slack_app_token=emu.app_token,
+        # ALLOW_LOCAL_REPOS on, as the README's service section sets it for the CLI: the Slack face must refuse
+        # paths anyway (chatbot.slack.validation)
         slack_api_url=emu.url, approvers=APPROVER, allow_local_repos=True, allowed_repos="https://github.com/acme/",
         slack_update_interval=0.2, slack_rate_limit_retries=3)
     values.update(over)
@@ -99,9 +104,8 @@ class Bot:
 async def serve_bot(emu: SlackEmulator, settings: Settings, *, notifier: bool = True,
                     consumer: str | None = None) -> tuple[TestServer, Any]:
     """Build and serve the real application on 127.0.0.1 (an ephemeral port)."""
-    client = build_web_client(settings)
-    deps = SlackDeps.from_settings(settings, Access(settings, client))
-    bolt_app = build_bolt_app(settings, deps, client=client)
+    deps = SlackDeps.from_settings(settings, Access(settings))
+    bolt_app = build_bolt_app(settings, deps)
     app = create_app(settings, bolt_app=bolt_app, deps=deps, notifier=notifier)
     if notifier:
         app[NOTIFIER_KEY].block_ms = 100  # quick stops between tests
@@ -114,9 +118,22 @@ async def serve_bot(emu: SlackEmulator, settings: Settings, *, notifier: bool = 
     return server, deps
 
 
-def example_repo() -> str:
-    """The bundled example repository (a local path: ALLOW_LOCAL_REPOS is on in these tests)."""
-    return str(ROOT / "examples" / "calculate_total")
+@contextlib.asynccontextmanager
+async def served_bot(emu: SlackEmulator, *, notifier: bool = True, consumer: str | None = None,
+                     **over: Any) -> AsyncIterator[Bot]:
+    """A bot served on loopback with `bot_settings(emu, **over)`, closed on exit."""
+    settings = bot_settings(emu, **over)
+    server, deps = await serve_bot(emu, settings, notifier=notifier, consumer=consumer)
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield Bot(str(server.make_url("")).rstrip("/"), settings, deps, emu, http, server.app)
+    finally:
+        await server.close()
+
+
+def example_folder() -> Path:
+    """The bundled example repository's folder (served as a git remote by the tests that run a worker)."""
+    return ROOT / "examples" / "calculate_total"
 
 
 def now() -> float:
@@ -168,7 +185,7 @@ def play_worker_to_proposal(deps: SlackDeps, task_id: str, data: dict[str, Any] 
 async def start_task(bot: Bot, text: str | None = None, *, user: str = REQUESTER) -> tuple[str, str]:
     """/fix on the example repository; returns (task id, thread ts) once the task exists."""
     before = set(bot.task_ids())
-    await bot.command(text or f"{example_repo()} refunds are not subtracted", user=user, key=f"start-{len(before)}")
+    await bot.command(text or f"{REPO_URL} refunds are not subtracted", user=user, key=f"start-{len(before)}")
     new = await bot.emu.wait_for(lambda: [t for t in bot.task_ids() if t not in before], what="a new task")
     task = bot.deps.store.get(new[0])
     for _ in range(200):

@@ -149,8 +149,26 @@ def test_proposal_buttons_until_decided_then_outcome():
         done = as_json(b.render_proposal(proposed(status=status, decision=decision), inline_diff=True))
         assert not [blk for blk in done if blk["type"] == "actions"]
         assert words in json.dumps(done)
-    stale = as_json(b.render_proposal(proposed(), inline_diff=True, superseded=True))
-    assert not [blk for blk in stale if blk["type"] == "actions"] and "Superseded" in json.dumps(stale)
+    # closed by an event: what the event says, even when the record has moved on (here, to a newer proposal)
+    closed = as_json(b.render_proposal(proposed(), inline_diff=True, closed={
+        "action": "retry", "by": "U0APPROVE", "at": 1_760_000_260.0, "feedback": "round half up"}))
+    assert not [blk for blk in closed if blk["type"] == "actions"]
+    assert "Sent back by <@U0APPROVE>" in json.dumps(closed) and "round half up" in json.dumps(closed)
+    cancelled = as_json(b.render_decision_area(proposed(), closed={"action": "cancel", "by": "U0REQUEST", "at": 1.0}))
+    assert "Cancelled by <@U0REQUEST>" in json.dumps(cancelled)
+
+
+def test_outcome_reply_offers_retry_unless_published():
+    ids = lambda blocks: [e["action_id"] for blk in as_json(blocks) if blk["type"] == "actions"  # noqa: E731
+                          for e in blk["elements"]]
+    assert ids(b.render_outcome_reply(task(status="not_fixed", reason="budget"))) == [b.RETRY_TASK]
+    assert ids(b.render_outcome_reply(task(status="published", publication={"commit": "abc"}))) == []
+
+
+def test_risk_level_is_read_in_any_case():
+    """Review finding 16: "High" was high risk for the policy (lowercased) but not for the Approve confirmation."""
+    data = json.dumps(as_json(b.render_proposal(proposed(risk={"level": "High", "reasons": []}), inline_diff=True)))
+    assert "*high risk*" in data and ":red_circle:" in data
 
 
 def test_short_and_long_diffs():
@@ -232,3 +250,48 @@ def test_modal_values_reads_each_kind():
 def test_notification_text_is_escaped_too():
     t = task(request={"repo": "https://github.com/acme/<!channel>", "issue": "x"})
     assert "<!channel>" not in b.status_text(t) and "&lt;!channel&gt;" in b.status_text(t)
+
+
+OUTCOME_CASES = [
+    # review finding 13: what to try next fits what failed, and is written for Slack users (no CLI commands)
+    (task(status="failed", reason="could not clone the repository: fatal: repository not found.",
+          progress={"phase": "clone", "text": "Fetching the repository"}), "URL and branch", "fresh checkout"),
+    (task(status="failed", reason="the test command could not be run in the sandbox (exit 127): install what "
+          "else it needs with --setup.", progress={"phase": "reproduce", "text": ""}), "fresh checkout", "URL and"),
+    (task(status="timed_out", reason="the task time limit (900 s) was reached."), "narrower test command", ".."),
+]
+
+
+@pytest.mark.parametrize(("record", "present", "absent"), OUTCOME_CASES, ids=["clone", "setup", "timed_out"])
+def test_outcome_next_steps_fit_the_failure(record, present, absent):
+    text = json.dumps(as_json(b.render_outcome(record)))
+    assert present in text and absent not in text
+    assert "fixbot sandbox run" not in text and ".." not in text.replace("...", "")
+
+
+def test_decisions_are_confirmed_and_say_what_happens():
+    """Review finding 13: plain Reject was final without a confirmation; Approve promised a pull request."""
+    data = as_json(b.render_decision_area(proposed()))
+    buttons = {e["action_id"]: e for blk in data for e in blk["elements"]}
+    approve, reject = buttons[b.APPROVE]["confirm"]["text"]["text"], buttons[b.REJECT]["confirm"]["text"]["text"]
+    assert "nothing is pushed" in approve and "pull request" not in approve and ".patch" in approve
+    assert "nothing is pushed" in reject and "Reject with feedback" in reject
+    assert "confirm" not in buttons[b.REJECT_FEEDBACK]  # it opens a form, which can be cancelled
+
+
+def test_feedback_offer_names_nobody():
+    """The offer is ephemeral to the reply's author now: it mentions no one."""
+    text = json.dumps(as_json(b.render_feedback_offer(proposed(), "round <@U0X> up", "offer-1")))
+    assert "<@" not in text and "offer-1" in text
+
+
+def test_home_says_whose_figures_and_tasks_it_shows():
+    """Review finding 17: a non-approver saw "No tasks yet" under "3 tasks", and "Median attempts 0.0"."""
+    stats = {"window": 604800, "tasks": 3, "success_rate": 0.5, "median_time_to_fix": 60.0, "median_attempts": 0.0,
+             "tokens": 0, "queue_depth": 0, "workers_alive": 1}
+    own = json.dumps(s.render_home(stats, [], links={}, now=NOW).to_dict())
+    assert "3 tasks by everyone" in own and "Your recent tasks" in own and "You have not asked for a fix yet" in own
+    assert "No tasks yet" not in own and "*Median attempts*\\n0\"" in own and "0.0" not in own
+    everyone = json.dumps(s.render_home({**stats, "median_attempts": 1.5}, [task()], links={}, now=NOW,
+                                        everyone=True).to_dict())
+    assert "Recent tasks (everyone's)" in everyone and "*Median attempts*\\n1.5" in everyone

@@ -21,6 +21,7 @@ from tests.chatbot.harness import (
     play_worker_to_proposal,
     proposal,
     proposal_messages,
+    served_bot,
     start_task,
 )
 
@@ -133,20 +134,81 @@ async def test_reject_with_feedback_and_retry_then_a_stale_click(bot):
     assert bot.deps.store.get(task_id)["status"] == "awaiting_approval"
 
 
+def offers_in(bot, thread):
+    """The "Retry with this" offers in a thread (ephemeral, to the reply's author): [(message, its button)]."""
+    return [({**m, "ts": f"1.{i:06d}"}, e) for i, m in enumerate(bot.emu.ephemeral) if m["thread_ts"] == thread
+            for blk in m["blocks"] if blk.get("block_id") == "feedback_offer" for e in blk["elements"]]
+
+
+async def reply_and_offer(bot, thread, text, *, user=REQUESTER, event_id=None):
+    """A person replies in the thread; returns the message and button of the offer the bot makes of it."""
+    before = len(offers_in(bot, thread))
+    await bot.event(bot.emu.user_message(CHANNEL, user, text, thread_ts=thread), event_id=event_id)
+    offers = await bot.emu.wait_for(lambda: offers_in(bot, thread)[before:], what="the feedback offer")
+    return offers[0]
+
+
 async def test_a_thread_reply_is_offered_as_feedback(bot):
     task_id, thread, _ = await proposed_task(bot)
     said = bot.emu.user_message(CHANNEL, REQUESTER, "please also handle None amounts", thread_ts=thread)
     await bot.event(said, event_id="EvReply1")
     await bot.event(said, event_id="EvReply1", retry_num=1)  # Slack's redelivery: offered once
-    offers = await bot.emu.wait_for(
-        lambda: [m for m in bot.emu.messages(CHANNEL, thread_ts=thread) if "Retry with this" in json.dumps(m)],
-        what="the feedback offer")
+    offers = await bot.emu.wait_for(lambda: offers_in(bot, thread), what="the feedback offer")
     await asyncio.sleep(0.3)
-    assert len([m for m in bot.emu.messages(CHANNEL, thread_ts=thread) if "Retry with this" in json.dumps(m)]) == 1
-    button = next(e for blk in offers[0]["blocks"] if blk["type"] == "actions" for e in blk["elements"])
-    await bot.click(button["action_id"], button["value"], user=REQUESTER, message_ts=offers[0]["ts"], key="offer")
+    assert len(offers_in(bot, thread)) == 1
+    message, button = offers[0]
+    await bot.click(button["action_id"], button["value"], user=REQUESTER, message_ts=message["ts"], key="offer")
     await bot.emu.wait_for(lambda: bot.deps.store.get(task_id)["status"] == "queued", what="retry with feedback")
     assert bot.deps.store.get(task_id)["decision"]["feedback"] == "please also handle None amounts"
+    closed = await bot.wait_response("offer")  # the offer is replaced by what happened: no button left to click
+    assert closed["replace_original"] is True and "Sent back with this feedback" in closed["text"]
+
+
+async def test_the_offer_is_for_its_author_only_and_keeps_what_they_wrote(bot):
+    """Review finding 13: the offer was a public message @-mentioning the author after every reply ("LGTM" too),
+    and the model got Slack's markup (&lt; &amp; <@U...>) instead of the text."""
+    task_id, thread, _ = await proposed_task(bot)
+    before = len(bot.emu.messages(CHANNEL, thread_ts=thread))
+    message, button = await reply_and_offer(bot, thread, "use &lt;= not &lt; &amp; ask <@U0APPROVE|ann> "
+                                                         "<https://docs.python.org/3/|the docs>")
+    assert message["user"] == REQUESTER and len(bot.emu.messages(CHANNEL, thread_ts=thread)) == before + 1  # the reply
+    await bot.click(button["action_id"], button["value"], user=REQUESTER, message_ts=message["ts"], key="offer")
+    await bot.emu.wait_for(lambda: bot.deps.store.get(task_id)["status"] == "queued", what="retry with feedback")
+    assert bot.deps.store.get(task_id)["decision"]["feedback"] == "use <= not < & ask @ann https://docs.python.org/3/"
+
+
+async def test_a_stale_retry_with_this_button_changes_nothing(bot):
+    """Review finding 2: an offer made for proposal 1, clicked again once proposal 2 waits, sent proposal 2 back."""
+    task_id, thread, _ = await proposed_task(bot)
+    message, button = await reply_and_offer(bot, thread, "please also handle None amounts")
+    await bot.click(button["action_id"], button["value"], user=REQUESTER, message_ts=message["ts"], key="first")
+    await bot.emu.wait_for(lambda: bot.deps.store.get(task_id)["status"] == "queued", what="retry with feedback")
+    await asyncio.to_thread(play_worker_to_proposal, bot.deps, task_id)
+    await bot.emu.wait_for(lambda: len(proposal_messages(bot.emu, thread)) == 2, what="the second proposal")
+    await bot.emu.wait_for(lambda: (bot.deps.conn.hget(bot.deps.keys.messages(task_id), "proposal") or b"").decode()
+                           == proposal_messages(bot.emu, thread)[1]["ts"], what="the new proposal recorded")
+    await bot.click(button["action_id"], button["value"], user=REQUESTER, message_ts=message["ts"], key="stale")
+    assert "replaced by a newer one" in (await bot.wait_response("stale"))["text"]
+    assert bot.deps.store.get(task_id)["status"] == "awaiting_approval"
+    assert [e["data"]["action"] for e in decision_events(bot, task_id)] == ["retry"]
+    # a reply to the second proposal is a fresh offer, and it works
+    message, button = await reply_and_offer(bot, thread, "round half up")
+    await bot.click(button["action_id"], button["value"], user=REQUESTER, message_ts=message["ts"], key="fresh")
+    await bot.emu.wait_for(lambda: bot.deps.store.get(task_id)["status"] == "queued", what="the second retry")
+    assert bot.deps.store.get(task_id)["decision"]["feedback"] == "round half up"
+
+
+async def test_a_long_reply_full_of_quotes_is_offered_whole(bot):
+    """Review finding 7: 1,500 characters counted before JSON escaping pushed the button value past Slack's 2,000
+    (quotes, backslashes, newlines) and no offer was made."""
+    task_id, thread, _ = await proposed_task(bot)
+    text = ('the fixture: {"path": "C:\\\\tmp\\\\x", "n": "\\"q\\""}\n' * 70).strip()  # JSON with Windows paths
+    assert 1500 < len(text) < 4000
+    message, button = await reply_and_offer(bot, thread, text)
+    assert len(button["value"]) < 100
+    await bot.click(button["action_id"], button["value"], user=REQUESTER, message_ts=message["ts"], key="long")
+    await bot.emu.wait_for(lambda: bot.deps.store.get(task_id)["status"] == "queued", what="retry with feedback")
+    assert bot.deps.store.get(task_id)["decision"]["feedback"] == text
 
 
 async def test_x_reaction_cancels_for_requester_not_for_bystander(bot):
@@ -178,6 +240,23 @@ async def test_outcome_says_what_to_try_next_and_retry_starts_again_in_the_threa
     again = bot.deps.store.get(new[0])
     assert again["retry_of"] == task_id and again["origin"]["thread_ts"] == thread
     assert again["origin"]["message_ts"] != thread  # its own status message, inside the old thread
+
+
+async def test_a_second_retry_click_posts_nothing(bot):
+    """Review finding 14: the second click posted a status message in the thread, then deleted it."""
+    task_id, thread = await start_task(bot)
+    bot.deps.store.transition(task_id, "running")
+    bot.deps.store.transition(task_id, "failed", reason="boom")
+    bot.deps.events.emit(task_id, "failed", {"reason": "boom"})
+    reply = await bot.emu.wait_for(lambda: [m for m in bot.emu.messages(CHANNEL, thread_ts=thread)
+                                            if "Failed:" in json.dumps(m["blocks"])], what="the outcome")
+    retry = next(e for blk in reply[0]["blocks"] if blk["type"] == "actions" for e in blk["elements"])
+    await bot.click(retry["action_id"], retry["value"], user=REQUESTER, message_ts=reply[0]["ts"], key="retry-1")
+    new = await bot.emu.wait_for(lambda: [t for t in bot.task_ids() if t != task_id], what="the retry task")
+    posts = len(bot.emu.calls_to("chat.postMessage"))
+    await bot.click(retry["action_id"], retry["value"], user=REQUESTER, message_ts=reply[0]["ts"], key="retry-2")
+    assert f"already started as `{new[0]}`" in (await bot.wait_response("retry-2"))["text"]
+    assert len(bot.emu.calls_to("chat.postMessage")) == posts and not bot.emu.calls_to("chat.delete")
 
 
 async def test_mentions_status_list_cancel_help_answered_once(bot):
@@ -293,3 +372,56 @@ async def test_a_click_on_a_proposal_not_yet_recorded_is_not_stale(bot):
     bot.deps.conn.hset(bot.deps.keys.messages(task_id), "proposal", "1000000000.000001")  # an older proposal's ts
     await bot.click(b.APPROVE, task_id, user=APPROVER, message_ts=message["ts"], key="fresh")
     await bot.emu.wait_for(lambda: bot.deps.store.get(task_id)["status"] == "approved", what="approval")
+
+
+async def test_an_unexpected_error_after_the_ack_goes_to_app_error_and_is_answered(bot):
+    """Review findings 4 and 15: the work after the ack only logged its errors, past the app's error handler."""
+    from chatbot.server import BOLT_KEY
+    from chatbot.workspace import payloads
+
+    errors = []
+
+    async def capture(error):  # noqa: ANN001 - bolt's error handler signature
+        errors.append(error)
+
+    bot.app[BOLT_KEY].error(capture)
+    task_id, _thread, message = await proposed_task(bot)
+    payload = payloads.block_action(b.REJECT_FEEDBACK, task_id, user=REQUESTER, message_ts=message["ts"],
+                                    response_url=bot.emu.response_url("broken"))
+    del payload["trigger_id"]  # a payload the listener does not expect: a KeyError in its work
+    status, _ = await bot.post(payloads.interaction_body(payload))
+    assert status == 200
+    answer = await bot.wait_response("broken")
+    assert "Something went wrong on fixbot's side" in answer["text"] and answer["response_type"] == "ephemeral"
+    assert [type(e) for e in errors] == [KeyError]
+
+
+async def test_status_mention_where_plan_blocks_are_refused(emulator, redis_conn):
+    """Review finding 8: the fallback to classic blocks lived in the notifier only; `@fixbot status` kept sending plan
+    blocks to a workspace that refuses them and got no answer. One place decides now, for every post."""
+    async with served_bot(emulator, notifier=False) as bot:
+        bot.emu.refused_block_types = {"plan"}
+        task_id, thread = await start_task(bot)
+        said = bot.emu.user_message(CHANNEL, REQUESTER, "<@UFIXBOT> status", thread_ts=thread)
+        await bot.event({**said, "type": "app_mention"}, event_id="EvPlan1")
+        replies = await bot.emu.wait_for(lambda: [m for m in bot.emu.messages(CHANNEL, thread_ts=thread)
+                                                  if m["ts"] not in (thread, said["ts"])], what="the status reply")
+        text = json.dumps(replies[0]["blocks"])
+        assert task_id in text and ":white_circle: Reproduce the failure" in text
+        assert bot.deps.progress_mode == "classic"  # and every later post (the notifier's edits) uses classic too
+
+
+async def test_an_empty_approver_group_means_nobody_approves(bot):
+    """Review finding 16: an empty group was encoded as a fake approver id ("(nobody: ...)"); now a typed value."""
+    from agent.tasks.policy import Approvers
+
+    bot.emu.usergroups["S0EMPTY"] = []
+    bot.deps.access.group, bot.deps.access.static_approvers = "S0EMPTY", set()
+    assert await bot.deps.access.approvers() == Approvers(frozenset(), listed=True)
+    task_id, _thread, message = await proposed_task(bot)
+    await bot.click(b.APPROVE, task_id, user=APPROVER, message_ts=message["ts"], key="nobody")
+    assert "nobody may approve patches yet" in (await bot.wait_response("nobody"))["text"]
+    await bot.click(b.REJECT, task_id, user=OTHER, message_ts=message["ts"], key="bystander")
+    assert "only the requester or an approver" in (await bot.wait_response("bystander"))["text"]
+    await bot.click(b.REJECT, task_id, user=REQUESTER, message_ts=message["ts"], key="requester")
+    await bot.emu.wait_for(lambda: bot.deps.store.get(task_id)["status"] == "rejected", what="the requester's reject")

@@ -45,6 +45,19 @@ CASES = [
                 branch="main")),
     ("repo=https://github.com/acme/shop the total is wrong", {},
      FixCommand("fix", repo="https://github.com/acme/shop", issue="the total is wrong")),
+    # review finding 17: "key:" inside the issue's prose is not an option; a command after it is
+    ("https://github.com/acme/shop the unit test: x fails when the cart is empty", {},
+     FixCommand("fix", repo="https://github.com/acme/shop", issue="the unit test: x fails when the cart is empty")),
+    ("the setup: docs say one thing, the code another test: python -m pytest -q", {"has_default_repo": True},
+     FixCommand("fix", issue="the setup: docs say one thing, the code another", test="python -m pytest -q")),
+    ("totals are wrong in the release branch: see #12 branch: release-1.2", {"has_default_repo": True},
+     FixCommand("fix", issue="totals are wrong in the release branch: see #12", branch="release-1.2")),
+    ("totals wrong test: PYTHONPATH=src pytest -q tests setup: ./bootstrap.sh", {"has_default_repo": True},
+     FixCommand("fix", issue="totals wrong", test="PYTHONPATH=src pytest -q tests", setup="./bootstrap.sh")),
+    ("totals wrong test: `my-runner --fast`", {"has_default_repo": True},
+     FixCommand("fix", issue="totals wrong", test="my-runner --fast")),
+    ("the search engine: it never stops", {"has_default_repo": True},
+     FixCommand("fix", issue="the search engine: it never stops")),
 ]
 
 
@@ -56,7 +69,7 @@ def test_parse(text, kwargs, expected):
 ERRORS = [
     ("https://github.com/acme/shop", "say what is wrong"),
     ("https://github.com/acme/shop broken test:", "test: needs a value"),
-    ("https://github.com/acme/shop broken test: a test: b", "test: is given twice"),
+    ("https://github.com/acme/shop broken test: pytest -q test: `b`", "test: is given twice"),
     ("https://github.com/acme/shop broken engine: magic", "unknown engine 'magic'"),
     ('repo=x issue="a', "close every quote"),
     ("repo=x issue=a colour=red", "unknown key 'colour'"),

@@ -1,6 +1,7 @@
 """The whole flow, for real: two `fixbot serve` processes (HTTP), a `fixbot worker` process, Redis, Docker.
 
-/fix on examples/calculate_total → status updates, the reproduction and the proposal with buttons in the
+/fix on examples/calculate_total (served by `git daemon` on loopback: Slack takes repositories by URL only)
+→ status updates, the reproduction and the proposal with buttons in the
 emulator → Approve → the task resumes on the worker and the thread says it was published (with the patch
 attached). A second task: Reject with feedback and retry → a new proposal → Reject. Each milestone is
 posted once although two replicas consume the event stream, and the status message is edited at most
@@ -30,7 +31,8 @@ from agent.tasks.service import TaskService
 from chatbot.slack import blocks as b
 from chatbot.slack.surfaces import FEEDBACK_MODAL
 from chatbot.workspace import payloads
-from tests.chatbot.harness import APPROVER, CHANNEL, REQUESTER, SECRET, example_repo, has_buttons, proposal_messages
+from chatbot.workspace.gitserver import GitServer
+from tests.chatbot.harness import APPROVER, CHANNEL, REQUESTER, SECRET, example_folder, has_buttons, proposal_messages
 
 pytestmark = [pytest.mark.redis, pytest.mark.docker, pytest.mark.slow]
 INTERVAL = 1.0
@@ -48,6 +50,9 @@ class Deployment:
     def __init__(self, tmp: Path, emu: Any, sandbox_image: str) -> None:
         tag = uuid.uuid4().hex[:8]
         self.tmp = tmp
+        self.git = GitServer(tmp / "remotes")
+        self.git.publish(example_folder(), "calculate_total")
+        self.repo_url = self.git.start() + "calculate_total.git"
         self.env = {
             **os.environ, "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
             "REDIS_PREFIX": f"fxs-{tag}", "QUEUE_NAME": f"qs-{tag}", "DEPLOYMENT_ID": f"slack-{tag}",
@@ -56,7 +61,7 @@ class Deployment:
             "REPAIR_TIME_BUDGET": "60", "WORKER_HEARTBEAT": "1", "WORKER_LEASE_TTL": "5", "OPENAI_API_KEY": "",
             "OPENAI_BASE_URL": "", "SLACK_BOT_TOKEN": emu.bot_token, "SLACK_SIGNING_SECRET": SECRET,
             "SLACK_API_URL": emu.url, "APPROVERS": APPROVER, "SLACK_UPDATE_INTERVAL": str(INTERVAL),
-            "API_HOST": "127.0.0.1",
+            "API_HOST": "127.0.0.1", "ALLOWED_REPOS": self.git.url,
         }
         self.procs: list[subprocess.Popen] = []
 
@@ -68,13 +73,14 @@ class Deployment:
         return proc
 
     def service(self) -> TaskService:
-        keys = ("REDIS_URL", "REDIS_PREFIX", "QUEUE_NAME", "DEPLOYMENT_ID", "ALLOW_LOCAL_REPOS")
+        keys = ("REDIS_URL", "REDIS_PREFIX", "QUEUE_NAME", "DEPLOYMENT_ID", "ALLOW_LOCAL_REPOS", "ALLOWED_REPOS")
         return TaskService.from_settings(load_settings(_env_file=None, **{k.lower(): self.env[k] for k in keys}))
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.tmp.glob("*.log")))
 
     def stop(self) -> None:
+        self.git.stop()
         for proc in self.procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -135,7 +141,8 @@ async def test_fix_to_published_and_reject_with_feedback_with_two_replicas(deplo
             for url in urls:
                 await wait_healthy(http, url)
             # 1. /fix through replica A
-            text = f"{example_repo()} refunds are ignored: [10, -5, 3] gives 13 instead of 8 test: python3 -m pytest -q"
+            text = (f"{deployment.repo_url} refunds are ignored: [10, -5, 3] gives 13 instead of 8 "
+                    "test: python3 -m pytest -q")
             body = payloads.form_body(payloads.slash_command(text, user=REQUESTER,
                                                              response_url=emu.response_url("fix")))
             assert await post(http, urls[0], body, "application/x-www-form-urlencoded") == 200

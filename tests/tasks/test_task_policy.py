@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.tasks.exceptions import NotAuthorized
-from agent.tasks.policy import check_approver, check_participant
+from agent.tasks.policy import Approvers, check_approver, check_config_editor, check_participant, risk_level
 
 
 def task(level: str = "low", requester: str = "U_REQ") -> dict:
@@ -44,3 +44,31 @@ def test_check_participant(user, approvers, allowed):
     else:
         with pytest.raises(NotAuthorized, match="only the requester or an approver may cancel it"):
             check_participant(task(), user, approvers=approvers, what="cancel it")
+
+
+@pytest.mark.parametrize(("user", "approvers", "allowed"), [
+    ("U_APP", {"U_APP"}, True), ("U_REQ", {"U_APP"}, False), ("U_ANY", set(), True)])
+def test_check_config_editor(user, approvers, allowed):
+    if allowed:
+        check_config_editor(user, approvers=approvers)
+    else:
+        with pytest.raises(NotAuthorized, match="only approvers may change this channel's /fix defaults"):
+            check_config_editor(user, approvers=approvers)
+
+
+def test_a_listed_but_empty_approver_set_means_nobody():
+    nobody = Approvers(frozenset(), listed=True)
+    with pytest.raises(NotAuthorized, match="nobody may approve"):
+        check_approver(task(), "U_ANY", approvers=nobody, self_approval=True)
+    check_participant(task(), "U_REQ", approvers=nobody)  # the requester may still cancel or reject
+    with pytest.raises(NotAuthorized):
+        check_participant(task(), "U_ANY", approvers=nobody)
+    with pytest.raises(NotAuthorized):
+        check_config_editor("U_ANY", approvers=nobody)
+    assert Approvers.of(set()) == Approvers() and Approvers.of({"U1"}) == Approvers(frozenset({"U1"}), listed=True)
+
+
+def test_risk_level_in_any_case():
+    assert risk_level({"risk": {"level": "High"}}) == "high" and risk_level({}) == ""
+    with pytest.raises(NotAuthorized, match="high risk"):
+        check_approver(task("HIGH"), "U_REQ", approvers={"U_REQ"}, self_approval=True)

@@ -8,7 +8,6 @@ who clicked, with the reason.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncRespond
@@ -24,6 +23,7 @@ from chatbot.slack.blocks import (
     RETRY_WITH_FEEDBACK,
     refusal_text,
     render_text,
+    user_ref,
 )
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.decisions import decide
@@ -82,15 +82,18 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         if refusal:
             await answer(respond, f":no_entry: {refusal}")
             return
-        try:
-            offer = json.loads(str(action.get("value") or "{}"))
-            task_id, feedback = str(offer["t"]), str(offer.get("f") or "")
-        except (ValueError, KeyError, TypeError):
-            await answer(respond, "This button is broken (unreadable value); use Reject with feedback instead.")
+        offer = await deps.offer(str(action.get("value") or ""))
+        if offer is None:
+            await answer(respond, "This offer has expired; use *Reject with feedback* on the patch instead.")
             return
-        why = await decide(deps, task_id, user=user, action="retry", feedback=feedback)
+        # Dated by the reply it offers: a proposal posted after that reply makes the click stale.
+        why = await decide(deps, offer["task_id"], user=user, action="retry", feedback=offer["feedback"],
+                           message_ts=offer["reply_ts"])
         if why:
             await answer(respond, why)
+            return
+        done = f":leftwards_arrow_with_hook: Sent back with this feedback by {user_ref(user)}."
+        await respond(text=done, blocks=render_text(done), replace_original=True)
 
     async def on_retry(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond,
                        client: AsyncWebClient) -> None:
@@ -113,4 +116,4 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 
     for action_id, handler in ((APPROVE, on_decision), (REJECT, on_decision), (REJECT_FEEDBACK, on_reject_feedback),
                                (RETRY_WITH_FEEDBACK, on_retry_with_feedback), (RETRY_TASK, on_retry)):
-        app.action(action_id)(handoff(deps, handler))
+        app.action(action_id)(handoff(app, deps, handler))

@@ -1,21 +1,30 @@
-"""`/fix`: ack at once; then parse, authorize, and start a task, open the modal, or manage channel defaults."""
+"""`/fix`: ack at once; then parse, authorize, and start a task, open the modal, or manage channel defaults.
+
+Channel defaults decide for everyone in the channel (the repository and the commands each later /fix
+runs), so only approvers change them, the values are checked as a /fix would be, and every change is
+announced in the channel (chatbot.slack.validation, agent.tasks.policy.check_config_editor).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.exceptions import FixbotError
+from agent.tasks.policy import check_config_editor
 from chatbot.exceptions import CommandSyntaxError
-from chatbot.slack.blocks import render_config, render_help, render_text
+from chatbot.slack.api_errors import NOT_IN_CHANNEL, error_code
+from chatbot.slack.blocks import render_config, render_config_change, render_help, render_text
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.fix_command import parse_fix_command
 from chatbot.slack.listeners import handoff
 from chatbot.slack.submit import request_from, start_fix
 from chatbot.slack.surfaces import render_fix_modal
 from chatbot.slack.text import mrkdwn
+from chatbot.slack.validation import validate_defaults
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
@@ -26,6 +35,27 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 
         async def notify(text: str) -> None:
             await respond(text=text, blocks=render_text(text), response_type="ephemeral")
+
+        async def change_defaults(values: dict[str, str] | None) -> None:
+            """Approvers only; values checked as a /fix would be; announced in the channel before they are saved,
+            so a change is never silent (a bot that cannot post there saves nothing)."""
+            check_config_editor(user, approvers=await deps.access.approvers())
+            values = await deps.call(validate_defaults, values, deps.settings) if values is not None else None
+            blocks = render_config_change(user, values)
+            try:
+                posted = await client.chat_postMessage(channel=channel, text="/fix defaults changed", blocks=blocks)
+            except SlackApiError as exc:
+                if error_code(exc) in NOT_IN_CHANNEL:
+                    await notify(":wave: I am not in this channel yet. Type `/invite @fixbot` here, then try again.")
+                    return
+                raise
+            try:
+                saved = await deps.set_channel_defaults(channel, values)
+            except FixbotError as exc:
+                text = f":warning: The change of this channel's /fix defaults was not saved: {mrkdwn(str(exc), 300)}"
+                await client.chat_update(channel=channel, ts=str(posted["ts"]), text=text, blocks=render_text(text))
+                raise
+            await respond(text="/fix defaults saved", blocks=render_config(channel, saved), response_type="ephemeral")
 
         # Slack repeats an invocation it thinks was lost with the same trigger_id: handle it once.
         if not await deps.first_time(f"command:{team}:{body.get('trigger_id') or body.get('response_url')}"):
@@ -44,16 +74,13 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             elif command.kind == "config_show":
                 await respond(text="/fix defaults", blocks=render_config(channel, defaults), response_type="ephemeral")
             elif command.kind in ("config_set", "config_clear"):
-                values = command.config if command.kind == "config_set" else None
-                saved = await deps.set_channel_defaults(channel, values)
-                await respond(text="/fix defaults saved", blocks=render_config(channel, saved),
-                              response_type="ephemeral")
+                await change_defaults(command.config if command.kind == "config_set" else None)
             else:
                 request, engine = request_from(command, defaults)
                 await start_fix(deps, client, notify, request=request, engine=engine, team=team, channel=channel,
                                 user=user, response_url=body.get("response_url"),
-                                idempotency_key=f"slack:{team}:{body.get('trigger_id')}")
-        except (CommandSyntaxError, FixbotError) as exc:
+                                idempotency_key=f"slack:{team}:{body.get('trigger_id')}", seen_before=False)
+        except (CommandSyntaxError, FixbotError) as exc:  # NotAuthorized and InvalidRequest too
             await notify(f":warning: {mrkdwn(str(exc), 1000)}")
 
-    app.command("/fix")(handoff(deps, fix_command))  # ack first, always: the work runs after it
+    app.command("/fix")(handoff(app, deps, fix_command))  # ack first, always: the work runs after it

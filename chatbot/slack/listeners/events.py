@@ -6,7 +6,6 @@ with the same event_id: each is handled once (a SET NX marker per event id, see 
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -15,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.tasks.exceptions import NotAuthorized, TaskNotFound
 from agent.tasks.policy import check_participant
+from agent.tasks.service import MAX_FEEDBACK
 from chatbot.slack.blocks import (
     render_feedback_offer,
     render_help,
@@ -24,6 +24,7 @@ from chatbot.slack.blocks import (
 )
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.decisions import decide
+from chatbot.slack.fix_command import message_text
 from chatbot.slack.listeners import handoff
 from chatbot.slack.submit import start_retry
 from chatbot.slack.text import line, mrkdwn
@@ -31,7 +32,6 @@ from chatbot.slack.text import line, mrkdwn
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _TASK_ID = re.compile(r"^fx-[0-9a-f]{4,32}$")
 CANCEL_REACTIONS = ("x", "heavy_multiplication_x", "negative_squared_cross_mark")
-MAX_OFFERED_FEEDBACK = 1500  # a button value holds 2,000 characters
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
@@ -75,8 +75,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                           f"Mention me in the task's thread, or give its id: `@fixbot {verb} fx-…`")
             return
         if verb == "status":
-            await say(f"Task {task['id']}", render_task_summary(task, link=deps.link(task), now=now,
-                                                                 mode=deps.settings.slack_progress_blocks))
+            await deps.with_progress_blocks(lambda mode: say(f"Task {task['id']}", render_task_summary(
+                task, link=deps.link(task), now=now, mode=mode)))
         elif verb == "cancel":
             why = await decide(deps, task["id"], user=user, action="cancel")
             if why:
@@ -107,10 +107,13 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             check_participant(task, user, approvers=await deps.access.approvers(), what="give feedback")
         except NotAuthorized:
             return  # a bystander's comment: not offered as feedback
-        feedback = text.strip()[:MAX_OFFERED_FEEDBACK]
-        value = json.dumps({"t": task["id"], "f": feedback}, ensure_ascii=False)
-        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text="Retry with this feedback?",
-                                      blocks=render_feedback_offer(task, feedback, value, user))
+        feedback = message_text(text).strip()[:MAX_FEEDBACK]  # as its author read it: no &lt; or <@U...> markup
+        # The reply's ts dates the offer: a proposal posted after it makes the offer stale (see decide()).
+        offer_id = await deps.save_offer(task["id"], feedback, reply_ts=str(event.get("ts") or ""), user=user)
+        # Only its author sees the offer: people discussing a patch are not interrupted by a bot after each reply.
+        await client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts,
+                                        text="Retry with this feedback?",
+                                        blocks=render_feedback_offer(task, feedback, offer_id))
 
     async def on_reaction(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         item = event.get("item") or {}
@@ -128,9 +131,10 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             await client.chat_postEphemeral(channel=channel, user=user, text=why, blocks=render_text(why))
 
 
-    app.event("app_mention")(handoff(deps, on_mention))
-    app.event("message")(handoff(deps, on_message))
-    app.event("reaction_added")(handoff(deps, on_reaction))
+    app.event("app_mention")(handoff(app, deps, on_mention))
+    # Not addressed to the bot (every thread reply, every reaction): failures are logged, never answered.
+    app.event("message")(handoff(app, deps, on_message, quiet=True))
+    app.event("reaction_added")(handoff(app, deps, on_reaction, quiet=True))
 
 async def _find_task(deps: SlackDeps, channel: str, arg: str | None, thread_ts: str | None) -> dict[str, Any] | None:
     """The task named by id (only if it belongs to this channel), else the task of the current thread."""

@@ -32,11 +32,10 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         try:
             stats = await deps.call(deps.store.stats)
             try:
-                approvers = await deps.access.approvers()
+                sees_all = user in await deps.access.approvers()
             except NotAuthorized:
-                approvers = set()
+                sees_all = False
             # Everyone sees their own tasks; approvers, who oversee, see everyone's (task text can be private).
-            sees_all = bool(approvers) and user in approvers
             tasks, _ = await deps.call(deps.store.recent, requester=None if sees_all else user, limit=15)
         except StoreUnavailable as exc:
             log.warning("App Home without data: %s", exc)
@@ -44,6 +43,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                 text=":warning: fixbot cannot reach its task store right now; try again in a minute.")]))
             return
         links = {t["id"]: link for t in tasks if (link := deps.link(t))}
-        await client.views_publish(user_id=user, view=render_home(stats, tasks, links=links, now=deps.now()))
+        await client.views_publish(user_id=user, view=render_home(stats, tasks, links=links, now=deps.now(),
+                                                                  everyone=sees_all))
 
-    app.event("app_home_opened")(handoff(deps, on_home))
+    app.event("app_home_opened")(handoff(app, deps, on_home))

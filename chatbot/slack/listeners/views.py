@@ -12,21 +12,23 @@ import json
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.kwargs_injection.async_args import AsyncArgs
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.exceptions import InvalidRequest
-from agent.request import FixRequest, validate_request
+from agent.request import FixRequest
+from agent.tasks.exceptions import StoreUnavailable
+from chatbot.exceptions import InvalidField
 from chatbot.slack.blocks import render_text
 from chatbot.slack.context import SlackDeps
 from chatbot.slack.decisions import decide
-from chatbot.slack.listeners import handoff
-from chatbot.slack.submit import start_fix
+from chatbot.slack.fix_command import FixCommand
+from chatbot.slack.listeners import guarded, handoff
+from chatbot.slack.submit import request_from, start_fix
 from chatbot.slack.surfaces import FEEDBACK_MODAL, FIX_MODAL, modal_values
 from chatbot.slack.text import mrkdwn
-
-FIELD_OF_ERROR = (("repositor", "repo"), ("branch", "branch"), ("setup", "setup"), ("test command", "test"),
-                  ("issue", "issue"))
+from chatbot.slack.validation import validate_chat_request
 
 
 def _who(body: dict[str, Any], view: dict[str, Any]) -> tuple[str, str, str]:
@@ -37,13 +39,12 @@ def _who(body: dict[str, Any], view: dict[str, Any]) -> tuple[str, str, str]:
 
 
 async def _modal_request(deps: SlackDeps, view: dict[str, Any], channel: str) -> tuple[FixRequest, str | None]:
+    """The form's request, filled in from the channel's defaults as a /fix is (submit.request_from)."""
     values = modal_values(view)
-    defaults = await deps.channel_defaults(channel)
-    request = FixRequest(repo=values.get("repo") or defaults.get("repo") or "", issue=values.get("issue") or "",
-                         test_command=values.get("test") or defaults.get("test") or "python3 -m pytest -q",
-                         branch=values.get("branch") or defaults.get("branch") or None,
-                         setup_command=values.get("setup") or defaults.get("setup") or None)
-    return request, values.get("engine") or defaults.get("engine") or None
+    command = FixCommand("fix", repo=values.get("repo") or None, issue=values.get("issue") or None,
+                         test=values.get("test") or None, branch=values.get("branch") or None,
+                         setup=values.get("setup") or None, engine=values.get("engine") or None)
+    return request_from(command, await deps.channel_defaults(channel))
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:
@@ -56,22 +57,29 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         except SlackApiError:
             await client.chat_postMessage(channel=user, text=text, blocks=render_text(text))
 
-    async def check_fix_modal(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+    async def check_fix_modal(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient,
+                              args: AsyncArgs) -> None:
         user, team, channel = _who(body, view)
         refusal = deps.access.refusal(team=team, channel=channel, user=user)
         if refusal:
             await ack(response_action="errors", errors={"issue": refusal})
             return
-        request, engine = await _modal_request(deps, view, channel)
-        try:
-            await deps.call(validate_request, request, deps.settings)
-        except InvalidRequest as exc:
-            message = str(exc)
-            field = next((f for word, f in FIELD_OF_ERROR if word in message), "repo")
-            await ack(response_action="errors", errors={field: message[:150]})
+        try:  # before the ack, which is what carries errors into the open form
+            request, engine = await _modal_request(deps, view, channel)
+            await deps.call(validate_chat_request, request, deps.settings)
+        except StoreUnavailable:
+            await ack(response_action="errors", errors={"issue": "fixbot cannot reach its task store right now: "
+                                                                  "try again in a minute."})
+            return
+        except InvalidField as exc:
+            await ack(response_action="errors", errors={exc.field: str(exc)[:150]})
+            return
+        except InvalidRequest as exc:  # request_from: no repository, in the form or as a channel default
+            await ack(response_action="errors", errors={"repo": str(exc)[:150]})
             return
         await ack()
-        deps.spawn(start_from_modal(body, view, client, request, engine), name="start_from_modal")
+        deps.spawn(guarded(app, args, start_from_modal(body, view, client, request, engine), name="start_from_modal"),
+                   name="start_from_modal")
 
     async def start_from_modal(body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient,
                                request: FixRequest, engine: str | None) -> None:
@@ -97,4 +105,4 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                        f"Rejected. Your feedback is recorded on the task: “{mrkdwn(values.get('feedback'), 300)}”")
 
     app.view(FIX_MODAL)(check_fix_modal)
-    app.view(FEEDBACK_MODAL)(handoff(deps, on_feedback_modal))
+    app.view(FEEDBACK_MODAL)(handoff(app, deps, on_feedback_modal))
