@@ -177,7 +177,7 @@ class TaskStore:
         if found is None:
             return None
         try:
-            return self.get(_text(found))
+            return self.get(as_text(found))
         except TaskNotFound:
             return None
 
