@@ -19,9 +19,10 @@
   kills its own work horse (whose writes are fenced meanwhile: agent.jobs).
 - The work horse dies with its worker (PR_SET_PDEATHSIG), so a SIGKILLed worker never leaves a task
   running unseen; a horse killed alone (OOM) is recovered by the worker itself.
-- SIGTERM: the current task may finish within WORKER_SHUTDOWN_GRACE s (keep it below the supervisor's
-  grace: compose's stop_grace_period); past that, or at a second signal, the horse is killed and the
-  task handed back at once, without spending a retry.
+- SIGTERM: the current task may finish within WORKER_SHUTDOWN_GRACE s (the supervisor's grace, compose's
+  stop_grace_period, must exceed it + WORKER_HEARTBEAT + a few seconds); past that (at the next
+  heartbeat; at once with a grace of 0), or at a second signal, the horse is killed and the task handed
+  back, without spending a retry.
 - Redis restarts: the worker's connection retries every command until Redis is back
   (agent.tasks.service.connect(patient=True)); the watchdog judges nobody until heartbeats had time to
   resume.
