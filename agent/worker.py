@@ -187,7 +187,10 @@ class Watchdog(threading.Thread):
                 self.blind_until = time.monotonic() + self.settings.worker_lease_ttl + period
             except Exception as exc:  # noqa: BLE001 - e.g. the checkpoint database is down: heartbeats still count
                 log.warning("watchdog check failed: %s", exc)
-            if time.monotonic() - started > 2 * period + 5:  # blocked, most likely on a Redis that was away
+            took = time.monotonic() - started
+            if took > 2 * period + 5:  # blocked, most likely on a Redis that was away
+                log.warning("watchdog pass took %.0f s: judging no worker for the next %.0f s", took,
+                            self.settings.worker_lease_ttl + period)
                 self.blind_until = time.monotonic() + self.settings.worker_lease_ttl + period
 
     def check(self) -> dict[str, list[str]]:
@@ -366,11 +369,9 @@ class FixbotWorker(Worker):
         return super().work(*args, **kwargs)
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
-        """rq's bootstrap, then the reaper once and the watchdog thread."""
+        """rq's bootstrap, then the checkouts of finished tasks removed, the watchdog thread started, and the
+        reaper run once (last: a slow Docker engine must not keep the worker from watching)."""
         super().bootstrap(*args, **kwargs)
-        removed = reap_sandboxes(self.settings)
-        if removed:
-            self.log.info("reaped %d leftover sandbox container(s)/volume(s)", len(removed))
         try:
             cleaned = clean_work_dirs(self.settings)
         except Exception as exc:  # noqa: BLE001 - housekeeping never stops a worker from starting
@@ -380,6 +381,13 @@ class FixbotWorker(Worker):
             self.log.info("removed %d checkout(s) of finished tasks from WORK_DIR", len(cleaned))
         self.watchdog = Watchdog(self.settings, self.name)
         self.watchdog.start()
+        started = time.monotonic()
+        removed = reap_sandboxes(self.settings)
+        if removed:
+            self.log.info("reaped %d leftover sandbox container(s)/volume(s)", len(removed))
+        if time.monotonic() - started > 10:
+            self.log.warning("the sandbox reaper took %.0f s at start (a slow Docker engine?)",
+                             time.monotonic() - started)
 
     def teardown(self) -> None:
         """Stop the watchdog, then rq's teardown."""
