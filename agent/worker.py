@@ -166,6 +166,24 @@ def job_pending(conn: Any, job_id: str | None) -> bool:
     return status == JobStatus.STARTED and job_id in live_jobs(conn)
 
 
+def redis_settled(conn: Any, settings: Settings) -> bool:
+    """Whether Redis has been up long enough for every live worker to have beaten since it started.
+
+    Execution entries carry absolute expiry times: while Redis was down (or restarting from its AOF) no
+    worker could beat, so right after it comes back every busy job looks dead (to the watchdog and to
+    rq's abandoned-job cleanup alike). Redis's own uptime says so even to a process that slept through
+    the outage. Unknown (INFO refused): settled.
+    """
+    try:
+        uptime = float(conn.info("server").get("uptime_in_seconds", 0))
+    except redis.ResponseError:
+        return True
+    settled = uptime >= settings.worker_lease_ttl + 2 * settings.worker_heartbeat
+    if not settled:
+        log.info("Redis is up for %.0f s only: judging no worker yet", uptime)
+    return settled
+
+
 class Watchdog(threading.Thread):
     """Every WORKER_HEARTBEAT s, one worker compares the task store with rq's jobs (see the module docstring)."""
 
@@ -201,18 +219,25 @@ class Watchdog(threading.Thread):
         lock = svc.store.keys.watchdog_lock()
         if not conn.set(lock, os.getpid(), nx=True, px=max(1000, int(self.settings.worker_heartbeat * 1000))):
             return done
+        started = time.monotonic()
         try:
-            if time.monotonic() >= self.blind_until:
-                done["recovered"] = self.check_active(svc)
+            if time.monotonic() >= self.blind_until and redis_settled(conn, self.settings):
+                done["recovered"] = self.check_active(svc, started)
             done["requeued"] = self.check_waiting(svc)
             done["forgotten"] = self.forget_ended(svc)
         finally:
             conn.delete(lock)
         return done
 
-    def check_active(self, svc: TaskService) -> list[str]:
-        """Running or publishing tasks whose job has no live entry: recover them."""
+    def check_active(self, svc: TaskService, started: float | None = None) -> list[str]:
+        """Running or publishing tasks whose job has no live entry: recover them.
+
+        `started` (monotonic) is when this pass began: a pass that was blocked (most likely on a Redis that
+        was away) acts on nothing, since the workers' heartbeats were blocked as well; the watchdog then
+        judges nobody for WORKER_LEASE_TTL + WORKER_HEARTBEAT s.
+        """
         handled = []
+        period = self.settings.worker_heartbeat
         for status in ACTIVE:
             for task_id in svc.store.ids_in(status):
                 try:
@@ -224,6 +249,11 @@ class Watchdog(threading.Thread):
                     continue
                 if record.get("job_id") in live_jobs(svc.store.conn):
                     continue
+                if started is not None and time.monotonic() - started > period + 5:
+                    log.warning("watchdog pass blocked for %.0f s: judging no worker for the next %.0f s",
+                                time.monotonic() - started, self.settings.worker_lease_ttl + period)
+                    self.blind_until = time.monotonic() + self.settings.worker_lease_ttl + period
+                    return handled
                 why = "the worker running this task stopped responding (killed or crashed)"
                 if recover(svc, task_id, str(record.get("job_id")), why=why) is not None:
                     handled.append(task_id)
@@ -296,6 +326,12 @@ class FixbotWorker(Worker):
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self.current_job_working_time = current_job_working_time
             self.log.warning("Worker %s: working time not written (Redis unreachable: %s)", self.name, exc)
+
+    def clean_registries(self) -> None:
+        """rq's registry maintenance, but not right after a Redis restart: it would take every busy job
+        (whose entry expired while Redis was away) for abandoned and drop its entry for good."""
+        if redis_settled(self.connection, self.settings):
+            super().clean_registries()
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Remember which task the horse runs (for the heartbeat checks and a hand back)."""

@@ -55,3 +55,40 @@ def test_a_short_redis_restart_neither_kills_a_busy_worker_nor_spends_its_retry(
     assert "unhandled exception" not in cluster.logs(), cluster.logs()[-3000:]
     again = cluster.submit(make_repo(tmp_path / "slow2", SLOW), "negative amounts are added")
     assert cluster.wait(again["id"], {"awaiting_approval", "failed"}, timeout=240)["status"] == "awaiting_approval"
+
+
+def test_right_after_a_redis_restart_no_busy_job_is_taken_for_dead(private_redis, monkeypatch):
+    """Entries expire by the clock while Redis is away: the watchdog and rq's cleanup wait until workers could beat."""
+    import uuid
+
+    from agent import jobs
+    from agent.request import FixRequest
+    from agent.settings import get_settings
+    from agent.worker import Watchdog, redis_settled
+
+    tag = uuid.uuid4().hex[:8]
+    for name, value in {"REDIS_URL": private_redis.url, "REDIS_PREFIX": f"fxr-{tag}", "QUEUE_NAME": f"qr-{tag}",
+                        "DEPLOYMENT_ID": f"test-{tag}", "ALLOW_LOCAL_REPOS": "true", "WORKER_LEASE_TTL": "2",
+                        "WORKER_HEARTBEAT": "1"}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    jobs.service.cache_clear()
+    try:
+        svc = jobs.service()
+        record, _ = svc.submit(FixRequest(repo=str(Path(__file__).parent), issue="x"), {"kind": "cli", "user": "t"})
+        svc.store.transition(record["id"], "running", expect={"queued"}, job=record["job_id"])
+        svc.store.update(record["id"], {}, job=record["job_id"])  # its job has no live execution entry
+        time.sleep(2.5)  # quiet for longer than the lease
+        private_redis.shutdown()
+        private_redis.start()
+        assert not redis_settled(svc.store.conn, svc.settings)
+        assert Watchdog(svc.settings, "test").check()["recovered"] == [], "Redis just came back: nobody judged"
+        assert svc.store.get(record["id"])["status"] == "running"
+        deadline = time.monotonic() + 30
+        while not redis_settled(svc.store.conn, svc.settings) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(0.5)  # past the quiet time as well
+        assert Watchdog(svc.settings, "test").check()["recovered"] == [record["id"]], "then the dead job is judged"
+    finally:
+        jobs.service.cache_clear()
+        get_settings.cache_clear()
