@@ -172,9 +172,28 @@ def _run_git(args: list[str], *, timeout: float, what: str, cwd: Path | None = N
     except subprocess.TimeoutExpired:
         raise CloneError(f"{what} took longer than {timeout:.0f} s") from None
     if proc.returncode != 0:
-        reason = (proc.stderr.strip().splitlines() or ["unknown error"])[-1][:300]
-        raise CloneError(f"could not {what}: {reason}")
+        raise CloneError(f"could not {what}: {git_reason(proc.stderr)}")
     return proc.stdout
+
+
+def git_reason(stderr: str, *, limit: int = 300) -> str:
+    """What went wrong, from git's stderr, in one line: the paragraph where git gave up (its `fatal:` or
+    `error:` line with the two lines before it and those after it, at most three), hints left out, lines
+    joined with "; ", at most `limit` characters. Git's last line alone is often a sentence's tail
+    ("and the repository exists.")."""
+    paragraphs: list[list[str]] = [[]]
+    for line in stderr.splitlines():
+        line = line.strip()
+        if not line:
+            paragraphs.append([])
+        elif not line.startswith("hint:"):
+            paragraphs[-1].append(line)
+    kept = next(([*p[max(0, i - 2):]] for p in paragraphs for i, line in enumerate(p)
+                 if line.startswith(("fatal:", "error:"))), None)
+    if kept is None:
+        kept = next((p for p in reversed(paragraphs) if p), [])
+    reason = "; ".join(kept[:3]) or "unknown error"
+    return reason if len(reason) <= limit else reason[:limit - 1] + "…"
 
 
 def head_commit(checkout: Path, *, timeout: float = 30) -> str | None:

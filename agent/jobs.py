@@ -167,13 +167,15 @@ def resume_task(task_id: str) -> dict[str, Any]:
         return {"task_id": task_id, "status": "skipped", "reason": str(exc)}
     decision = record.get("decision") or {}
     status = record["status"]
+    # the previous run's phase ("awaiting_approval") must not show while this one fetches the checkout again
+    starting = {"retry_at": None, "progress": {"phase": "starting", "text": "Resuming with the decision",
+                                               "candidates_tried": 0, "attempts": 0}}
     try:
         if status == S.APPROVED:
-            svc.store.transition(task_id, S.PUBLISHING, expect={S.APPROVED.value}, job=job_id,
-                                 fields={"retry_at": None})
+            svc.store.transition(task_id, S.PUBLISHING, expect={S.APPROVED.value}, job=job_id, fields=starting)
             active = S.PUBLISHING
         elif status == S.QUEUED and decision.get("action") == "retry":
-            svc.store.transition(task_id, S.RUNNING, expect={S.QUEUED.value}, job=job_id, fields={"retry_at": None})
+            svc.store.transition(task_id, S.RUNNING, expect={S.QUEUED.value}, job=job_id, fields=starting)
             active = S.RUNNING
         elif status == S.REJECTED and record.get("job_id") == job_id:
             active = S.REJECTED  # the graph only has to end; the status is already final

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from agent.allowlist import SCP_LIKE, check_allowed
 from agent.exceptions import InvalidRequest
 from agent.settings import Settings
 
 MAX_ISSUE = 8000
 MAX_COMMAND = 500
 MAX_URL = 500
+DEFAULT_TEST_COMMAND = "python3 -m pytest -q"  # what runs when a request names no test command
 MAX_HINTS = 20
 LANGUAGES = ("python",)
 ENGINES = ("search", "llm", "auto")  # repair engines: offline search, the LLM agent, search then LLM
@@ -24,7 +26,6 @@ _INVISIBLE = dict.fromkeys(
 )
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")  # C0 and C1 controls and DEL; tab is allowed
-_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._/~-]+$")
 _ALLOWED_SCHEMES = ("https", "http", "ssh", "git")
 
 
@@ -34,7 +35,7 @@ class FixRequest:
 
     repo: str
     issue: str
-    test_command: str = "python3 -m pytest -q"
+    test_command: str = DEFAULT_TEST_COMMAND
     branch: str | None = None
     language: str = "python"
     setup_command: str | None = None
@@ -130,9 +131,8 @@ def check_repo(repo: str, settings: Settings) -> str:
         raise InvalidRequest(f"repository {repo!r} is not a valid address")
     if "::" in repo.split("/", 1)[0] or repo.lower().startswith("ext:"):
         raise InvalidRequest("repository transports like ext:: are never allowed")
-    if _SCP_LIKE.match(repo):
-        host = repo.split("@", 1)[1].split(":", 1)[0]
-        return _allow(repo, f"ssh://{host}/", settings)
+    if SCP_LIKE.match(repo):
+        return check_allowed(repo, settings.allowed_repos)
     parts = urlsplit(repo)
     if parts.scheme == "file" or not parts.scheme:
         if not settings.allow_local_repos:
@@ -149,13 +149,4 @@ def check_repo(repo: str, settings: Settings) -> str:
         raise InvalidRequest(f"repository {repo!r} has no host")
     if parts.password:
         raise InvalidRequest("put credentials in configuration, never in the repository URL")
-    return _allow(repo, repo, settings)
-
-
-def _allow(repo: str, normalized: str, settings: Settings) -> str:
-    """Prefix match against ALLOWED_REPOS (e.g. https://github.com/acme/); '*' allows any allowed scheme."""
-    for allowed in settings.allowed_repos:
-        if allowed == "*" or normalized.lower().startswith(allowed.lower()):
-            return repo
-    shown = ", ".join(settings.allowed_repos) or "(none)"
-    raise InvalidRequest(f"repository {repo!r} is not on the allowlist ({shown}); ask an admin to add it")
+    return check_allowed(repo, settings.allowed_repos)

@@ -59,7 +59,6 @@ from agent.tasks.states import ACTIVE, TERMINAL, WAITING, TaskStatus
 S = TaskStatus
 PR_SET_PDEATHSIG = 1
 WORKER_TTL = 60  # rq's default is 420 s: a dead idle worker would count as alive for 8 minutes
-THREAD_SWEEP = 50  # ended tasks whose checkpoint threads one watchdog pass deletes at most
 log = logging.getLogger("fixbot.worker")
 
 
@@ -280,15 +279,11 @@ class Watchdog(threading.Thread):
         return handled
 
     def forget_ended(self, svc: TaskService) -> list[str]:
-        """Delete the checkpoint threads of tasks that ended more than WORKER_LEASE_TTL s ago."""
-        from agent.checkpoints import delete_threads
+        """Delete the checkpoint threads of tasks that ended more than WORKER_LEASE_TTL s ago and whose job is
+        over (agent.retention; never raises)."""
+        from agent.retention import sweep_threads
 
-        ids = svc.store.ended(before=time.time() - self.settings.worker_lease_ttl, limit=THREAD_SWEEP)
-        if not ids:
-            return []
-        done = asyncio.run(delete_threads(self.settings, ids))
-        svc.store.forget_ended(done)
-        return done
+        return sweep_threads(svc, self.settings, grace=self.settings.worker_lease_ttl)
 
 
 # ---------------------------------------------------------------------- the rq worker

@@ -16,6 +16,8 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Coroutine
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -66,7 +68,8 @@ async def serve(settings: Settings, *, socket_mode: bool = False, host: str | No
             # (python-slack-sdk #1922), so no guard of ours runs beside it (tests/chatbot/test_slack_socket_mode).
             handler = AsyncSocketModeHandler(bolt_app, app_token=app_token, web_client=bolt_app.client,
                                              ping_interval=SOCKET_PING_INTERVAL)
-            await handler.connect_async()
+            if not await _until_stopped(handler.connect_async(), stopping):
+                return  # stopped while slack_sdk was still trying to connect (it retries for as long as it takes)
             log.info("fixbot serving Slack over Socket Mode; /healthz on %s", where)
         else:
             log.info("fixbot serving Slack at /slack/events and /healthz on %s", where)
@@ -80,6 +83,23 @@ async def serve(settings: Settings, *, socket_mode: bool = False, host: str | No
         await runner.cleanup()  # closes the Web API client's session too (chatbot.server)
         log.info("fixbot stopped")
 
+
+
+async def _until_stopped(work: Coroutine[Any, Any, Any], stopping: asyncio.Event) -> bool:
+    """Run `work` unless `stopping` is set first (then cancel it): True when it finished. Its errors propagate."""
+    task = asyncio.ensure_future(work)
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+    task.result()
+    return True
 
 
 async def _say_if_redis_is_down(deps: SlackDeps) -> None:

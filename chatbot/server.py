@@ -54,7 +54,11 @@ async def _slack_events(request: web.Request) -> web.Response:
     if not _signature_headers_readable(request):
         return web.Response(status=401, text="invalid request")
     bolt_app = request.app[BOLT_KEY]
-    return await to_aiohttp_response(await bolt_app.async_dispatch(await to_bolt_request(request)))
+    try:
+        bolt_request = await to_bolt_request(request)  # parses the body (JSON, or a form with a JSON payload)
+    except ValueError:  # json.JSONDecodeError and UnicodeDecodeError: never Slack's, signed or not
+        return web.Response(status=400, text="malformed request body")
+    return await to_aiohttp_response(await bolt_app.async_dispatch(bolt_request))
 
 
 def _signature_headers_readable(request: web.Request) -> bool:
@@ -71,8 +75,9 @@ async def _healthz(request: web.Request) -> web.Response:
     notifier = request.app[NOTIFIER_KEY].health() if NOTIFIER_KEY in request.app else None
     try:
         stats = await deps.call(_health_figures, deps)
-    except StoreUnavailable as exc:
-        return web.json_response({"status": "down", "redis": str(exc)}, status=503)
+    except StoreUnavailable as exc:  # where Redis is (host, port, database) goes to the log, not to any caller
+        log.warning("/healthz: %s", exc)
+        return web.json_response({"status": "down", "redis": "unreachable"}, status=503)
     stats["status"] = "ok" if stats["workers_alive"] else "no_workers"
     if notifier is not None:
         failing = f"failing for {notifier['failing_for']:.0f} s: {notifier['error']}"

@@ -18,7 +18,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from agent.cli.errors import failure_record, run_guarded
-from agent.request import ENGINES, FixRequest
+from agent.request import DEFAULT_TEST_COMMAND, ENGINES, FixRequest
 from agent.settings import get_settings
 from agent.tasks.store import new_task_id
 from agent.textsafe import clean_display, clean_line
@@ -29,7 +29,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("fix", help="find and prove a patch for a failing test suite")
     p.add_argument("--repo", help="repository URL, or a local path when ALLOW_LOCAL_REPOS allows it")
     p.add_argument("--issue", help="what is wrong, in words")
-    p.add_argument("--test", default="python3 -m pytest -q", help="test command, run only inside the sandbox")
+    p.add_argument("--test", default=DEFAULT_TEST_COMMAND,
+                   help=f"test command, run only inside the sandbox (default: {DEFAULT_TEST_COMMAND})")
     p.add_argument("--branch", help="branch to fix (default: the repository's default branch)")
     p.add_argument("--setup", help="optional setup command run in the sandbox before the tests")
     p.add_argument("--hint", action="append", default=[], help="a file or directory to look at first")
@@ -39,6 +40,9 @@ def register(sub: Any) -> None:
     p.add_argument("--resume", metavar="TASK_ID", help="continue a task that was interrupted")
     p.add_argument("--task-id", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
+
+
+SHOWN_FAILED_PROOFS = 5  # candidates that pass the failing tests but break others: shown one by one up to this
 
 
 class Progress:
@@ -54,6 +58,7 @@ class Progress:
         self.step = "Starting"
         self.tried = 0
         self.total = 0
+        self.failed_proofs = 0
         self.task_id = ""
         self.live: Live | None = None
 
@@ -74,8 +79,14 @@ class Progress:
                 self._line(("localize", "bold"), f": {clean_line(s['path'], 200)}:{int(s['line'])}{where} "
                            f"(score {float(s['score']):.2f})")
         elif kind == "proof":
-            mark = ("✓", "green") if data.get("success") else ("✗", "red")
-            self._line(("prove", "bold"), ": ", mark, " ", clean_line(data.get("candidate", ""), 300))
+            if data.get("success"):
+                self._line(("prove", "bold"), ": ", ("✓", "green"), " ", clean_line(data.get("candidate", ""), 300))
+            else:
+                self.failed_proofs += 1
+                if self.failed_proofs <= SHOWN_FAILED_PROOFS:  # then only counted in the status line
+                    self._line(("prove", "bold"), ": ", ("✗", "red"), " ", clean_line(data.get("candidate", ""), 300))
+                if self.failed_proofs == SHOWN_FAILED_PROOFS:
+                    self._line(("prove", "bold"), ": more candidates that fail the full check are only counted")
         if self.live is not None:
             self.live.update(self.render())
 
@@ -86,6 +97,8 @@ class Progress:
         """One status line."""
         elapsed = time.monotonic() - self.started
         counts = f" · {self.tried}/{self.total} candidates" if self.total else ""
+        if self.failed_proofs > SHOWN_FAILED_PROOFS:
+            counts += f" · {self.failed_proofs} failed the full check"
         return Text(f"⠿ {self.step}{counts} · {elapsed:5.1f} s", style="cyan")
 
 

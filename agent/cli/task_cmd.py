@@ -1,7 +1,13 @@
 """`fixbot submit | status | watch | approve | reject | cancel | tasks`: the CLI as a face of the task service.
 
 Every command goes through agent.tasks.service (the same API as Slack and REST). Bad ids, illegal
-transitions and an unreachable Redis end with one line on stderr and exit 2 (see agent.cli.main).
+transitions and an unreachable Redis end with one line on stderr and exit 1; bad input (a request, an
+option, a setting such as a malformed REDIS_URL) with one line and exit 2 (agent.cli.errors.describe).
+
+The CLI user is the operator: whoever can run `fixbot` with this REDIS_URL can read and write the task
+store directly, so the task commands do not ask agent.tasks.policy (approvers, self-approval) as the
+chat faces do; decisions are recorded as "cli:<login name>". An --idempotency-key is scoped to that
+login name ("cli:<login>:<key>"): another operator's key never returns their task.
 """
 
 from __future__ import annotations
@@ -14,20 +20,20 @@ import time
 from functools import lru_cache
 from typing import Any
 
-import redis
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from agent.request import FixRequest
+from agent.request import DEFAULT_TEST_COMMAND, FixRequest
 from agent.settings import get_settings
-from agent.tasks.exceptions import StoreUnavailable
 from agent.tasks.service import ENGINES, TaskService
 from agent.tasks.states import TERMINAL, TaskStatus
+from agent.tasks.store import reachable
 from agent.textsafe import clean_line
 
 STOP_AT = {s.value for s in TERMINAL} | {TaskStatus.AWAITING_APPROVAL.value}
+MAX_LIMIT = 200  # rows `fixbot tasks` shows at most (the store's page limit)
 
 
 def register(sub: Any) -> None:
@@ -35,12 +41,14 @@ def register(sub: Any) -> None:
     p = sub.add_parser("submit", help="queue a fix for the workers; prints the task id")
     p.add_argument("--repo", required=True, help="repository URL, or a local path when ALLOW_LOCAL_REPOS allows it")
     p.add_argument("--issue", required=True, help="what is wrong, in words")
-    p.add_argument("--test", default="python3 -m pytest -q", help="test command, run only inside the sandbox")
+    p.add_argument("--test", default=DEFAULT_TEST_COMMAND,
+                   help=f"test command, run only inside the sandbox (default: {DEFAULT_TEST_COMMAND})")
     p.add_argument("--branch", help="branch to fix (default: the repository's default branch)")
     p.add_argument("--setup", help="optional setup command run in the sandbox before the tests")
     p.add_argument("--hint", action="append", default=[], help="a file or directory to look at first")
     p.add_argument("--engine", choices=ENGINES, default=None, help="repair engine (default: search without an LLM)")
-    p.add_argument("--idempotency-key", help="submitting twice with one key (within 24 h) gives one task")
+    p.add_argument("--idempotency-key", help="submitting the same request twice with one key (within 24 h) gives "
+                                             "one task; another request with that key is refused")
     p.add_argument("--watch", action="store_true", help="then follow the task as `fixbot watch` does")
     p.set_defaults(func=_guard(cmd_submit))
 
@@ -59,7 +67,8 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("reject", help="reject a proposed patch; with --retry the repair goes on with your feedback")
     p.add_argument("task_id")
-    p.add_argument("--feedback", help="what is wrong with the patch")
+    p.add_argument("--feedback", help="what is wrong with the patch (optional; with --retry the repair takes it "
+                                      "into account)")
     p.add_argument("--retry", action="store_true", help="look for another patch, taking the feedback into account")
     p.set_defaults(func=_guard(cmd_reject))
 
@@ -69,19 +78,18 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("tasks", help="recent tasks with their status and age")
     p.add_argument("--status", choices=[s.value for s in TaskStatus])
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=int, default=20, help=f"rows, 1 to {MAX_LIMIT} (default 20)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_guard(cmd_tasks))
 
 
 def _guard(fn: Any) -> Any:
+    """The command with Redis connection failures from outside the store's own guard (rq calls) turned into the
+    store's one line (agent.tasks.store.reachable)."""
+
     def wrapped(args: argparse.Namespace) -> int:
-        try:
+        with reachable(_service().store.conn):
             return int(fn(args))
-        except (redis.ConnectionError, redis.TimeoutError) as exc:  # from rq calls outside the store's guard
-            url = get_settings().redis_connection_url.split("@")[-1]
-            raise StoreUnavailable(f"cannot reach Redis at {url} ({str(exc).splitlines()[0][:120]}): start it or "
-                                   "set REDIS_URL") from None
 
     return wrapped
 
@@ -102,8 +110,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
     """Validate and queue; print the task id (stdout) and what to do next (stderr)."""
     req = FixRequest(repo=args.repo, issue=args.issue, test_command=args.test, branch=args.branch,
                      setup_command=args.setup, hints=tuple(args.hint))
-    record, created = _service().submit(req, {"kind": "cli", "user": _me()}, engine=args.engine,
-                                        idempotency_key=args.idempotency_key)
+    me = _me()
+    key = f"{me}:{args.idempotency_key}" if args.idempotency_key else None
+    record, created = _service().submit(req, {"kind": "cli", "user": me}, engine=args.engine, idempotency_key=key)
     print(record["id"])
     note = "queued" if created else f"already submitted with this idempotency key ({record['status']})"
     print(f"[fixbot] {record['id']} {note}; follow it with `fixbot watch {record['id']}`", file=sys.stderr)
@@ -134,12 +143,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(record: dict[str, Any]) -> str:
-    """A few lines for a person: status, why, progress, decision, publication (untrusted text cleaned)."""
+def describe(record: dict[str, Any], *, reason: bool = True) -> str:
+    """A few lines for a person: status, why (unless `reason` is False: the result said it already), progress,
+    decision, publication (untrusted text cleaned)."""
     c = clean_line
     lines = [f"{c(record['id'], 80)}: {c(record['status'], 40)} · {c(record['request']['repo'], 200)} · created "
              f"{age(record['created_at'])} ago by {c(record['origin'].get('user', '?'), 80)}"]
-    if record.get("reason"):
+    if reason and record.get("reason"):
         lines.append(f"  reason: {c(record['reason'], 1000)}")
     progress = record.get("progress") or {}
     if record["status"] in ("queued", "running", "publishing"):
@@ -203,9 +213,10 @@ def watch(task_id: str) -> int:
             record = svc.store.get(task_id)
             if record["status"] in STOP_AT and not svc.events.follow(task_id, after, block_ms=1):
                 break
-    if record.get("result"):
-        show({**record["result"], "task_id": task_id}, Console())
-    print(describe(record))
+    result = record.get("result")
+    if result:
+        show({**result, "task_id": task_id}, Console())
+    print(describe(record, reason=not result or (result.get("message") or "") != (record.get("reason") or "")))
     return 0 if record["status"] in ("awaiting_approval", "approved", "publishing", "published") else 1
 
 
@@ -215,7 +226,7 @@ def service_line(event: dict[str, Any]) -> Text | None:
     c = clean_line
     if kind == "queued":
         return Text.assemble(("queued", "bold"), f" (engine {c(data.get('engine'), 20)}, "
-                                                 f"{c(data.get('position', '?'), 10)} job(s) waiting)")
+                                                 f"position {c(data.get('position', '?'), 10)} in the queue)")
     if kind == "started":
         return Text.assemble(("started", "bold"), " on a worker" + (" (rerun from its checkpoint)"
                                                                      if data.get("rerun") else ""))
@@ -232,8 +243,7 @@ def service_line(event: dict[str, Any]) -> Text | None:
     if kind == "published":
         return Text.assemble(("published", "bold green"), f": commit {c(data.get('commit', ''), 12)[:12]} for "
                                                           f"{c(data.get('branch'), 200)}")
-    if kind in ("failed", "timed_out", "not_fixed", "no_failure"):
-        return Text.assemble((kind, "bold red"), ": ", c(data.get("reason", ""), 1000))
+    # failed, timed_out, not_fixed, no_failure: the summary `watch` prints at the end says it (once)
     if kind == "cancelled":
         return Text.assemble(("cancelled", "bold red"), f" by {c(data.get('by'), 80)}")
     return None
@@ -248,9 +258,6 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 def cmd_reject(args: argparse.Namespace) -> int:
     """Reject, or reject and look for another patch."""
-    if args.retry and not (args.feedback or "").strip():
-        print("fixbot reject --retry: say what is wrong with --feedback TEXT", file=sys.stderr)
-        return 2
     record = _service().reject(args.task_id, by=_me(), feedback=args.feedback, retry=args.retry)
     what = "queued again to look for another patch" if args.retry else "rejected"
     print(f"{record['id']}: {what}")
@@ -266,6 +273,9 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     """Recent tasks, newest first."""
+    if not 1 <= args.limit <= MAX_LIMIT:
+        print(f"fixbot tasks: --limit must be between 1 and {MAX_LIMIT}", file=sys.stderr)
+        return 2
     page, _ = _service().store.recent(status=args.status, limit=args.limit)
     if args.json:
         print(json.dumps(page, indent=2))

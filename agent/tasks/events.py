@@ -29,6 +29,7 @@ import time
 from typing import Any
 
 import redis
+from rq.utils import as_text
 
 from agent.tasks.keys import Keys
 from agent.tasks.store import reachable
@@ -39,18 +40,15 @@ GLOBAL_FACTOR = 50  # the global stream keeps this many times a task stream's le
 log = logging.getLogger(__name__)
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
 
 def decode(entry_id: Any, fields: dict[Any, Any]) -> dict[str, Any]:
     """One stream entry as the event dict readers get."""
-    f = {_text(k): _text(v) for k, v in fields.items()}
+    f = {as_text(k): as_text(v) for k, v in fields.items()}
     try:
         data = json.loads(f.get("data") or "{}")
     except json.JSONDecodeError:
         data = {}
-    return {"id": _text(entry_id), "kind": f.get("kind", ""), "task_id": f.get("task_id", ""),
+    return {"id": as_text(entry_id), "kind": f.get("kind", ""), "task_id": f.get("task_id", ""),
             "at": float(f.get("at") or 0), "data": data}
 
 
@@ -124,7 +122,7 @@ class TaskEvents:
         with reachable(self.conn):
             rows: Any = self.conn.xreadgroup(group, consumer, {self.keys.all_events(): ">"}, count=count,
                                              block=block_ms)
-        return [(_text(entry_id), decode(entry_id, fields))
+        return [(as_text(entry_id), decode(entry_id, fields))
                 for _stream, entries in rows or [] for entry_id, fields in entries]
 
     def claim_stale(self, group: str, consumer: str, *, min_idle_ms: int = 60_000,
@@ -133,7 +131,7 @@ class TaskEvents:
         with reachable(self.conn):
             reply: Any = self.conn.xautoclaim(self.keys.all_events(), group, consumer, min_idle_ms, "0-0", count=count)
         entries = reply[1] if len(reply) > 1 else []
-        return [(_text(entry_id), decode(entry_id, fields)) for entry_id, fields in entries if fields]
+        return [(as_text(entry_id), decode(entry_id, fields)) for entry_id, fields in entries if fields]
 
     def ack(self, group: str, ids: list[str]) -> int:
         """Acknowledge handled entries; returns how many were pending."""

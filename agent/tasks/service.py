@@ -57,6 +57,9 @@ def connect(settings: Settings, *, patient: bool = False) -> redis.Redis:
         options.update(retry=RedisRetry(ExponentialWithJitterBackoff(base=0.25, cap=2.0), -1),
                        retry_on_error=[redis.ConnectionError, redis.TimeoutError])
     try:
+        parts = urlsplit(url)
+        if parts.scheme in ("redis", "rediss") and parts.path.strip("/") and not parts.path.strip("/").isdigit():
+            raise ValueError(f"the database {parts.path.strip('/')[:20]!r} is not a number")  # redis-py ignores it
         conn = redis.Redis.from_url(url, **options)
         pool = conn.connection_pool
         pool.connection_class(**pool.connection_kwargs)  # builds, never connects: unknown URL options fail here

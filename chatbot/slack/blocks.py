@@ -29,6 +29,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.blocks.block_elements import RichTextElementParts, RichTextSectionElement
 from slack_sdk.models.blocks.blocks import PlanBlock, TaskCardBlock
 
+from agent.allowlist import place
+from agent.exceptions import InvalidRequest
+from agent.request import DEFAULT_TEST_COMMAND
 from agent.tasks.policy import risk_level
 from chatbot.slack.text import code_span, cut, head_lines, line, mrkdwn, plain, preformatted
 
@@ -99,10 +102,18 @@ def task_elapsed(task: dict[str, Any], now: float) -> float:
 def repo_name(task: dict[str, Any]) -> str:
     """The repository as a short name: owner/name of a URL, the last folder of a path."""
     repo = str((task.get("request") or {}).get("repo") or "?").rstrip("/")
+    if "://" in repo or "@" in repo:
+        try:
+            where = place(repo)
+        except InvalidRequest:
+            where = None
+        if where is not None and len(where.segments) >= 2:
+            return "/".join(where.segments[-2:])
+        if where is not None and where.segments:  # git://host:9418/shop.git: the host says which shop
+            return f"{where.host}{f':{where.port}' if where.port else ''}/{where.segments[-1]}"
     if repo.endswith(".git"):
         repo = repo[:-4]
-    parts = re.split(r"[/:]", repo)
-    return "/".join(p for p in parts[-2:] if p) if "://" in repo or "@" in repo else parts[-1]
+    return re.split(r"[/:]", repo)[-1] or repo
 
 
 def step_states(task: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -165,7 +176,9 @@ def render_status(task: dict[str, Any], *, now: float, mode: str = "plan") -> li
     request = task.get("request") or {}
     origin = task.get("origin") or {}
     header = (f"*Fix* {code_span(repo_name(task), 80)} — {line(request.get('issue'), 300)}\n"
-              f"Requested by {user_ref(origin.get('user'))}")
+              f"Requested by {user_ref(origin.get('user'))}"
+              f" · tests: {code_span(request.get('test_command') or '?', 120)}"
+              + (f" · setup: {code_span(request['setup_command'], 120)}" if request.get("setup_command") else ""))
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=header)), *render_timeline(task, mode=mode)]
     progress = task.get("progress") or {}
     facts = [f"*{STATUS_LABEL.get(task.get('status', ''), task.get('status', '?'))}*",
@@ -257,6 +270,9 @@ def render_proposal(task: dict[str, Any], *, inline_diff: bool, upload_error: st
     tests = p["test_results"]
     tests_text = (f"{len(tests)} run{'s' if len(tests) != 1 else ''} in the sandbox, the last "
                   f"{'passed' if tests and tests[-1].get('success') else 'failed'}" if tests else "no runs recorded")
+    command = (task.get("request") or {}).get("test_command")
+    if command:
+        tests_text += f": {code_span(command, 120)}"
     blocks.append(SectionBlock(fields=[
         MarkdownTextObject(text=f"*Risk*\n{icon} {line(level, 20)}" + (f" — {reasons}" if reasons else "")),
         MarkdownTextObject(text=f"*Tests*\n{tests_text}")]))
@@ -375,9 +391,12 @@ def render_outcome(task: dict[str, Any]) -> list[Block]:
         if pub.get("commit"):
             facts.append(f"commit {code_span(str(pub['commit'])[:12])}")
         where = ", ".join(facts) if facts else "the patch is recorded on the task"
-        text = f":rocket: *Published:* {where}."
-        if pub.get("patch") and not pub.get("pr_url"):
-            text += f" Apply it with `git am {mrkdwn(patch_filename(task))}` (attached)."
+        if pub.get("pr_url"):
+            text = f":rocket: *Published:* {where}."
+        else:  # the forge integration (pushing, the pull request) is not there yet: say so, never imply a push
+            text = f":package: *Committed, nothing pushed:* {where}."
+            if pub.get("patch"):
+                text += f" Apply it with `git am {mrkdwn(patch_filename(task))}` (attached)."
     elif status == "rejected":
         text = f":no_entry: Rejected by {user_ref((task.get('decision') or {}).get('by'))}. Nothing was pushed."
     elif status == "cancelled":
@@ -453,6 +472,7 @@ HELP = """*fixbot* reproduces a bug, finds a patch, proves it in a sandbox and a
 `/fix <repo> <what is wrong> [test: <command>] [branch: <name>] [setup: <command>] [engine: search|llm|auto]`
 `/fix repo=<url> issue="what is wrong" test="python -m pytest -q"`
 (`test:` and `setup:` take a command like `python -m pytest -q`; wrap any other command in backticks)
+Without `test:` the channel's default test command runs, else `""" + DEFAULT_TEST_COMMAND + """`.
 `/fix` alone opens a form.
 *Channel defaults* (approvers set them; then `/fix the total is wrong for negative numbers` is enough)
 `/fix config repo=<url> test="python -m pytest -q"` · `/fix config` shows them · `/fix config clear`
@@ -463,9 +483,9 @@ a :x: reaction on the first message cancels (requester or approver).
 `@fixbot status` · `status <id>` · `list` · `cancel [id]` · `retry [id]` · `help`"""
 
 
-def render_help() -> list[Block]:
-    """What fixbot understands (for `/fix help`, `@fixbot help` and unknown mentions)."""
-    return [SectionBlock(text=MarkdownTextObject(text=HELP))]
+def render_help(intro: str | None = None) -> list[Block]:
+    """What fixbot understands (for `/fix help`, `@fixbot help` and unknown mentions, after an `intro` line)."""
+    return [SectionBlock(text=MarkdownTextObject(text=f"{intro}.\n{HELP}" if intro else HELP))]
 
 
 def render_config(channel: str, config: dict[str, str]) -> list[Block]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import redis
+from rq.utils import as_text
 from slack_sdk.errors import SlackApiError
 
 from agent.settings import Settings
@@ -181,7 +182,7 @@ class SlackDeps:
         def read() -> dict[str, str]:
             with reachable(self.conn):
                 raw = self.conn.hgetall(self.keys.messages(task_id))
-            return {_text(k): _text(v) for k, v in raw.items()}
+            return {as_text(k): as_text(v) for k, v in raw.items()}
         return await self.call(read)
 
     async def set_message_ref(self, task_id: str, name: str, ts: str) -> None:
@@ -223,7 +224,7 @@ class SlackDeps:
         def read() -> dict[str, str]:
             with reachable(self.conn):
                 raw = self.conn.hgetall(self.keys.channel_config(channel))
-            return {_text(k): _text(v) for k, v in raw.items()}
+            return {as_text(k): as_text(v) for k, v in raw.items()}
         return await self.call(read)
 
     async def set_channel_defaults(self, channel: str, values: dict[str, str] | None) -> dict[str, str]:
@@ -251,6 +252,3 @@ class SlackDeps:
         ts = str(origin["thread_ts"]).replace(".", "")
         return f"{self.workspace_url.rstrip('/')}/archives/{origin['channel']}/p{ts}"
 
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

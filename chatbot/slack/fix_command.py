@@ -20,6 +20,7 @@ given to a shell: they go into a FixRequest, which agent.request.validate_reques
 
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,7 @@ from typing import Literal
 from agent.request import ENGINES
 from chatbot.exceptions import CommandSyntaxError
 
+_WORDS = ["help", "config"]  # the words /fix understands alone; a one-word request close to one is a typo
 Kind = Literal["fix", "help", "modal", "config_show", "config_set", "config_clear"]
 OPTION_KEYS = ("test", "branch", "setup", "engine")
 CONFIG_KEYS = ("repo", *OPTION_KEYS)
@@ -93,6 +95,11 @@ def parse_fix_command(text: str, *, has_default_repo: bool = False) -> FixComman
         return _parse_config(rest.strip())
     if _KV_START.match(first):
         return _parse_key_values(text)
+    if not rest:
+        near = difflib.get_close_matches(first.lower(), _WORDS, n=1, cutoff=0.6)
+        if near:  # `/fix hlep` with a channel default repository would otherwise start a fix of "hlep"
+            raise CommandSyntaxError(f"did you mean `/fix {near[0]}`? To start a fix, say what is wrong in a "
+                                     "sentence: `/fix the total is wrong for negative numbers`.")
     return _parse_positional(text, has_default_repo)
 
 

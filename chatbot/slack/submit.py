@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agent.exceptions import FixbotError, InvalidRequest
-from agent.request import FixRequest
+from agent.request import DEFAULT_TEST_COMMAND, FixRequest
 from agent.tasks.states import TERMINAL
 from chatbot.slack.api_errors import NOT_IN_CHANNEL, error_code
 from chatbot.slack.blocks import code_span, render_text, repo_name, user_ref
@@ -28,7 +28,7 @@ from chatbot.slack.text import line, mrkdwn
 from chatbot.slack.validation import validate_chat_request
 
 Notify = Callable[[str], Awaitable[Any]]  # shows one ephemeral mrkdwn line to the user who asked
-DEFAULT_TEST: str = FixRequest("-", "-").test_command  # the request's own default test command
+DEFAULT_TEST: str = DEFAULT_TEST_COMMAND  # the request's own default test command
 log = logging.getLogger(__name__)
 
 

@@ -1,8 +1,8 @@
 """A Slack Web API emulator: aiohttp on an ephemeral loopback port, recording every call.
 
-The seed of the local workspace of `fixbot dev`; the bot never imports it and talks to it only
-over HTTP (SLACK_API_URL), as to Slack. It keeps channels, messages and threads, ephemeral
-messages, views (modals and App Home), reactions, uploaded files (files_upload_v2's three
+Used by the tests and bench/slack.py (a local workspace command is still to come); the bot never
+imports it and talks to it only over HTTP (SLACK_API_URL), as to Slack. It keeps channels, messages and threads,
+ephemeral messages, views (modals and App Home), reactions, uploaded files (files_upload_v2's three
 steps), users and user groups, and the bodies posted to response URLs. Blocks and views are
 checked with slack_sdk's own models, so a block Slack would refuse is refused here too
 (`invalid_blocks`). `fail()` makes the next calls of a method answer an error or HTTP 429 with

@@ -1,7 +1,7 @@
 """A git remote on loopback for trying the bot without a forge: `git daemon` serving bare repositories.
 
 The Slack face takes repositories by URL only (chatbot.slack.validation), so a local trial (tests,
-the bench, `fixbot dev`) publishes a folder, e.g. examples/calculate_total, as a bare repository
+the bench) publishes a folder, e.g. examples/calculate_total, as a bare repository
 and hands the bot `git://127.0.0.1:<port>/<name>.git`. The daemon is read-only (no receive-pack),
 serves only its own base directory, and listens on 127.0.0.1.
 """

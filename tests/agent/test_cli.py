@@ -75,3 +75,22 @@ def test_show_says_which_command_gave_the_outcomes_and_when_localization_degrade
     assert "flaky, not evidence: tests/test_net.py::test_flaky" in text
     assert "localization degraded to line coverage of the whole command: the test command reports no" in text
     assert "\x1b" not in text
+
+
+def test_progress_shows_a_few_failed_proofs_and_counts_the_rest():
+    """A long search printed one line per candidate that failed the full check (hundreds); now five, then a count."""
+    import io
+
+    from rich.console import Console
+
+    from agent.cli.fix_cmd import SHOWN_FAILED_PROOFS, Progress
+
+    out = io.StringIO()
+    progress = Progress(Console(file=out, width=200))
+    for n in range(40):
+        progress.emit("fx-1", "proof", {"candidate": f"candidate {n}", "success": False})
+    progress.emit("fx-1", "proof", {"candidate": "the fix", "success": True})
+    lines = out.getvalue().splitlines()
+    assert sum("✗" in line for line in lines) == SHOWN_FAILED_PROOFS
+    assert any("only counted" in line for line in lines) and any("✓ the fix" in line for line in lines)
+    assert "40 failed the full check" in progress.render().plain

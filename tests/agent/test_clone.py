@@ -81,3 +81,26 @@ def test_git_env_never_prompts_and_drops_secrets(monkeypatch):
     env = git_env()
     assert env["GIT_TERMINAL_PROMPT"] == "0"
     assert "OPENAI_API_KEY" not in env
+
+
+def test_a_failed_clone_says_why_in_git_s_words(tmp_path):
+    import socket
+
+    from agent.clone import git_reason
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(CloneError) as failed:
+        fetch_repository(FixRequest(repo=f"git://127.0.0.1:{port}/shop.git", issue="x"), tmp_path / "d",
+                         timeout=30, max_mb=10)
+    assert "could not clone the repository: fatal: unable to connect" in str(failed.value)
+    assert "Connection refused" in str(failed.value)
+    ssh = ("ssh: Could not resolve hostname github.com: Name or service not known\n"
+           "fatal: Could not read from remote repository.\n\n"
+           "Please make sure you have the correct access rights\nand the repository exists.\n")
+    assert git_reason(ssh) == ("ssh: Could not resolve hostname github.com: Name or service not known; "
+                               "fatal: Could not read from remote repository.")
+    assert git_reason("hint: try this\nerror: pathspec 'x' did not match") == "error: pathspec 'x' did not match"
+    assert git_reason("") == "unknown error"
+    assert len(git_reason("fatal: " + "x" * 1000)) == 300

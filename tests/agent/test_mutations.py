@@ -830,3 +830,23 @@ def test_descriptions_quote_code_without_comments() -> None:
     cands = candidates(POSITIVES)
     assert cands
     assert all("#" not in c.description for c in cands), show([c for c in cands if "#" in c.description])
+
+
+def test_two_edits_of_one_name_on_a_line_read_differently():
+    """A user approving by the description must tell `max(high, ...)` from `min(value, high)` (a new-user trial
+    was offered both, one after the other, as "`low` replaced by `high` in `clamp`, line 2")."""
+    source = "def clamp(value, low, high):\n    return max(low, min(value, low))\n"
+    described = [c.description for c in generate_candidates("clamp.py", source, [(2, 1.0)])
+                 if c.description.startswith("`low`") and "replaced by `high`" in c.description]
+    assert described == ["`low` in `max(low, min(value, low))` replaced by `high` in `clamp`, line 2",
+                         "`low` in `min(value, low)` replaced by `high` in `clamp`, line 2"]
+
+
+def test_a_constant_may_become_another_number_its_function_writes():
+    """`/ 10` → `/ 100` (a new-user trial's bug the search never tried): the numbers of the same function are
+    ingredients, nearest first; the ±1 neighbours stay the off-by-one operators'."""
+    source = ("def percent(part, whole):\n    if whole == 0:\n        return 100\n    return part / whole * 10\n")
+    donors = [c for c in generate_candidates("p.py", source, [(4, 1.0)]) if c.operator == "constant_donor"]
+    assert [c.description for c in donors] == ["`10` changed to `100` in `percent`, line 4",
+                                               "`10` changed to `0` in `percent`, line 4"]
+    assert "return part / whole * 100\n" in donors[0].new_text(source)

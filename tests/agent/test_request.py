@@ -97,3 +97,50 @@ def test_local_paths_need_configuration(tmp_path):
 def test_round_trip_through_json(settings):
     req = FixRequest(repo="https://github.com/acme/shop", issue="x", hints=("src/a.py",))
     assert FixRequest.from_dict(req.to_dict()) == req
+
+
+@pytest.mark.parametrize(
+    ("repo", "allowed", "message"),
+    [
+        # a dot segment would let the server (or git) resolve the address outside the allowed prefix
+        ("https://github.com/acme/../evil/x", ["https://github.com/acme/"], "'..' are not allowed"),
+        ("https://github.com/acme/./x", ["https://github.com/acme/"], "'..' are not allowed"),
+        ("https://github.com/acme/%2e%2e/evil/x", ["https://github.com/acme/"], "encoded dots"),
+        ("https://github.com/acme%2fevil/x", ["https://github.com/acme/"], "encoded dots"),
+        ("https://github.com/acme\\..\\evil/x", ["https://github.com/acme/"], "backslashes"),
+        ("git@github.com:acme/../evil/x.git", ["git@github.com:acme/"], "'..' are not allowed"),
+        ("https://github.com/acme/../evil/x", ["*"], "'..' are not allowed"),
+        # whole segments, not string prefixes
+        ("https://github.com/acme-evil/x", ["https://github.com/acme"], "not on the allowlist"),
+        ("https://github.com.evil.org/acme/x", ["https://github.com"], "not on the allowlist"),
+        ("https://github.com:8443/acme/x", ["https://github.com/acme/"], "not on the allowlist"),
+        ("ssh://github.com/acme/x", ["https://github.com/acme/"], "not on the allowlist"),
+        # an scp-like address is checked by its org, not only its host
+        ("git@github.com:evil/x.git", ["git@github.com:acme/"], "not on the allowlist"),
+        ("git@github.com:evil/x.git", ["ssh://github.com/acme/"], "not on the allowlist"),
+    ],
+)
+def test_the_allowlist_compares_normalised_paths_segment_by_segment(repo, allowed, message):
+    with pytest.raises(InvalidRequest, match=message) as refused:
+        validate_request(FixRequest(repo=repo, issue="it breaks"), load_settings(allowed_repos=allowed))
+    if "allowlist" in message:
+        assert "ALLOWED_REPOS" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("repo", "allowed"),
+    [
+        ("https://github.com/acme/shop.git", ["https://github.com/acme"]),
+        ("https://GitHub.com/acme/shop", ["https://github.com/acme/"]),
+        ("https://github.com:443/acme/shop", ["https://github.com/acme/"]),
+        ("https://github.com/acme/shop", ["https://github.com/acme/shop.git"]),
+        ("git@github.com:acme/shop.git", ["ssh://github.com/acme/"]),
+        ("git@github.com:acme/shop.git", ["git@github.com:acme"]),
+        ("ssh://git@github.com/acme/shop.git", ["git@github.com:acme/"]),
+        ("ssh://git@github.com/acme/shop.git", ["ssh://github.com/"]),
+        ("git://127.0.0.1:9418/shop.git", ["*"]),
+    ],
+)
+def test_addresses_under_an_allowlist_entry_pass_unchanged(repo, allowed):
+    ok = validate_request(FixRequest(repo=repo, issue="total wrong"), load_settings(allowed_repos=allowed))
+    assert ok.repo == repo

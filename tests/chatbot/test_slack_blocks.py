@@ -295,3 +295,24 @@ def test_home_says_whose_figures_and_tasks_it_shows():
     everyone = json.dumps(s.render_home({**stats, "median_attempts": 1.5}, [task()], links={}, now=NOW,
                                         everyone=True).to_dict())
     assert "Recent tasks (everyone's)" in everyone and "*Median attempts*\\n1.5" in everyone
+
+
+def test_published_says_pushed_only_when_there_is_a_pull_request():
+    committed = json.dumps(as_json(b.render_outcome(task(status="published", publication={
+        "branch": "fixbot/fx-0123456789ab", "commit": "0123456789abcdef", "pr_url": None, "patch": "From x"}))))
+    assert "nothing pushed" in committed and "Published" not in committed
+    pushed = json.dumps(as_json(b.render_outcome(task(status="published", publication={
+        "branch": "fixbot/fx-0123456789ab", "commit": "0123456789abcdef",
+        "pr_url": "https://github.com/acme/shop/pull/7", "patch": "From x"}))))
+    assert "*Published:* <https://github.com/acme/shop/pull/7|pull request>" in pushed
+    assert "nothing pushed" not in pushed
+
+
+@pytest.mark.parametrize(("repo", "shown"), [
+    ("https://github.com/acme/shop.git", "acme/shop"),
+    ("git@github.com:acme/shop.git", "acme/shop"),
+    ("git://127.0.0.1:9419/shop.git", "127.0.0.1:9419/shop"),  # was `9419/shop`
+    ("https://gitlab.com/group/sub/proj", "sub/proj"),
+])
+def test_the_repository_is_named_by_its_last_two_segments_or_host_and_name(repo, shown):
+    assert b.repo_name({"request": {"repo": repo}}) == shown

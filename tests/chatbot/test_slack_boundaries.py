@@ -95,3 +95,31 @@ def test_manifest_declares_what_the_app_listens_to():
     urls = {c["url"] for c in manifest["features"]["slash_commands"]} | {
         settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"]}
     assert urls == {"https://YOUR-HOST/slack/events"}  # the one route chatbot.server serves
+
+
+def test_a_refused_signature_is_logged_without_the_request_body():
+    # Bolt logs the body of a request whose signature failed; a genuine but stale request carries Slack's
+    # verification token and a live response_url there. Bolt's own middleware writes the line here.
+    from slack_bolt.middleware.request_verification.async_request_verification import AsyncRequestVerification
+
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    middleware = AsyncRequestVerification(signing_secret="signing-secret-value")
+    handler = Keep()
+    handler.addFilter(RedactSecrets(["signing-secret-value"]))
+    middleware.logger.addHandler(handler)
+    level = middleware.logger.level
+    middleware.logger.setLevel(logging.INFO)
+    try:
+        middleware._debug_log_error("v0=abc", "1700000000",
+                                    "token=legacy-verification&response_url=https%3A%2F%2Fhooks.slack.com%2Fx")
+    finally:
+        middleware.logger.removeHandler(handler)
+        middleware.logger.setLevel(level)
+    assert len(records) == 1 and "Invalid request signature detected" in records[0]
+    assert "legacy-verification" not in records[0] and "hooks.slack.com" not in records[0]
+    assert "body: [not logged]" in records[0]

@@ -285,6 +285,12 @@ async def test_mentions_status_list_cancel_help_answered_once(bot):
     await bot.event({**nonsense, "type": "app_mention"}, event_id="EvM5")
     await bot.emu.wait_for(lambda: "status" in json.dumps(bot.emu.messages(CHANNEL, thread_ts=nonsense["ts"])[1:]),
                            what="help")
+    assert "I don't know `make`" in json.dumps(bot.emu.messages(CHANNEL, thread_ts=nonsense["ts"])[1:])
+    typo = bot.emu.user_message(CHANNEL, REQUESTER, "<@UFIXBOT> stauts")
+    await bot.event({**typo, "type": "app_mention"}, event_id="EvM6")
+    await bot.emu.wait_for(lambda: "did you mean `status`" in json.dumps(bot.emu.messages(CHANNEL,
+                                                                                         thread_ts=typo["ts"])[1:]),
+                           what="a did-you-mean answer")
 
 
 async def test_long_diff_is_uploaded_as_a_file(bot):

@@ -90,3 +90,13 @@ def test_errors_say_what_to_change(text, message):
 
 def test_unescape_keeps_mentions_and_decodes_entities():
     assert unescape_slack("<@U1> a &amp;&amp; b <https://x.y/z|z>") == "<@U1> a && b https://x.y/z"
+
+
+@pytest.mark.parametrize(("text", "meant"), [("hlep", "help"), ("Halp", "help"), ("confg", "config")])
+def test_a_one_word_typo_of_a_keyword_is_asked_about_not_started(text, meant):
+    with pytest.raises(CommandSyntaxError, match=f"did you mean `/fix {meant}`"):
+        parse_fix_command(text, has_default_repo=True)
+
+
+def test_a_one_word_issue_far_from_any_keyword_still_starts_with_a_default_repo():
+    assert parse_fix_command("flaky", has_default_repo=True).kind == "fix"

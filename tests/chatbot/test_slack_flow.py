@@ -165,7 +165,7 @@ async def test_fix_to_published_and_reject_with_feedback_with_two_replicas(deplo
             record = service.store.get(task_id)
             assert record["status"] == "published", record["reason"]
             await emu.wait_for(lambda: [m for m in emu.messages(CHANNEL, thread_ts=thread)
-                                        if "Published:" in json.dumps(m["blocks"])], timeout=30,
+                                        if "Committed, nothing pushed:" in json.dumps(m["blocks"])], timeout=30,
                                what="the published reply")
             await emu.wait_for(lambda: [f for f in emu.files.values() if f["name"] == f"fixbot-{task_id}.patch"],
                                what="the patch file")
@@ -173,7 +173,8 @@ async def test_fix_to_published_and_reject_with_feedback_with_two_replicas(deplo
             await emu.wait_for(lambda: ":rocket: published" in json.dumps(emu.message(CHANNEL, thread)["blocks"]),
                                what="the final status")
             thread_msgs = emu.messages(CHANNEL, thread_ts=thread)
-            for marker in ("Reproduced:", ":bulb: *Patch proposed*", "Publishing the patch", "Published:"):
+            for marker in ("Reproduced:", ":bulb: *Patch proposed*", "Publishing the patch",
+                           "Committed, nothing pushed:"):
                 found = [m for m in thread_msgs if m["ts"] != thread and marker in json.dumps(m["blocks"])]
                 assert len(found) == 1, (marker, len(found))  # two replicas, each milestone posted once
             edits = sorted(c.at for c in emu.calls_to("chat.update") if c.args.get("ts") == thread and c.ok)

@@ -89,3 +89,21 @@ async def test_socket_mode_reconnects_after_its_session_was_closed(emulator):
 def test_envelope_shape_matches_slack():
     body = json.loads(json.dumps(payloads.event_callback({"type": "app_mention"}, event_id="Ev1")))
     assert body["type"] == "event_callback" and body["event_id"] == "Ev1"
+
+
+async def test_a_stop_while_slack_cannot_be_reached_ends_serve(emulator, redis_conn):
+    """slack_sdk retries apps.connections.open for as long as it takes; SIGTERM (here: `stopping`) must not wait."""
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    settings = bot_settings(emulator, slack_api_url=f"http://127.0.0.1:{closed}/api/")
+    stopping, started = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve(settings, socket_mode=True, port=0, host="127.0.0.1", stopping=stopping,
+                                     started=started))
+    await asyncio.sleep(2)
+    assert not task.done() and not started.is_set()  # still trying to connect
+    stopping.set()
+    await asyncio.wait_for(task, timeout=10)
+    assert not emulator.socket.connections

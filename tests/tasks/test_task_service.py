@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from rq.job import Job
 
@@ -77,6 +79,28 @@ def test_cancel_a_queued_task_takes_its_job_off_the_queue(service):
     assert service.events.replay(record["id"])[-1]["data"] == {"by": "U7", "was": "queued"}
     with pytest.raises(IllegalTransition, match=r"is cancelled \(by U7 at .*\): cannot approve it"):
         service.approve(record["id"], by="U2")
+
+
+def test_a_refusal_names_the_current_status_not_an_earlier_decision(service):
+    approved = waiting(service)
+    service.approve(approved, by="alice")
+    service.cancel(approved, by="bob")
+    with pytest.raises(IllegalTransition) as refused:
+        service.approve(approved, by="alice")
+    assert type(refused.value) is IllegalTransition, "not a duplicate: the task is cancelled now"
+    assert re.fullmatch(rf"task {approved} is cancelled \(by bob at \d\d:\d\d UTC\): cannot approve it",
+                        str(refused.value)), str(refused.value)
+    retried = waiting(service)
+    service.reject(retried, by="alice", feedback="not like this", retry=True)
+    service.cancel(retried, by="bob")
+    with pytest.raises(IllegalTransition, match=rf"^task {retried} is cancelled \(by bob at .*\): cannot reject it$"):
+        service.reject(retried, by="alice", retry=True)
+    published = waiting(service)
+    service.approve(published, by="alice")
+    for status in ("publishing", "published"):
+        service.store.transition(published, status)
+    with pytest.raises(DuplicateDecision, match=r"is already approved \(by alice at .*\) and published"):
+        service.approve(published, by="carol")
 
 
 def test_retry_makes_a_new_task_from_a_finished_one(service):

@@ -14,16 +14,16 @@ import asyncio
 import shutil
 import subprocess
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
-from agent.clone import fetch_repository, git_env
+from agent.clone import fetch_repository, git_env, git_reason
 from agent.exceptions import WorkflowError
 from agent.graph.deps import Deps, add_time
 from agent.graph.nodes.common import request_of
 
+SUBJECT_WIDTH = 72  # git's convention for a commit subject
 GIT_ID = ["-c", "user.name=fixbot", "-c", "user.email=fixbot@localhost", "-c", "core.hooksPath=/dev/null",
           "-c", "commit.gpgsign=false"]
 
@@ -32,9 +32,21 @@ def _git(cwd: Path, *args: str, stdin: str | None = None) -> str:
     proc = subprocess.run(["git", *GIT_ID, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
                           env=git_env(), input=stdin)
     if proc.returncode != 0:
-        reason = (proc.stderr.strip().splitlines() or ["unknown error"])[-1][:300]
-        raise WorkflowError(f"git {args[0]} failed: {reason}")
+        raise WorkflowError(f"git {args[0]} failed: {git_reason(proc.stderr)}")
     return proc.stdout
+
+
+def subject_line(text: str, width: int) -> str:
+    """`text` on one line of at most `width` characters: whole words and "..." when it is longer (a first word
+    longer than the line is cut inside, since nothing shorter says anything)."""
+    line = " ".join(text.split())
+    if len(line) <= width:
+        return line
+    room = width - len("...")
+    head = line[:room]
+    if head[-1].isalnum() and line[room].isalnum() and " " in head:  # the cut would fall inside a word
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(" ,;:-") + "..."
 
 
 def commit_message(state: dict[str, Any]) -> str:
@@ -42,7 +54,7 @@ def commit_message(state: dict[str, Any]) -> str:
     patch = state.get("final_patch") or {}
     req = request_of(state)
     first = (str(patch.get("explanation") or state.get("message") or "fix").strip().splitlines() or ["fix"])[0]
-    subject = textwrap.shorten(f"fixbot: {first}", width=72, placeholder="...")  # whole words
+    subject = "fixbot: " + subject_line(first, SUBJECT_WIDTH - len("fixbot: "))
     decision = state.get("decision") or {}
     return (f"{subject}\n\n{patch.get('explanation', '')}\n\nIssue: {req.issue[:1000]}\n\n"
             f"Proven by: {req.test_command}\nApproved-by: {decision.get('by', '?')}\nTask: {state['task_id']}\n")

@@ -23,7 +23,8 @@ class Mutation:
 
 # Prior likelihood of a fix shape relative to the common single-token ones (1.0): candidates are ranked by
 # suspiciousness x prior, so a rarer shape at a line waits for the common shapes at slightly less suspicious lines.
-PRIORS: dict[str, float] = {"operand_drop": 0.9, "expr_to_name": 0.8, "donor_replace": 0.85, "op_apply": 0.8}
+PRIORS: dict[str, float] = {"operand_drop": 0.9, "expr_to_name": 0.8, "donor_replace": 0.85, "op_apply": 0.8,
+                           "constant_donor": 0.85}
 
 
 def prior(operator: str) -> float:

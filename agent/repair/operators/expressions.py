@@ -14,6 +14,25 @@ CONSTANT_SWAPS: dict[str, list[str]] = {"True": ["False"], "False": ["True"], "N
                                         "1": ["0", "2"], "''": ["' '"]}
 
 
+def _donor_numbers(site: Site, node: ast.Constant) -> list[str]:
+    """Other numbers written in the same function (ints for an int, floats for a float), nearest first, at most
+    four: a constant replaced by one the surrounding code uses (the literal ingredients of ssFix / CapGen;
+    Xin and Reiss 2017, Wen et al. 2018). The ±1 neighbours are the off-by-one operators' already."""
+    kind = type(node.value)
+    function = site.scope.function
+    if kind not in (int, float) or function is None:
+        return []
+    own = node.value
+    seen: dict[str, int] = {}
+    for other in ast.walk(function):
+        if isinstance(other, ast.Constant) and type(other.value) is kind and other.value != own and \
+                not (kind is int and abs(other.value - own) == 1):
+            text = repr(other.value)
+            distance = abs(getattr(other, "lineno", 0) - node.lineno)
+            seen[text] = min(distance, seen.get(text, distance))
+    return sorted(seen, key=lambda text: (seen[text], text))[:4]
+
+
 def expression_mutations(site: Site) -> Iterator[Mutation]:
     """Unwrap `f(x)` to `x`, wrap `e` in `max(0, e)`/`abs(e)`, swap constants and empty literals."""
     variables = site.scope.local_names[:8]
@@ -29,6 +48,8 @@ def expression_mutations(site: Site) -> Iterator[Mutation]:
                 if new.isdigit() and identity_operand(site, node, int(new)):
                     continue
                 yield site.edit(node, new, "constant_replace", f"`{text}` changed to `{new}`{where}", 1.4)
+            for new in _donor_numbers(site, node):  # `/ 10` → `/ 100` where the function uses 100 elsewhere
+                yield site.edit(node, new, "constant_donor", f"`{text}` changed to `{new}`{where}", 2.0)
             if type(node.value) is bool or node.value is None:
                 for name in variables[:5]:
                     yield site.edit(node, name, "constant_to_name", f"`{text}` changed to `{name}`{where}", 2.6)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+from collections import Counter
 from collections.abc import Iterator
 
 from agent.repair.operators import Mutation, Site, expressions_in
@@ -34,10 +35,23 @@ def _rank(old: str, choices: list[str], terms: frozenset[str]) -> list[tuple[str
     return scored[:MAX_NAME_CHOICES]
 
 
+def _which(site: Site, node: ast.Name, counts: Counter[tuple[str, int]]) -> str:
+    """` in `min(value, low)``: the enclosing expression, when the name occurs more than once on its line, so two
+    different edits never read the same (`low` replaced by `high` twice on one line)."""
+    if counts[(node.id, node.lineno)] < 2:
+        return ""
+    parent = site.parents.get(id(node))
+    if parent is None or not hasattr(parent, "lineno"):
+        return f" (column {node.col_offset + 1})"
+    text = " ".join(site.sf.segment(parent).split())
+    return f" in `{text}`" if len(text) <= 60 else f" (column {node.col_offset + 1})"
+
+
 def name_mutations(site: Site) -> Iterator[Mutation]:
     """Replace names, attributes and called functions; swap call arguments."""
     scope = site.scope
     variables = scope.variables
+    counts = Counter((n.id, n.lineno) for n in expressions_in(site.roots) if isinstance(n, ast.Name))
     for node in expressions_in(site.roots):
         where = site.where(node.lineno)  # type: ignore[attr-defined]
         if isinstance(node, ast.Call):
@@ -50,8 +64,10 @@ def name_mutations(site: Site) -> Iterator[Mutation]:
         if isinstance(node, ast.Name) and not _is_call_target(site, node):
             extra = 0.4 if isinstance(node.ctx, ast.Store) else 0.0
             pool = [v for v in variables if v not in scope.called or v in scope.local_names]
+            which = _which(site, node, counts)
             for name, cost in _rank(node.id, pool, site.terms):
-                yield site.edit(node, name, "name_replace", f"`{node.id}` replaced by `{name}`{where}", cost + extra)
+                yield site.edit(node, name, "name_replace", f"`{node.id}`{which} replaced by `{name}`{where}",
+                                cost + extra)
         elif isinstance(node, ast.Attribute) and not _is_call_target(site, node):
             base = site.sf.segment(node.value)
             for attr, cost in _rank(node.attr, scope.attributes, site.terms)[:6]:

@@ -55,7 +55,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                 text = f":warning: The change of this channel's /fix defaults was not saved: {mrkdwn(str(exc), 300)}"
                 await client.chat_update(channel=channel, ts=str(posted["ts"]), text=text, blocks=render_text(text))
                 raise
-            await respond(text="/fix defaults saved", blocks=render_config(channel, saved), response_type="ephemeral")
+            await respond(text="/fix defaults saved" if saved else "/fix defaults cleared",
+                          blocks=render_config(channel, saved), response_type="ephemeral")
 
         # Slack repeats an invocation it thinks was lost with the same trigger_id: handle it once.
         if not await deps.first_time(f"command:{team}:{body.get('trigger_id') or body.get('response_url')}"):

@@ -6,6 +6,7 @@ with the same event_id: each is handled once (a SET NX marker per event id, see 
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -15,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agent.tasks.exceptions import NotAuthorized, TaskNotFound
 from agent.tasks.policy import check_participant
 from agent.tasks.service import MAX_FEEDBACK
+from agent.tasks.store import is_task_id
 from chatbot.slack.blocks import (
     render_feedback_offer,
     render_help,
@@ -29,8 +31,8 @@ from chatbot.slack.listeners import handoff
 from chatbot.slack.submit import start_retry
 from chatbot.slack.text import line, mrkdwn
 
+MENTION_VERBS = ["status", "list", "cancel", "retry", "help"]  # what `@fixbot <verb>` understands
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
-_TASK_ID = re.compile(r"^fx-[0-9a-f]{4,32}$")
 CANCEL_REACTIONS = ("x", "heavy_multiplication_x", "negative_squared_cross_mark")
 
 
@@ -67,7 +69,11 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                                                               now=now))
             return
         if verb not in ("status", "cancel", "retry"):
-            await say("How to use fixbot", render_help())
+            known = verb == "help" or not words
+            near = difflib.get_close_matches(verb, MENTION_VERBS, n=1)
+            intro = None if known else f"I don't know `{line(verb, 40)}`" + (
+                f" (did you mean `{near[0]}`?)" if near else "")
+            await say("How to use fixbot", render_help(intro))
             return
         task = await _find_task(deps, channel, arg, thread_ts)
         if task is None:
@@ -139,7 +145,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 async def _find_task(deps: SlackDeps, channel: str, arg: str | None, thread_ts: str | None) -> dict[str, Any] | None:
     """The task named by id (only if it belongs to this channel), else the task of the current thread."""
     if arg:
-        if not _TASK_ID.match(arg):
+        if not is_task_id(arg):
             return None
         try:
             task = await deps.call(deps.store.get, arg)

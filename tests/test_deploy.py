@@ -1,0 +1,33 @@
+"""docker-compose.yml stays true to agent/settings.py: every setting reaches the services that read it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from agent.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXED_BY_COMPOSE = {"REDIS_HOST", "REDIS_PORT", "REDIS_DB",  # REDIS_URL names the compose service
+                    "API_PORT"}  # the port is the one the bot's `ports:` publishes
+BOT_ONLY = {"SLACK_", "APPROVER", "SELF_APPROVAL", "API_"}
+
+
+def _environment(service: str) -> dict[str, object]:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return compose["services"][service]["environment"]
+
+
+def test_every_setting_passes_through_to_the_bot():
+    settings = {name.upper() for name in Settings.model_fields}
+    missing = settings - FIXED_BY_COMPOSE - set(_environment("bot"))
+    assert not missing, f"docker-compose.yml's bot does not pass {sorted(missing)}"
+
+
+def test_every_worker_setting_passes_through_to_the_worker_and_no_slack_secret_does():
+    worker = set(_environment("worker"))
+    settings = {name.upper() for name in Settings.model_fields}
+    needed = {s for s in settings - FIXED_BY_COMPOSE if not s.startswith(tuple(BOT_ONLY))}
+    assert not needed - worker, f"docker-compose.yml's worker does not pass {sorted(needed - worker)}"
+    assert not {s for s in worker if s.startswith("SLACK_")}, "Slack's tokens belong to the bot only"
