@@ -11,7 +11,11 @@ a job that was paused past its lease and replaced never writes into the thread i
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import random
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +25,7 @@ from agent.exceptions import CheckpointUnavailable, ConfigError
 from agent.settings import Settings
 
 _READY: set[str] = set()  # Postgres URLs whose tables this process already set up
+SQLITE_BUSY_WAIT = 30.0  # seconds a SQLite checkpoint file may stay locked by another process before we give up
 WRITES = ("aput", "aput_writes", "put", "put_writes")  # every way LangGraph stores a checkpoint or a write
 
 
@@ -29,7 +34,9 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[Any]:
     """An async LangGraph checkpointer for the configured store, closed on exit.
 
     Raises ConfigError for a CHECKPOINT_URL that is no PostgreSQL URL, and CheckpointUnavailable (one line,
-    no password) when the PostgreSQL server cannot be reached or drops the connection while in use.
+    no password) when the PostgreSQL server cannot be reached or drops the connection while in use, or
+    when the SQLite file stays locked by another process (SQLITE_BUSY_WAIT s while setting it up): an
+    outage the task waits out (agent.jobs), not a reason to fail it.
     """
     url = settings.checkpoint_url.get_secret_value() if settings.checkpoint_url else ""
     if url:
@@ -52,9 +59,36 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[Any]:
 
     db = Path(settings.checkpoint_db).expanduser()
     db.parent.mkdir(parents=True, exist_ok=True)
-    async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
-        await saver.setup()  # idempotent; adelete_thread does not create the tables itself
-        yield saver
+    try:
+        async with AsyncSqliteSaver.from_conn_string(str(db)) as saver:
+            await _sqlite_setup(saver)
+            yield saver
+    except sqlite3.OperationalError as exc:
+        if not _busy(exc):
+            raise
+        raise CheckpointUnavailable(f"the checkpoint file {db} stayed locked by another process for too long "
+                                    f"({exc})") from None
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+async def _sqlite_setup(saver: Any) -> None:
+    """The saver's `setup()` (tables, WAL mode) now, retried while another process holds the file's lock.
+
+    Switching a new file to WAL needs the file to itself, and SQLite's busy timeout does not cover that:
+    two workers starting their first tasks at once would otherwise fail one ("database is locked").
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_WAIT
+    while True:
+        try:
+            await saver.setup()
+            return
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1 + random.random() * 0.2)
 
 
 async def check_checkpointer(settings: Settings) -> None:

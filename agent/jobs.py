@@ -328,9 +328,13 @@ def on_job_failure(job: Any, connection: Any, exc_type: Any = None, value: Any =
     task_id = job.args[0] if job.args else None
     if not task_id:
         return
-    from agent.worker import recover
+    from agent.worker import recover, redis_settled
 
     name = getattr(exc_type, "__name__", "error")
+    if name == "AbandonedJobError" and not redis_settled(connection, get_settings()):
+        log.warning("task %s: rq took job %s for abandoned right after a Redis restart; the watchdog judges it "
+                    "once heartbeats had time to resume", task_id, job.id)
+        return
     detail = str(value).splitlines()[0][:200] if value is not None and str(value) else ""
     why = (f"the worker running this task stopped responding ({name})" if name == "AbandonedJobError"
            else f"the job failed ({name}{': ' + detail if detail else ''})")

@@ -19,9 +19,10 @@
   kills its own work horse (whose writes are fenced meanwhile: agent.jobs).
 - The work horse dies with its worker (PR_SET_PDEATHSIG), so a SIGKILLed worker never leaves a task
   running unseen; a horse killed alone (OOM) is recovered by the worker itself.
-- SIGTERM: the current task may finish within WORKER_SHUTDOWN_GRACE s (keep it below the supervisor's
-  grace: compose's stop_grace_period); past that, or at a second signal, the horse is killed and the
-  task handed back at once, without spending a retry.
+- SIGTERM: the current task may finish within WORKER_SHUTDOWN_GRACE s (the supervisor's grace, compose's
+  stop_grace_period, must exceed it + WORKER_HEARTBEAT + a few seconds); past that (at the next
+  heartbeat; at once with a grace of 0), or at a second signal, the horse is killed and the task handed
+  back, without spending a retry.
 - Redis restarts: the worker's connection retries every command until Redis is back
   (agent.tasks.service.connect(patient=True)); the watchdog judges nobody until heartbeats had time to
   resume.
@@ -45,12 +46,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import redis
 from rq import Queue, Worker
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
 from agent.settings import Settings, get_settings
-from agent.tasks.exceptions import TaskNotFound
+from agent.tasks.exceptions import StoreUnavailable, TaskNotFound
 from agent.tasks.service import TaskService
 from agent.tasks.states import ACTIVE, TERMINAL, WAITING, TaskStatus
 
@@ -163,6 +165,24 @@ def job_pending(conn: Any, job_id: str | None) -> bool:
     return status == JobStatus.STARTED and job_id in live_jobs(conn)
 
 
+def redis_settled(conn: Any, settings: Settings) -> bool:
+    """Whether Redis has been up long enough for every live worker to have beaten since it started.
+
+    Execution entries carry absolute expiry times: while Redis was down (or restarting from its AOF) no
+    worker could beat, so right after it comes back every busy job looks dead (to the watchdog and to
+    rq's abandoned-job cleanup alike). Redis's own uptime says so even to a process that slept through
+    the outage. Unknown (INFO refused): settled.
+    """
+    try:
+        uptime = float(conn.info("server").get("uptime_in_seconds", 0))
+    except redis.ResponseError:
+        return True
+    settled = uptime >= settings.worker_lease_ttl + 2 * settings.worker_heartbeat
+    if not settled:
+        log.info("Redis is up for %.0f s only: judging no worker yet", uptime)
+    return settled
+
+
 class Watchdog(threading.Thread):
     """Every WORKER_HEARTBEAT s, one worker compares the task store with rq's jobs (see the module docstring)."""
 
@@ -179,10 +199,15 @@ class Watchdog(threading.Thread):
             started = time.monotonic()
             try:
                 self.check()
-            except Exception as exc:  # noqa: BLE001 - keep watching through a Redis blip
+            except (redis.RedisError, StoreUnavailable) as exc:  # keep watching through a Redis blip
                 log.warning("watchdog check failed: %s", exc)
                 self.blind_until = time.monotonic() + self.settings.worker_lease_ttl + period
-            if time.monotonic() - started > 2 * period + 5:  # blocked, most likely on a Redis that was away
+            except Exception as exc:  # noqa: BLE001 - e.g. the checkpoint database is down: heartbeats still count
+                log.warning("watchdog check failed: %s", exc)
+            took = time.monotonic() - started
+            if took > 2 * period + 5:  # blocked, most likely on a Redis that was away
+                log.warning("watchdog pass took %.0f s: judging no worker for the next %.0f s", took,
+                            self.settings.worker_lease_ttl + period)
                 self.blind_until = time.monotonic() + self.settings.worker_lease_ttl + period
 
     def check(self) -> dict[str, list[str]]:
@@ -193,18 +218,25 @@ class Watchdog(threading.Thread):
         lock = svc.store.keys.watchdog_lock()
         if not conn.set(lock, os.getpid(), nx=True, px=max(1000, int(self.settings.worker_heartbeat * 1000))):
             return done
+        started = time.monotonic()
         try:
-            if time.monotonic() >= self.blind_until:
-                done["recovered"] = self.check_active(svc)
+            if time.monotonic() >= self.blind_until and redis_settled(conn, self.settings):
+                done["recovered"] = self.check_active(svc, started)
             done["requeued"] = self.check_waiting(svc)
             done["forgotten"] = self.forget_ended(svc)
         finally:
             conn.delete(lock)
         return done
 
-    def check_active(self, svc: TaskService) -> list[str]:
-        """Running or publishing tasks whose job has no live entry: recover them."""
+    def check_active(self, svc: TaskService, started: float | None = None) -> list[str]:
+        """Running or publishing tasks whose job has no live entry: recover them.
+
+        `started` (monotonic) is when this pass began: a pass that was blocked (most likely on a Redis that
+        was away) acts on nothing, since the workers' heartbeats were blocked as well; the watchdog then
+        judges nobody for WORKER_LEASE_TTL + WORKER_HEARTBEAT s.
+        """
         handled = []
+        period = self.settings.worker_heartbeat
         for status in ACTIVE:
             for task_id in svc.store.ids_in(status):
                 try:
@@ -216,6 +248,11 @@ class Watchdog(threading.Thread):
                     continue
                 if record.get("job_id") in live_jobs(svc.store.conn):
                     continue
+                if started is not None and time.monotonic() - started > period + 5:
+                    log.warning("watchdog pass blocked for %.0f s: judging no worker for the next %.0f s",
+                                time.monotonic() - started, self.settings.worker_lease_ttl + period)
+                    self.blind_until = time.monotonic() + self.settings.worker_lease_ttl + period
+                    return handled
                 why = "the worker running this task stopped responding (killed or crashed)"
                 if recover(svc, task_id, str(record.get("job_id")), why=why) is not None:
                     handled.append(task_id)
@@ -274,6 +311,23 @@ class FixbotWorker(Worker):
             interval = min(job.timeout - self.current_job_working_time, interval)
         return int(interval) + math.ceil(self.settings.worker_lease_ttl)
 
+    def set_current_job_working_time(self, current_job_working_time: float, pipeline: Any = None) -> None:
+        """rq's write of the working time, which its horse monitor makes on every beat: a Redis that is away
+        (restarting) must not end the monitor, and with it the worker and its horse (rq/rq#1119). The
+        worker's connection retries every command for as long as Redis is away (connect(patient=True));
+        should one still fail, the beat is skipped: the next one writes it."""
+        try:
+            super().set_current_job_working_time(current_job_working_time, pipeline=pipeline)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self.current_job_working_time = current_job_working_time
+            self.log.warning("Worker %s: working time not written (Redis unreachable: %s)", self.name, exc)
+
+    def clean_registries(self) -> None:
+        """rq's registry maintenance, but not right after a Redis restart: it would take every busy job
+        (whose entry expired while Redis was away) for abandoned and drop its entry for good."""
+        if redis_settled(self.connection, self.settings):
+            super().clean_registries()
+
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Remember which task the horse runs (for the heartbeat checks and a hand back)."""
         task_id = job.args[0] if job.args else None
@@ -287,7 +341,11 @@ class FixbotWorker(Worker):
     def maintain_heartbeats(self, job: Job) -> None:
         """rq's heartbeats; then stop the horse when its task is another job's now, or when the shutdown grace
         ran out."""
-        super().maintain_heartbeats(job)
+        try:
+            super().maintain_heartbeats(job)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:  # rq/rq#1119: never quit over a lost beat
+            self.log.warning("Worker %s: heartbeat not written (Redis unreachable: %s)", self.name, exc)
+            return
         if not self._task or not self.horse_pid:
             return
         task_id, job_id = self._task
@@ -342,11 +400,9 @@ class FixbotWorker(Worker):
         return super().work(*args, **kwargs)
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
-        """rq's bootstrap, then the reaper once and the watchdog thread."""
+        """rq's bootstrap, then the checkouts of finished tasks removed, the watchdog thread started, and the
+        reaper run once (last: a slow Docker engine must not keep the worker from watching)."""
         super().bootstrap(*args, **kwargs)
-        removed = reap_sandboxes(self.settings)
-        if removed:
-            self.log.info("reaped %d leftover sandbox container(s)/volume(s)", len(removed))
         try:
             cleaned = clean_work_dirs(self.settings)
         except Exception as exc:  # noqa: BLE001 - housekeeping never stops a worker from starting
@@ -356,6 +412,13 @@ class FixbotWorker(Worker):
             self.log.info("removed %d checkout(s) of finished tasks from WORK_DIR", len(cleaned))
         self.watchdog = Watchdog(self.settings, self.name)
         self.watchdog.start()
+        started = time.monotonic()
+        removed = reap_sandboxes(self.settings)
+        if removed:
+            self.log.info("reaped %d leftover sandbox container(s)/volume(s)", len(removed))
+        if time.monotonic() - started > 10:
+            self.log.warning("the sandbox reaper took %.0f s at start (a slow Docker engine?)",
+                             time.monotonic() - started)
 
     def teardown(self) -> None:
         """Stop the watchdog, then rq's teardown."""
@@ -365,10 +428,18 @@ class FixbotWorker(Worker):
 
     def request_stop(self, signum: int, frame: Any) -> None:
         """Warm shutdown (rq's): the running task may finish within WORKER_SHUTDOWN_GRACE s, else it is handed
-        back at the next heartbeat after that."""
+        back (at the first heartbeat past the grace, so within WORKER_HEARTBEAT s of it; with a grace of 0 at
+        once), without spending a retry. A supervisor's own grace (compose's stop_grace_period) must be
+        longer than WORKER_SHUTDOWN_GRACE + WORKER_HEARTBEAT + a few seconds, or its SIGKILL comes first and
+        the task waits for the watchdog of another worker."""
         super().request_stop(signum, frame)
         if self._task and self._hand_back_at is None:
             self._hand_back_at = time.monotonic() + self.settings.worker_shutdown_grace
+            if self.settings.worker_shutdown_grace <= 0 and self.horse_pid and not self._handing_back:
+                self.log.warning("Worker %s: WORKER_SHUTDOWN_GRACE is 0: handing task %s back", self.name,
+                                 self._task[0])
+                self._handing_back = True
+                self.kill_horse()
 
     def request_force_stop(self, signum: int, frame: Any) -> None:
         """Cold shutdown: rq kills the horse; the task goes back to the queue at once (not after the lease)."""

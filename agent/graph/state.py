@@ -11,6 +11,7 @@ class FixState(TypedDict, total=False):
     task_id: str
     request: dict[str, Any]  # FixRequest.to_dict()
     workspace: str  # host directory holding the pristine checkout
+    base_commit: str | None  # the commit the checkout was fetched at (proofs ran on it); None: a copied working tree
     engine: str  # "search" | "llm" | "auto"
     llm_available: bool  # a model is configured for this task
     started_at: float  # wall clock (time.time()) when the task began
@@ -60,4 +61,4 @@ class FixState(TypedDict, total=False):
     retry_with: str  # "search" | "llm": where a rejected proposal's repair continues
     rejected_sources: list[dict[str, str]]  # {"path", "sha256"} of candidate files a person rejected
     extra_attempts: int  # LLM coder attempts granted on top of MAX_ATTEMPTS by a "retry" decision
-    publication: dict[str, Any] | None  # {"branch", "commit", "pr_url", "patch"} after approval
+    publication: dict[str, Any] | None  # {"branch", "commit", "base_commit", "pr_url", "patch"} after approval

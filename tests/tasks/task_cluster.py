@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+import pytest
+import redis
 
 from agent.request import FixRequest
 from agent.settings import load_settings
@@ -132,3 +137,55 @@ class Cluster:
         for v in self.docker.volumes.list(filters=selector):
             with contextlib.suppress(Exception):
                 v.remove(force=True)
+
+
+class PrivateRedis:
+    """A redis-server a test starts on an ephemeral port with AOF in a temp dir (never the shared one), to crash,
+    shut down and start again on the same port and data."""
+
+    def __init__(self, data: Path) -> None:
+        if shutil.which("redis-server") is None:
+            message = "redis-server is not installed (scripts/bootstrap.sh redis installs it)"
+            pytest.fail(message) if os.environ.get("CI", "").lower() in ("1", "true", "yes") else pytest.skip(message)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.data = data
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.data / "redis.log", "a")  # noqa: SIM115 - the server process holds it
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--appendonly", "yes", "--dir", str(self.data), "--save", ""],
+                                     stdout=log, stderr=subprocess.STDOUT)
+        conn = redis.Redis(port=self.port, socket_connect_timeout=1)
+        for _ in range(200):
+            try:
+                conn.ping()
+                return
+            except redis.ConnectionError:  # includes BusyLoadingError while the AOF is read
+                time.sleep(0.05)
+        raise AssertionError("the private redis-server did not start")
+
+    def crash(self) -> None:
+        """SIGKILL: no shutdown save; only the append-only file keeps the data."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def shutdown(self) -> None:
+        """As `redis-cli shutdown`: the server writes its append-only file and exits."""
+        assert self.proc is not None
+        with contextlib.suppress(redis.ConnectionError):
+            redis.Redis(port=self.port, socket_connect_timeout=1).shutdown()
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"

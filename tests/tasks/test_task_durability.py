@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
-import socket
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-import redis
-from task_cluster import Cluster
+from task_cluster import Cluster, PrivateRedis
 
 from agent.checkpoints import open_checkpointer
 from agent.exceptions import CheckpointUnavailable, ConfigError
@@ -60,53 +55,11 @@ async def test_checkpointer_refuses_a_non_postgres_url_and_an_unreachable_server
     assert "secret" not in str(caught.value)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PrivateRedis:
-    """A redis-server this test starts on an ephemeral port with AOF in a temp dir (never the shared one)."""
-
-    def __init__(self, data: Path) -> None:
-        self.port = _free_port()
-        self.data = data
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--appendonly", "yes", "--dir", str(self.data), "--save", ""],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        conn = redis.Redis(port=self.port, socket_connect_timeout=1)
-        for _ in range(100):
-            try:
-                conn.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise AssertionError("the private redis-server did not start")
-
-    def crash(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()  # SIGKILL: no shutdown save; only the append-only file keeps the data
-        self.proc.wait()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-
 @pytest.mark.redis
 @pytest.mark.docker
 @pytest.mark.slow
 def test_queued_tasks_survive_a_redis_crash_with_aof_and_then_run(tmp_path, sandbox_image, docker_client):
-    if shutil.which("redis-server") is None:
-        message = "redis-server is not installed (scripts/bootstrap.sh redis installs it)"
-        pytest.fail(message) if os.environ.get("CI", "").lower() in ("1", "true", "yes") else pytest.skip(message)
-    data = tmp_path / "redis"
-    data.mkdir()
-    server = PrivateRedis(data)
+    server = PrivateRedis(tmp_path / "redis")
     server.start()
     cluster = Cluster(tmp_path / "c", sandbox_image, docker_client, server.url)
     (tmp_path / "c").mkdir()
@@ -124,6 +77,23 @@ def test_queued_tasks_survive_a_redis_crash_with_aof_and_then_run(tmp_path, sand
             assert cluster.wait(task["id"], {"awaiting_approval"}, timeout=120)["result"]["final_patch"]
     finally:
         cluster.stop()
-        if server.proc is not None and server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait()
+        server.stop()
+
+
+def test_a_new_sqlite_checkpoint_file_opened_by_several_processes_at_once(tmp_path):
+    """Two workers starting their first tasks together: switching the new file to WAL needs it alone."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "fresh" / "checkpoints.sqlite"
+    code = ("import asyncio, sys\nfrom agent.checkpoints import open_checkpointer\n"
+            "from agent.settings import load_settings\n"
+            "async def main():\n"
+            "    async with open_checkpointer(load_settings(_env_file=None, checkpoint_db=sys.argv[1])) as saver:\n"
+            "        assert saver.is_setup\n"
+            "        await saver.adelete_thread('fx-none')\n"
+            "asyncio.run(main())\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(db)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+             for _ in range(6)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors

@@ -64,6 +64,7 @@ def test_decisions_resume_on_another_worker_process(cluster):
     assert published["status"] == "published", published["reason"]
     patch = published["publication"]["patch"]
     assert patch.startswith("From ") and "Approved-by: U2" in patch
+    assert published["publication"]["base_commit"] is None, "a copied working tree has no commit to name"
     cluster.wait_event(a["id"], "published", timeout=10)  # events follow the status change
     assert cluster.kinds(a["id"]).count("resumed") == 1 and cluster.kinds(a["id"])[-1] == "published"
     svc.reject(b["id"], by="U2", feedback="no", retry=False)
@@ -109,13 +110,14 @@ def test_a_task_whose_worker_dies_twice_fails_with_a_reason(cluster, make_repo, 
     doomed = cluster.start_worker()
     task = cluster.submit(make_repo(tmp_path / "slow", SLOW), "negative amounts are added")
     cluster.wait(task["id"], {"running"})
-    time.sleep(1)
+    cluster.wait_containers(task["id"])  # the checkout is made before the sandbox starts
+    checkout = tmp_path / "work" / task["id"]
+    assert checkout.is_dir()
     cluster.start_worker()
     os.kill(doomed.pid, signal.SIGKILL)
     record = cluster.wait(task["id"], {"failed"}, timeout=60)
     assert "stopped responding" in record["reason"] and "giving up" in record["reason"]
     assert cluster.wait_event(task["id"], "failed", timeout=10)["data"]["reason"] == record["reason"]
-    checkout = tmp_path / "work" / task["id"]
     assert checkout.is_dir(), "the dead worker's checkout is still there"
     cluster.start_worker()  # a worker that starts removes checkouts of finished tasks
     deadline = time.monotonic() + 60
@@ -190,3 +192,25 @@ def test_a_work_horse_killed_alone_is_retried_by_rq(cluster, make_repo, tmp_path
     assert final["status"] == "awaiting_approval", final["reason"]
     assert final["infra_retries"] == 1 and cluster.kinds(task["id"]).count("started") == 2
     assert worker.poll() is None, "the worker itself lives on"
+
+
+@pytest.mark.parametrize("grace", ["0", "2"])
+def test_sigterm_hands_the_task_back_when_it_cannot_finish_within_the_grace(cluster, make_repo, tmp_path, grace):
+    worker = cluster.start_worker(WORKER_SHUTDOWN_GRACE=grace)
+    task = cluster.submit(make_repo(tmp_path / "slow", SLOW), "negative amounts are added")
+    cluster.wait(task["id"], {"running"})
+    cluster.wait_containers(task["id"])  # reproducing takes longer than the grace
+    worker.send_signal(signal.SIGTERM)  # once, as `docker-compose stop` does
+    signalled = time.monotonic()
+    assert worker.wait(timeout=60) == 0
+    took = time.monotonic() - signalled
+    assert took < 30, f"the worker took {took:.1f} s to stop: compose's SIGKILL (stop_grace_period) would come first"
+    requeued = cluster.wait_event(task["id"], "requeued", timeout=10)
+    assert requeued["data"] == {"reason": "its worker was shut down", "retry": None}
+    record = cluster.service.store.get(task["id"])
+    assert record["status"] == "queued" and record["infra_retries"] == 0
+    assert "cannot finish within WORKER_SHUTDOWN_GRACE" in cluster.logs() or grace == "0"
+    cluster.start_worker()
+    final = cluster.wait(task["id"], {"awaiting_approval", "failed"}, timeout=180)
+    assert final["status"] == "awaiting_approval", final["reason"]
+    assert final["infra_retries"] == 0
