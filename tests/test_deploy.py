@@ -1,4 +1,4 @@
-"""docker-compose.yml stays true to agent/settings.py: every setting reaches the services that read it."""
+"""docker-compose.yml and .env.example stay true to agent/settings.py: every setting documented and passed on."""
 
 from __future__ import annotations
 
@@ -31,3 +31,11 @@ def test_every_worker_setting_passes_through_to_the_worker_and_no_slack_secret_d
     needed = {s for s in settings - FIXED_BY_COMPOSE if not s.startswith(tuple(BOT_ONLY))}
     assert not needed - worker, f"docker-compose.yml's worker does not pass {sorted(needed - worker)}"
     assert not {s for s in worker if s.startswith("SLACK_")}, "Slack's tokens belong to the bot only"
+
+
+def test_env_example_names_every_setting():
+    import re
+
+    text = (ROOT / ".env.example").read_text()
+    missing = [n.upper() for n in Settings.model_fields if not re.search(rf"^#?\s*{n.upper()}=", text, re.M)]
+    assert not missing, f".env.example does not mention {missing}"
