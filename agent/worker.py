@@ -457,19 +457,27 @@ def run_worker(settings: Settings, *, queue: str | None = None, pool: int = 1, b
                logging_level: str = "INFO") -> int:
     """Start one worker (pool=1) or rq's WorkerPool of `pool` workers on the task queue; returns when stopped.
 
-    Before anything starts, Redis, Docker and the checkpointer are checked: each failure is one line
-    (StoreUnavailable, DockerUnavailable, CheckpointUnavailable / ConfigError) instead of a worker that
-    fails every task.
+    Before anything starts, Redis, Docker, the sandbox image and the checkpointer are checked: each failure
+    is one line (StoreUnavailable, DockerUnavailable, ImageMissing, CheckpointUnavailable / ConfigError)
+    instead of a worker that fails every task.
     """
     from agent.checkpoints import check_checkpointer
     from agent.tasks.service import connect
     from agent.tasks.store import reachable
     from sandbox.client import docker_client
+    from sandbox.exceptions import ImageMissing
+    from sandbox.image import image_exists
 
     conn = connect(settings)  # fail fast here; the workers' own connections are patient (agent.jobs.service)
     with reachable(conn):
         conn.ping()
-    docker_client().close()  # DockerUnavailable says how to start the engine
+    docker = docker_client()  # DockerUnavailable says how to start the engine
+    try:
+        if not image_exists(settings.sandbox_image, docker):  # else every task would fail on it
+            raise ImageMissing(f"the sandbox image {settings.sandbox_image!r} is missing; build it with "
+                               "`fixbot sandbox build-image` (or set SANDBOX_IMAGE)")
+    finally:
+        docker.close()
     asyncio.run(check_checkpointer(settings))
     conn = connect(settings, patient=True)
     name = queue or settings.queue_name

@@ -94,3 +94,29 @@ def test_progress_shows_a_few_failed_proofs_and_counts_the_rest():
     assert sum("✗" in line for line in lines) == SHOWN_FAILED_PROOFS
     assert any("only counted" in line for line in lines) and any("✓ the fix" in line for line in lines)
     assert "40 failed the full check" in progress.render().plain
+
+
+@pytest.mark.parametrize(("env", "pool", "expected"), [({}, 3, 3), ({"WORKERS_PER_HOST": "5"}, 3, 5), ({}, 1, 1)])
+def test_a_worker_pool_shares_the_host_s_cores_unless_told_otherwise(monkeypatch, env, pool, expected):
+    """`fixbot worker --pool N` ran N tasks at once, each sandbox given every core (WORKERS_PER_HOST stayed 1)."""
+    import argparse
+
+    import agent.worker
+    from agent.cli import worker_cmd
+    from agent.settings import get_settings
+
+    monkeypatch.delenv("WORKERS_PER_HOST", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    seen = {}
+    monkeypatch.setattr(agent.worker, "run_worker", lambda settings, **kw: seen.update(settings=settings) or 0)
+    try:
+        args = argparse.Namespace(pool=pool, queue=None, burst=True, log_level="INFO")
+        assert worker_cmd.run(args) == 0
+        assert seen["settings"].workers_per_host == expected
+    finally:
+        get_settings.cache_clear()
+        import os
+        if not env and pool > 1:
+            os.environ.pop("WORKERS_PER_HOST", None)

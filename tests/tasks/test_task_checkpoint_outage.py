@@ -145,3 +145,16 @@ def test_a_task_submitted_during_an_outage_waits_queued_and_runs_afterwards(clus
     assert done["status"] == "awaiting_approval", done["reason"]
     assert done["infra_retries"] == 0 and "failed" not in cluster.kinds(task["id"])
     assert svc.store.get(task["id"])["result"]["final_patch"]
+
+
+@pytest.mark.redis
+@pytest.mark.docker
+def test_a_worker_without_its_sandbox_image_says_so_in_one_line_and_stops(cluster):
+    """A new-user trial: with SANDBOX_IMAGE naming no image the worker started and failed every task it took."""
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "worker"],
+                          env={**cluster.env, "SANDBOX_IMAGE": "fixbot-sandbox:no-such-tag"},
+                          capture_output=True, text=True, timeout=120, cwd=cluster.tmp, stdin=subprocess.DEVNULL)
+    out = (proc.stdout + proc.stderr).strip()
+    assert proc.returncode != 0
+    assert "the sandbox image 'fixbot-sandbox:no-such-tag' is missing" in out, out
+    assert len(out.splitlines()) == 1 and "Traceback" not in out, out
