@@ -39,3 +39,12 @@ def test_env_example_names_every_setting():
     text = (ROOT / ".env.example").read_text()
     missing = [n.upper() for n in Settings.model_fields if not re.search(rf"^#?\s*{n.upper()}=", text, re.M)]
     assert not missing, f".env.example does not mention {missing}"
+
+
+def test_env_example_keeps_no_comment_beside_an_empty_value():
+    """docker-compose reads ./.env for the keys it passes through, and reads `KEY=   # words` as the value
+    '# words' (SLACK_ALLOWED_USERS='# user ids' would refuse everyone): an empty value stands alone."""
+    import re
+
+    text = (ROOT / ".env.example").read_text()
+    assert not re.findall(r"^[A-Z_]+=[ \t]+#.*$", text, re.M)
