@@ -5,16 +5,17 @@ scheme and host in lower case, user names dropped (`ssh://git@host/x` is `ssh://
 form `user@host:org/repo` read as `ssh://host/org/repo`, a trailing `.git` and empty segments ignored.
 An entry matches when scheme, host and port are equal and its path segments are a prefix of the
 address's, segment by segment: `https://github.com/acme` allows `https://github.com/acme/shop` but not
-`https://github.com/acme-evil/x`. Paths with `.` or `..` segments, percent-encoded separators or dots,
-or backslashes are refused outright, since a server (or git's URL normalisation) may resolve them to
-another repository than the one the allowlist saw.
+`https://github.com/acme-evil/x`; paths compare case-sensitively. Paths with `.` or `..` segments,
+percent-encoding or backslashes, and addresses with `?` or `#`, are refused outright: git sends everything
+after the host as the path, and a server (or git's URL normalisation) may resolve such a path to another
+repository than the one the allowlist saw.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from agent.exceptions import InvalidRequest
 
@@ -30,11 +31,16 @@ class Place:
     host: str
     port: int | None
     segments: tuple[str, ...]
+    repository: bool = False  # written with a trailing `.git`: names one repository, not a folder of them
 
     def within(self, entry: Place) -> bool:
-        """True when this address lies under `entry` (same scheme, host and port; a segment-wise path prefix)."""
-        return (self.scheme, self.host, self.port) == (entry.scheme, entry.host, entry.port) and \
-            self.segments[:len(entry.segments)] == entry.segments
+        """True when this address lies under `entry`: same scheme, host and port, and a segment-wise path prefix
+        (the whole path when the entry names one repository, `.../acme/shop.git`)."""
+        if (self.scheme, self.host, self.port) != (entry.scheme, entry.host, entry.port):
+            return False
+        if entry.repository:
+            return self.segments == entry.segments
+        return self.segments[:len(entry.segments)] == entry.segments
 
 
 def place(address: str) -> Place:
@@ -46,27 +52,32 @@ def place(address: str) -> Place:
     if SCP_LIKE.match(address):
         user_host, path = address.split(":", 1)
         address = f"ssh://{user_host.split('@', 1)[1]}/{path.lstrip('/')}"
-    parts = urlsplit(address)
+    try:
+        parts = urlsplit(address)
+        hostname, port = parts.hostname, parts.port
+    except ValueError as exc:  # a bracket without its pair, a port that is not a number
+        raise InvalidRequest(f"repository {address!r} is not a valid address ({exc})") from None
+    if parts.query or parts.fragment or "?" in address or "#" in address:
+        # git sends everything after the host as the path (`/acme/x#/../../evil/y`): nothing may hide there
+        raise InvalidRequest(f"repository {address!r}: '?' and '#' are not allowed in a repository address")
     raw_path = parts.path
-    if "\\" in raw_path or re.search(r"%(2[eEfF]|5[cC])", raw_path):
-        raise InvalidRequest(f"repository {address!r}: encoded dots, slashes or backslashes are not allowed "
-                             "in the path")
-    segments = [unquote(s) for s in raw_path.split("/") if s]
+    if "\\" in raw_path or "%" in raw_path:
+        # git sends the path as written over ssh and git://, a web server decodes it: one reading for both
+        raise InvalidRequest(f"repository {address!r}: percent-encoding and backslashes are not allowed in the "
+                             "path; write the repository's path as it is")
+    segments = [s for s in raw_path.split("/") if s]
     if any(s in (".", "..") for s in segments):
         raise InvalidRequest(f"repository {address!r}: '.' and '..' are not allowed in the path; write the address "
                              "of the repository itself")
+    repository = bool(segments) and segments[-1].endswith(".git") and not raw_path.endswith("/")
     if segments and segments[-1].endswith(".git"):
         segments[-1] = segments[-1][:-4]
-    if not parts.hostname:
+    if not hostname:
         raise InvalidRequest(f"repository {address!r} has no host")
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise InvalidRequest(f"repository {address!r} has a bad port") from exc
     scheme = parts.scheme.lower()
     if port == _DEFAULT_PORTS.get(scheme):
         port = None
-    return Place(scheme, parts.hostname.lower(), port, tuple(segments))
+    return Place(scheme, hostname.lower(), port, tuple(segments), repository)
 
 
 def check_allowed(address: str, allowed: list[str]) -> str:
@@ -83,7 +94,22 @@ def check_allowed(address: str, allowed: list[str]) -> str:
             if here.within(place(entry)):
                 return address
         except InvalidRequest:
-            continue  # a malformed entry allows nothing
+            continue  # a malformed entry allows nothing (settings refuse one at start: check_entries)
     shown = ", ".join(allowed) or "(none)"
     raise InvalidRequest(f"repository {address!r} is not on the allowlist ({shown}); the operator adds prefixes "
                          "to ALLOWED_REPOS")
+
+
+def check_entries(allowed: list[str]) -> list[str]:
+    """ALLOWED_REPOS as given, when every entry is '*' or an address `place` reads.
+
+    Raises:
+        ValueError: the first entry that is not (settings turn it into a ConfigError naming ALLOWED_REPOS).
+    """
+    for entry in allowed:
+        if entry != "*":
+            try:
+                place(entry)
+            except InvalidRequest as exc:
+                raise ValueError(f"entry {entry!r} is not a repository address prefix: {exc}") from None
+    return allowed

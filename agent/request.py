@@ -133,7 +133,10 @@ def check_repo(repo: str, settings: Settings) -> str:
         raise InvalidRequest("repository transports like ext:: are never allowed")
     if SCP_LIKE.match(repo):
         return check_allowed(repo, settings.allowed_repos)
-    parts = urlsplit(repo)
+    try:
+        parts = urlsplit(repo)
+    except ValueError as exc:  # an unpaired bracket
+        raise InvalidRequest(f"repository {repo!r} is not a valid address ({exc})") from None
     if parts.scheme == "file" or not parts.scheme:
         if not settings.allow_local_repos:
             raise InvalidRequest(

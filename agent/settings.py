@@ -138,6 +138,13 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
+    @field_validator("allowed_repos")
+    @classmethod
+    def _allowlist(cls, value: list[str]) -> list[str]:
+        from agent.allowlist import check_entries  # here: agent.allowlist imports agent.exceptions only
+
+        return check_entries(value)
+
     @field_validator("sandbox_wheelhouse")
     @classmethod
     def _wheelhouse(cls, value: Path | None) -> Path | None:

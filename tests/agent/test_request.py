@@ -105,8 +105,13 @@ def test_round_trip_through_json(settings):
         # a dot segment would let the server (or git) resolve the address outside the allowed prefix
         ("https://github.com/acme/../evil/x", ["https://github.com/acme/"], "'..' are not allowed"),
         ("https://github.com/acme/./x", ["https://github.com/acme/"], "'..' are not allowed"),
-        ("https://github.com/acme/%2e%2e/evil/x", ["https://github.com/acme/"], "encoded dots"),
-        ("https://github.com/acme%2fevil/x", ["https://github.com/acme/"], "encoded dots"),
+        ("https://github.com/acme/%2e%2e/evil/x", ["https://github.com/acme/"], "percent-encoding"),
+        ("https://github.com/acme%2fevil/x", ["https://github.com/acme/"], "percent-encoding"),
+        ("ssh://github.com/%61cme/x", ["ssh://github.com/acme/"], "percent-encoding"),  # git sends %61 as is
+        # git sends everything after the host as the path: a fragment or query hides `..` from a URL parser
+        ("ssh://github.com/acme/x#/../../evil/y", ["ssh://github.com/acme/"], "'#' are not allowed"),
+        ("git://github.com/acme/x?/../../evil/y", ["git://github.com/acme/"], "'#' are not allowed"),
+        ("https://[evil/x", ["*"], "not a valid address"),
         ("https://github.com/acme\\..\\evil/x", ["https://github.com/acme/"], "backslashes"),
         ("git@github.com:acme/../evil/x.git", ["git@github.com:acme/"], "'..' are not allowed"),
         ("https://github.com/acme/../evil/x", ["*"], "'..' are not allowed"),
@@ -118,6 +123,8 @@ def test_round_trip_through_json(settings):
         # an scp-like address is checked by its org, not only its host
         ("git@github.com:evil/x.git", ["git@github.com:acme/"], "not on the allowlist"),
         ("git@github.com:evil/x.git", ["ssh://github.com/acme/"], "not on the allowlist"),
+        # an entry ending in .git names one repository, not a folder
+        ("https://github.com/acme/shop/evil", ["https://github.com/acme/shop.git"], "not on the allowlist"),
     ],
 )
 def test_the_allowlist_compares_normalised_paths_segment_by_segment(repo, allowed, message):
@@ -144,3 +151,10 @@ def test_the_allowlist_compares_normalised_paths_segment_by_segment(repo, allowe
 def test_addresses_under_an_allowlist_entry_pass_unchanged(repo, allowed):
     ok = validate_request(FixRequest(repo=repo, issue="total wrong"), load_settings(allowed_repos=allowed))
     assert ok.repo == repo
+
+
+def test_a_malformed_allowlist_entry_is_a_bad_setting_at_start():
+    from agent.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="ALLOWED_REPOS.*https://\\[github.com/"):
+        load_settings(allowed_repos=["https://github.com/acme/", "https://[github.com/"])
