@@ -56,7 +56,7 @@ async def _slack_events(request: web.Request) -> web.Response:
     bolt_app = request.app[BOLT_KEY]
     try:
         bolt_request = await to_bolt_request(request)  # parses the body (JSON, or a form with a JSON payload)
-    except ValueError:  # json.JSONDecodeError and UnicodeDecodeError: never Slack's, signed or not
+    except (ValueError, AttributeError, TypeError):  # not JSON, or JSON that is not an object: never Slack's
         return web.Response(status=400, text="malformed request body")
     return await to_aiohttp_response(await bolt_app.async_dispatch(bolt_request))
 

@@ -58,6 +58,10 @@ async def test_malformed_signature_headers_are_refused_not_crashed_on(bot, times
 @pytest.mark.parametrize(("body", "content_type"), [
     ("{not json", "application/json"),
     ("payload=%7Bnot+json", "application/x-www-form-urlencoded"),
+    ("[1]", "application/json"),
+    ("1", "application/json"),
+    ("null", "application/json"),
+    ("payload=1", "application/x-www-form-urlencoded"),
 ])
 async def test_a_malformed_body_is_a_400_even_when_signed(bot, body, content_type):
     headers = payloads.signed_headers(SECRET, body, content_type=content_type)
