@@ -51,6 +51,16 @@ STATUS_LABEL = {
     "publishing": ":outbox_tray: publishing", "published": ":rocket: published", "rejected": ":no_entry: rejected",
     "not_fixed": ":thinking_face: no fix found", "no_failure": ":white_check_mark: tests already pass",
     "failed": ":x: failed", "cancelled": ":octagonal_sign: cancelled", "timed_out": ":alarm_clock: timed out"}
+
+
+def status_label(task: dict[str, Any]) -> str:
+    """The status as people read it: "published" only once something left the worker (a pull request)."""
+    status = str(task.get("status") or "?")
+    if status == "published" and not (task.get("publication") or {}).get("pr_url"):
+        return ":package: committed, nothing pushed"
+    return STATUS_LABEL.get(status, status)
+
+
 _CLASSIC_ICON = {"pending": ":white_circle:", "in_progress": ":large_blue_circle:", "complete": ":white_check_mark:",
                  "error": ":x:"}
 _SLACK_ID = re.compile(r"^[UWB][A-Z0-9]{2,20}$")
@@ -150,6 +160,8 @@ def step_states(task: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 
 def _headline(task: dict[str, Any]) -> str:
+    if task.get("status") == "published" and not (task.get("publication") or {}).get("pr_url"):
+        return "Committed, nothing pushed"
     return {"queued": "Waiting for a worker", "running": "Working on it", "awaiting_approval": "Patch proposed",
             "approved": "Approved", "publishing": "Publishing", "published": "Published", "rejected": "Rejected",
             "not_fixed": "No fix found", "no_failure": "Nothing to fix", "failed": "Failed",
@@ -181,7 +193,7 @@ def render_status(task: dict[str, Any], *, now: float, mode: str = "plan") -> li
               + (f" · setup: {code_span(request['setup_command'], 120)}" if request.get("setup_command") else ""))
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=header)), *render_timeline(task, mode=mode)]
     progress = task.get("progress") or {}
-    facts = [f"*{STATUS_LABEL.get(task.get('status', ''), task.get('status', '?'))}*",
+    facts = [f"*{status_label(task)}*",
              elapsed(task_elapsed(task, now))]
     if progress.get("candidates_tried"):
         facts.append(f"{int(progress['candidates_tried'])} candidates")
@@ -446,7 +458,7 @@ def task_line(task: dict[str, Any], *, link: str | None, now: float) -> str:
     """One mrkdwn line for lists: id, status, repository, issue, age, link to the thread."""
     age = elapsed(now - float(task.get("created_at") or now))
     where = f" · <{_safe_url(link)}|thread>" if link else ""
-    return (f"`{line(task.get('id'), 40)}` {STATUS_LABEL.get(task.get('status', ''), task.get('status'))} · "
+    return (f"`{line(task.get('id'), 40)}` {status_label(task)} · "
             f"{code_span(repo_name(task), 60)} · {line((task.get('request') or {}).get('issue'), 80)} · "
             f"{age} ago{where}")
 

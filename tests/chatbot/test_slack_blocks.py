@@ -316,3 +316,11 @@ def test_published_says_pushed_only_when_there_is_a_pull_request():
 ])
 def test_the_repository_is_named_by_its_last_two_segments_or_host_and_name(repo, shown):
     assert b.repo_name({"request": {"repo": repo}}) == shown
+
+
+def test_the_status_line_says_published_only_with_a_pull_request():
+    committed = task(status="published", publication={"branch": "b", "commit": "c", "pr_url": None})
+    assert b.status_label(committed) == ":package: committed, nothing pushed"
+    assert "committed, nothing pushed" in json.dumps(as_json(b.render_status(committed, now=NOW)))
+    pushed = task(status="published", publication={"pr_url": "https://github.com/acme/shop/pull/7"})
+    assert b.status_label(pushed) == ":rocket: published"

@@ -170,8 +170,9 @@ async def test_fix_to_published_and_reject_with_feedback_with_two_replicas(deplo
             await emu.wait_for(lambda: [f for f in emu.files.values() if f["name"] == f"fixbot-{task_id}.patch"],
                                what="the patch file")
             assert f"Approved by <@{APPROVER}>" in json.dumps(emu.message(CHANNEL, proposal["ts"])["blocks"])
-            await emu.wait_for(lambda: ":rocket: published" in json.dumps(emu.message(CHANNEL, thread)["blocks"]),
-                               what="the final status")
+            await emu.wait_for(
+                lambda: ":package: committed, nothing pushed" in json.dumps(emu.message(CHANNEL, thread)["blocks"]),
+                what="the final status")
             thread_msgs = emu.messages(CHANNEL, thread_ts=thread)
             for marker in ("Reproduced:", ":bulb: *Patch proposed*", "Publishing the patch",
                            "Committed, nothing pushed:"):
