@@ -838,7 +838,7 @@ def test_two_edits_of_one_name_on_a_line_read_differently():
     source = "def clamp(value, low, high):\n    return max(low, min(value, low))\n"
     described = [c.description for c in generate_candidates("clamp.py", source, [(2, 1.0)])
                  if c.description.startswith("`low`") and "replaced by `high`" in c.description]
-    assert described == ["`low` in `max(low, min(value, low))` replaced by `high` in `clamp`, line 2",
+    assert described == ["`low` (column 16) replaced by `high` in `clamp`, line 2",  # max(...) holds both
                          "`low` in `min(value, low)` replaced by `high` in `clamp`, line 2"]
 
 
@@ -850,3 +850,17 @@ def test_a_constant_may_become_another_number_its_function_writes():
     assert [c.description for c in donors] == ["`10` changed to `100` in `percent`, line 4",
                                                "`10` changed to `0` in `percent`, line 4"]
     assert "return part / whole * 100\n" in donors[0].new_text(source)
+
+
+def test_two_edits_inside_one_expression_read_differently_too():
+    source = "def clamp(value, low, high):\n    return min(low, low)\n"
+    described = [c.description for c in generate_candidates("clamp.py", source, [(2, 1.0)])
+                 if c.description.startswith("`low`") and "replaced by `high`" in c.description]
+    assert len(described) == 2 and len(set(described)) == 2, described
+
+
+def test_float_constants_take_donors_and_no_donor_makes_an_identity():
+    source = ("def price(total):\n    if total > 100.0:\n        return total * 0.9\n    return total * 0.25 + 5\n")
+    donors = [c.description for c in generate_candidates("p.py", source, [(4, 1.0)]) if c.operator == "constant_donor"]
+    assert "`0.25` changed to `0.9` in `price`, line 4" in donors
+    assert not any("`5` changed to `0`" in d for d in donors)  # `+ 0` is a deletion, said by other shapes

@@ -27,6 +27,8 @@ def _donor_numbers(site: Site, node: ast.Constant) -> list[str]:
     for other in ast.walk(function):
         if isinstance(other, ast.Constant) and type(other.value) is kind and other.value != own and \
                 not (kind is int and abs(other.value - own) == 1):
+            if identity_operand(site, node, other.value):  # `x + 5` → `x + 0` is a deletion, not an ingredient
+                continue
             text = repr(other.value)
             distance = abs(getattr(other, "lineno", 0) - node.lineno)
             seen[text] = min(distance, seen.get(text, distance))
@@ -43,6 +45,9 @@ def expression_mutations(site: Site) -> Iterator[Mutation]:
             inner = site.sf.segment(node.args[0])
             yield site.edit(node, wrapped(site, node, inner), "call_unwrap", f"`{text}` changed to `{inner}`{where}",
                             1.9)
+        if isinstance(node, ast.Constant) and type(node.value) is float:
+            for new in _donor_numbers(site, node):
+                yield site.edit(node, new, "constant_donor", f"`{text}` changed to `{new}`{where}", 2.0)
         if isinstance(node, ast.Constant) and type(node.value) in (bool, int, str, type(None)):
             for new in CONSTANT_SWAPS.get(repr(node.value), []):
                 if new.isdigit() and identity_operand(site, node, int(new)):

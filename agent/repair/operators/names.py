@@ -36,15 +36,17 @@ def _rank(old: str, choices: list[str], terms: frozenset[str]) -> list[tuple[str
 
 
 def _which(site: Site, node: ast.Name, counts: Counter[tuple[str, int]]) -> str:
-    """` in `min(value, low)``: the enclosing expression, when the name occurs more than once on its line, so two
-    different edits never read the same (`low` replaced by `high` twice on one line)."""
+    """` in `min(value, low)``: the enclosing expression when the name occurs more than once on its line (its
+    column when the enclosing expression has it twice too), so two different edits never read the same."""
     if counts[(node.id, node.lineno)] < 2:
         return ""
     parent = site.parents.get(id(node))
-    if parent is None or not hasattr(parent, "lineno"):
-        return f" (column {node.col_offset + 1})"
-    text = " ".join(site.sf.segment(parent).split())
-    return f" in `{text}`" if len(text) <= 60 else f" (column {node.col_offset + 1})"
+    if parent is not None and hasattr(parent, "lineno"):
+        inside = [n for n in ast.walk(parent) if isinstance(n, ast.Name) and n.id == node.id]
+        text = " ".join(site.sf.segment(parent).split())
+        if len(inside) == 1 and len(text) <= 60:
+            return f" in `{text}`"
+    return f" (column {node.col_offset + 1})"  # `min(low, low)`: the enclosing text would not tell them apart
 
 
 def name_mutations(site: Site) -> Iterator[Mutation]:
