@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 BOLT_KEY = web.AppKey("bolt", AsyncApp)
 DEPS_KEY = web.AppKey("deps", SlackDeps)
 NOTIFIER_KEY = web.AppKey("notifier", Notifier)
+DOWN_LOGGED_KEY = web.AppKey("redis_down_logged", list)  # [monotonic time /healthz last logged Redis down]
 
 
 def create_app(settings: Settings, *, bolt_app: AsyncApp, deps: SlackDeps, http_events: bool = True,
@@ -37,6 +39,7 @@ def create_app(settings: Settings, *, bolt_app: AsyncApp, deps: SlackDeps, http_
     app = web.Application(client_max_size=1024 * 1024)
     app[BOLT_KEY] = bolt_app
     app[DEPS_KEY] = deps
+    app[DOWN_LOGGED_KEY] = [-1e9]
     if http_events:
         app.router.add_post("/slack/events", _slack_events)
     app.router.add_get("/healthz", _healthz)
@@ -76,11 +79,13 @@ async def _healthz(request: web.Request) -> web.Response:
     try:
         stats = await deps.call(_health_figures, deps)
     except StoreUnavailable as exc:  # where Redis is (host, port, database) goes to the log, not to any caller
-        log.warning("/healthz: %s", exc)
+        if time.monotonic() - request.app[DOWN_LOGGED_KEY][0] > 60:  # probes come every few seconds: once a minute
+            request.app[DOWN_LOGGED_KEY][0] = time.monotonic()
+            log.warning("/healthz: %s", exc)
         return web.json_response({"status": "down", "redis": "unreachable"}, status=503)
     stats["status"] = "ok" if stats["workers_alive"] else "no_workers"
     if notifier is not None:
-        failing = f"failing for {notifier['failing_for']:.0f} s: {notifier['error']}"
+        failing = f"failing for {notifier['failing_for']:.0f} s (the bot's log says why)"
         stats["notifier"] = "ok" if notifier["ok"] else failing
         if not notifier["ok"]:  # Slack gets no updates from this replica: restart it, or look at its log
             stats["status"] = "notifier_failing"
