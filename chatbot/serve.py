@@ -91,12 +91,12 @@ async def _until_stopped(work: Coroutine[Any, Any, Any], stopping: asyncio.Event
     stop = asyncio.ensure_future(stopping.wait())
     try:
         await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
+    finally:  # also when serve() itself is cancelled: nothing keeps connecting behind it
         stop.cancel()
-    if not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})  # its CancelledError stays in the task; ours (if any) propagates
+    if task.cancelled():
         return False
     task.result()
     return True
