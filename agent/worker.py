@@ -474,8 +474,7 @@ def run_worker(settings: Settings, *, queue: str | None = None, pool: int = 1, b
     docker = docker_client()  # DockerUnavailable says how to start the engine
     try:
         if not image_exists(settings.sandbox_image, docker):  # else every task would fail on it
-            raise ImageMissing(f"the sandbox image {settings.sandbox_image!r} is missing; build it with "
-                               "`fixbot sandbox build-image` (or set SANDBOX_IMAGE)")
+            raise ImageMissing.of(settings.sandbox_image)
     finally:
         docker.close()
     asyncio.run(check_checkpointer(settings))

@@ -161,14 +161,10 @@ def start_container(
             stop_signal="SIGKILL",
         )
     except ImageNotFound:
-        raise ImageMissing(
-            f"the sandbox image {config.image!r} is missing; build it with `fixbot sandbox build-image`"
-        ) from None
+        raise ImageMissing.of(config.image) from None
     except APIError as exc:
         if "No such image" in str(exc):
-            raise ImageMissing(
-                f"the sandbox image {config.image!r} is missing; build it with `fixbot sandbox build-image`"
-            ) from None
+            raise ImageMissing.of(config.image) from None
         raise ContainerStartError(f"could not create a sandbox container: {exc.explanation or exc}") from None
     try:
         container.start()

@@ -14,6 +14,12 @@ class DockerUnavailable(SandboxError):
 class ImageMissing(SandboxError):
     """The sandbox image is not present on the engine."""
 
+    @classmethod
+    def of(cls, image: str) -> ImageMissing:
+        """The one message for a missing image: which one, and how to get it."""
+        return cls(f"the sandbox image {image!r} is missing; build it with `fixbot sandbox build-image` "
+                   "(or set SANDBOX_IMAGE)")
+
 
 class ContainerStartError(SandboxError):
     """A container could not be created or started."""

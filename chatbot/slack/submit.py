@@ -28,7 +28,6 @@ from chatbot.slack.text import line, mrkdwn
 from chatbot.slack.validation import validate_chat_request
 
 Notify = Callable[[str], Awaitable[Any]]  # shows one ephemeral mrkdwn line to the user who asked
-DEFAULT_TEST: str = DEFAULT_TEST_COMMAND  # the request's own default test command
 log = logging.getLogger(__name__)
 
 
@@ -41,7 +40,7 @@ def request_from(command: FixCommand, defaults: dict[str, str]) -> tuple[FixRequ
     if not repo:
         raise InvalidRequest("which repository? Start with its URL (`/fix https://github.com/acme/shop the "
                              "total is wrong`) or set a channel default: `/fix config repo=<url>`")
-    test = command.test or defaults.get("test") or DEFAULT_TEST
+    test = command.test or defaults.get("test") or DEFAULT_TEST_COMMAND
     request = FixRequest(repo=repo, issue=command.issue or "", test_command=test,
                          branch=command.branch or defaults.get("branch") or None,
                          setup_command=command.setup or defaults.get("setup") or None)

@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from agent.request import DEFAULT_TEST_COMMAND
 from chatbot.slack.blocks import elapsed, task_line
 from chatbot.slack.fix_command import ENGINES
 from chatbot.slack.text import cut
@@ -47,7 +48,7 @@ def render_fix_modal(channel: str, defaults: dict[str, str]) -> View:
                                optional=bool(defaults.get("repo"))),
                     text_input("issue", "What is wrong", "The total is wrong for negative quantities", optional=False,
                                multiline=True, max_length=3000),
-                    text_input("test", "Test command", "python3 -m pytest -q", optional=True),
+                    text_input("test", "Test command", DEFAULT_TEST_COMMAND, optional=True),
                     text_input("branch", "Branch", "main", optional=True, max_length=200),
                     text_input("setup", "Setup command", "pip install -e .", optional=True),
                     InputBlock(block_id="engine", label="Engine", element=engine, optional=True)])
