@@ -177,9 +177,9 @@ def _run_git(args: list[str], *, timeout: float, what: str, cwd: Path | None = N
 
 
 def git_reason(stderr: str, *, limit: int = 300) -> str:
-    """What went wrong, from git's stderr, in one line: the paragraph where git gave up (its `fatal:` or
-    `error:` line with the two lines before it and those after it, at most three), hints left out, lines
-    joined with "; ", at most `limit` characters. Git's last line alone is often a sentence's tail
+    """What went wrong, from git's stderr, in one line: the paragraph where git gave up, from two lines before
+    its first `fatal:` or `error:` line, at most three lines (hints left out), joined with "; ", at most
+    `limit` characters. Git's last line alone is often a sentence's tail
     ("and the repository exists.")."""
     paragraphs: list[list[str]] = [[]]
     for line in stderr.splitlines():

@@ -120,7 +120,8 @@ def repo_name(task: dict[str, Any]) -> str:
         if where is not None and len(where.segments) >= 2:
             return "/".join(where.segments[-2:])
         if where is not None and where.segments:  # git://host:9418/shop.git: the host says which shop
-            return f"{where.host}{f':{where.port}' if where.port else ''}/{where.segments[-1]}"
+            host = f"[{where.host}]" if ":" in where.host else where.host  # an IPv6 address keeps its brackets
+            return f"{host}{f':{where.port}' if where.port else ''}/{where.segments[-1]}"
     if repo.endswith(".git"):
         repo = repo[:-4]
     return re.split(r"[/:]", repo)[-1] or repo

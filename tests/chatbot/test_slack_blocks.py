@@ -313,6 +313,7 @@ def test_published_says_pushed_only_when_there_is_a_pull_request():
     ("git@github.com:acme/shop.git", "acme/shop"),
     ("git://127.0.0.1:9419/shop.git", "127.0.0.1:9419/shop"),  # was `9419/shop`
     ("https://gitlab.com/group/sub/proj", "sub/proj"),
+    ("git://[::1]:9419/shop.git", "[::1]:9419/shop"),
 ])
 def test_the_repository_is_named_by_its_last_two_segments_or_host_and_name(repo, shown):
     assert b.repo_name({"request": {"repo": repo}}) == shown

@@ -29,7 +29,7 @@ from chatbot.slack.decisions import decide
 from chatbot.slack.fix_command import message_text
 from chatbot.slack.listeners import handoff
 from chatbot.slack.submit import start_retry
-from chatbot.slack.text import line, mrkdwn
+from chatbot.slack.text import code_span, line, mrkdwn
 
 MENTION_VERBS = ["status", "list", "cancel", "retry", "help"]  # what `@fixbot <verb>` understands
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -71,7 +71,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         if verb not in ("status", "cancel", "retry"):
             known = verb == "help" or not words
             near = difflib.get_close_matches(verb, MENTION_VERBS, n=1)
-            intro = None if known else f"I don't know `{line(verb, 40)}`" + (
+            intro = None if known else f"I don't know {code_span(verb, 40)}" + (
                 f" (did you mean `{near[0]}`?)" if near else "")
             await say("How to use fixbot", render_help(intro))
             return
