@@ -18,7 +18,8 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from agent.cli.errors import failure_record, run_guarded
-from agent.request import DEFAULT_TEST_COMMAND, ENGINES, FixRequest
+from agent.cli.request_args import add_request_arguments
+from agent.request import FixRequest
 from agent.settings import get_settings
 from agent.tasks.store import new_task_id
 from agent.textsafe import clean_display, clean_line
@@ -27,14 +28,7 @@ from agent.textsafe import clean_display, clean_line
 def register(sub: Any) -> None:
     """Add the `fix` subcommand."""
     p = sub.add_parser("fix", help="find and prove a patch for a failing test suite")
-    p.add_argument("--repo", help="repository URL, or a local path when ALLOW_LOCAL_REPOS allows it")
-    p.add_argument("--issue", help="what is wrong, in words")
-    p.add_argument("--test", default=DEFAULT_TEST_COMMAND,
-                   help=f"test command, run only inside the sandbox (default: {DEFAULT_TEST_COMMAND})")
-    p.add_argument("--branch", help="branch to fix (default: the repository's default branch)")
-    p.add_argument("--setup", help="optional setup command run in the sandbox before the tests")
-    p.add_argument("--hint", action="append", default=[], help="a file or directory to look at first")
-    p.add_argument("--engine", choices=ENGINES, default=None, help="repair engine (default: search without an LLM)")
+    add_request_arguments(p, required=False)
     p.add_argument("--json", metavar="FILE",
                    help="write the result record as JSON to FILE ('-': only JSON on stdout, the rest on stderr)")
     p.add_argument("--resume", metavar="TASK_ID", help="continue a task that was interrupted")

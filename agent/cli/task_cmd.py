@@ -25,9 +25,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from agent.request import DEFAULT_TEST_COMMAND, FixRequest
+from agent.cli.request_args import add_request_arguments
+from agent.request import FixRequest
 from agent.settings import get_settings
-from agent.tasks.service import ENGINES, TaskService
+from agent.tasks.service import TaskService
 from agent.tasks.states import TERMINAL, TaskStatus
 from agent.tasks.store import reachable
 from agent.textsafe import clean_line
@@ -39,14 +40,7 @@ MAX_LIMIT = 200  # rows `fixbot tasks` shows at most (the store's page limit)
 def register(sub: Any) -> None:
     """Add the task commands."""
     p = sub.add_parser("submit", help="queue a fix for the workers; prints the task id")
-    p.add_argument("--repo", required=True, help="repository URL, or a local path when ALLOW_LOCAL_REPOS allows it")
-    p.add_argument("--issue", required=True, help="what is wrong, in words")
-    p.add_argument("--test", default=DEFAULT_TEST_COMMAND,
-                   help=f"test command, run only inside the sandbox (default: {DEFAULT_TEST_COMMAND})")
-    p.add_argument("--branch", help="branch to fix (default: the repository's default branch)")
-    p.add_argument("--setup", help="optional setup command run in the sandbox before the tests")
-    p.add_argument("--hint", action="append", default=[], help="a file or directory to look at first")
-    p.add_argument("--engine", choices=ENGINES, default=None, help="repair engine (default: search without an LLM)")
+    add_request_arguments(p, required=True)
     p.add_argument("--idempotency-key", help="submitting the same request twice with one key (within 24 h) gives "
                                              "one task; another request with that key is refused")
     p.add_argument("--watch", action="store_true", help="then follow the task as `fixbot watch` does")
