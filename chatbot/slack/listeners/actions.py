@@ -46,11 +46,26 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         message_ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts")
         return user, team, channel, message_ts
 
-    async def on_decision(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
-        user, team, channel, message_ts = who(body)
+    async def refused(respond: AsyncRespond, user: str, team: str, channel: str) -> bool:
+        """Answer a person this workspace, channel or user list keeps out; True when they were refused."""
         refusal = deps.access.refusal(team=team, channel=channel, user=user)
         if refusal:
             await answer(respond, f":no_entry: {refusal}")
+        return bool(refusal)
+
+    async def participant_task(respond: AsyncRespond, task_id: str, user: str, what: str) -> dict[str, Any] | None:
+        """The task, when `user` is its requester or an approver; else None after telling them why."""
+        try:
+            task = await deps.call(deps.store.get, task_id)
+            check_participant(task, user, approvers=await deps.access.approvers(), what=what)
+        except (TaskNotFound, NotAuthorized) as exc:
+            await answer(respond, f":no_entry: {mrkdwn(str(exc), 500)}")
+            return None
+        return task
+
+    async def on_decision(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        user, team, channel, message_ts = who(body)
+        if await refused(respond, user, team, channel):
             return
         why = await decide(deps, str(action.get("value") or ""), user=user,
                            action="approve" if action["action_id"] == APPROVE else "reject", message_ts=message_ts)
@@ -60,15 +75,10 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     async def on_reject_feedback(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond,
                                  client: AsyncWebClient) -> None:
         user, team, channel, message_ts = who(body)
-        refusal = deps.access.refusal(team=team, channel=channel, user=user)
-        if refusal:
-            await answer(respond, f":no_entry: {refusal}")
+        if await refused(respond, user, team, channel):
             return
-        try:
-            task = await deps.call(deps.store.get, str(action.get("value") or ""))
-            check_participant(task, user, approvers=await deps.access.approvers(), what="reject this patch")
-        except (TaskNotFound, NotAuthorized) as exc:
-            await answer(respond, f":no_entry: {mrkdwn(str(exc), 500)}")
+        task = await participant_task(respond, str(action.get("value") or ""), user, "reject this patch")
+        if task is None:
             return
         if task["status"] != "awaiting_approval":
             await answer(respond, refusal_text(task, "reject"))
@@ -78,9 +88,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 
     async def on_retry_with_feedback(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
         user, team, channel, _ = who(body)
-        refusal = deps.access.refusal(team=team, channel=channel, user=user)
-        if refusal:
-            await answer(respond, f":no_entry: {refusal}")
+        if await refused(respond, user, team, channel):
             return
         offer = await deps.offer(str(action.get("value") or ""))
         if offer is None:
@@ -98,15 +106,10 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     async def on_retry(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond,
                        client: AsyncWebClient) -> None:
         user, team, channel, _ = who(body)
-        refusal = deps.access.refusal(team=team, channel=channel, user=user)
-        if refusal:
-            await answer(respond, f":no_entry: {refusal}")
+        if await refused(respond, user, team, channel):
             return
-        try:
-            old = await deps.call(deps.store.get, str(action.get("value") or ""))
-            check_participant(old, user, approvers=await deps.access.approvers(), what="retry this task")
-        except (TaskNotFound, NotAuthorized) as exc:
-            await answer(respond, f":no_entry: {mrkdwn(str(exc), 500)}")
+        old = await participant_task(respond, str(action.get("value") or ""), user, "retry this task")
+        if old is None:
             return
 
         async def notify(text: str) -> None:
