@@ -60,6 +60,7 @@ S = TaskStatus
 PR_SET_PDEATHSIG = 1
 WORKER_TTL = 60  # rq's default is 420 s: a dead idle worker would count as alive for 8 minutes
 log = logging.getLogger("fixbot.worker")
+REAP_WAIT = 10.0  # seconds a recovery (or a worker's start) waits for the sandbox reaper before going on
 
 
 def _service() -> TaskService:
@@ -93,6 +94,29 @@ def reap_sandboxes(settings: Settings | None = None, *, task: str | None = None)
         return []
 
 
+def reap_briefly(settings: Settings | None = None, *, task: str | None = None, wait: float = REAP_WAIT) -> bool:
+    """`reap_sandboxes` in a thread of its own, waited for at most `wait` seconds: True when it finished.
+
+    A busy or stuck Docker engine can take a minute to answer (DOCKER_TIMEOUT); recovering a task or
+    starting a worker does not wait that long for housekeeping. Reaping later is safe: the reaper removes
+    only sandboxes whose owner is provably dead, whose deadline passed or whose task is over, never those of
+    a job that runs the task again.
+    """
+    def run() -> None:
+        started = time.monotonic()
+        removed = reap_sandboxes(settings, task=task)
+        took = time.monotonic() - started
+        if removed:
+            log.info("reaped %d sandbox container(s)/volume(s)%s", len(removed), f" of {task}" if task else "")
+        if took > REAP_WAIT:
+            log.warning("the sandbox reaper took %.0f s (a slow Docker engine?)", took)
+
+    thread = threading.Thread(target=run, name=f"fixbot-reaper-{task or 'all'}", daemon=True)
+    thread.start()
+    thread.join(wait)
+    return not thread.is_alive()
+
+
 def clean_work_dirs(settings: Settings) -> list[str]:
     """Remove checkouts left in WORK_DIR by dead workers whose tasks this deployment's store says are over.
 
@@ -123,7 +147,7 @@ def recover(svc: TaskService, task_id: str, job_id: str, *, why: str, spend: boo
     sandbox of a rerun that already started, nor that of a live process that was merely paused.
     Returns the new record, or None when the job no longer held the task.
     """
-    reap_sandboxes(task=task_id)
+    reap_briefly(task=task_id)  # then on in the background when Docker is slow: the task does not wait for it
     record = svc.hand_back(task_id, job=job_id, why=why, spend=spend)
     if record is not None:
         log.warning("task %s (job %s): %s -> %s", task_id, job_id, why, record["status"])
@@ -401,7 +425,8 @@ class FixbotWorker(Worker):
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         """rq's bootstrap, then the checkouts of finished tasks removed, the watchdog thread started, and the
-        reaper run once (last: a slow Docker engine must not keep the worker from watching)."""
+        reaper run once (waited for REAP_WAIT s at most: a slow Docker engine must not keep the worker from
+        watching or from taking jobs)."""
         super().bootstrap(*args, **kwargs)
         try:
             cleaned = clean_work_dirs(self.settings)
@@ -412,13 +437,7 @@ class FixbotWorker(Worker):
             self.log.info("removed %d checkout(s) of finished tasks from WORK_DIR", len(cleaned))
         self.watchdog = Watchdog(self.settings, self.name)
         self.watchdog.start()
-        started = time.monotonic()
-        removed = reap_sandboxes(self.settings)
-        if removed:
-            self.log.info("reaped %d leftover sandbox container(s)/volume(s)", len(removed))
-        if time.monotonic() - started > 10:
-            self.log.warning("the sandbox reaper took %.0f s at start (a slow Docker engine?)",
-                             time.monotonic() - started)
+        reap_briefly(self.settings)  # leftovers of dead workers; a slow engine finishes it in the background
 
     def teardown(self) -> None:
         """Stop the watchdog, then rq's teardown."""

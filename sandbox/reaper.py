@@ -79,11 +79,15 @@ def reap(client: Any = None, *, task_exists: Callable[[str], bool] | None = None
     now = time.time() if now is None else now
     removed: list[str] = []
     selector = {"label": [f"{LABEL_APP}={APP_NAME}", *([f"{LABEL_TASK}={task}"] if task else [])]}
-    for container in client.containers.list(all=True, filters=selector, ignore_removed=True):
-        if _expired(container.labels, now, task_exists, finished, deployment) and _remove(container):
-            removed.append(container.name)
-    in_use = {m.get("Name") for c in client.containers.list(all=True, filters=selector, ignore_removed=True)
-              for m in c.attrs.get("Mounts", []) if m.get("Type") == "volume"}
+    # Sparse lists (the engine's /containers/json, no inspect per container): an inspect can block for as long
+    # as another client leaves an exec's output unread (a paused worker's sandbox), and a reaper that blocks
+    # there delays every recovery behind it by DOCKER_TIMEOUT.
+    for container in client.containers.list(all=True, filters=selector, sparse=True):
+        labels = container.attrs.get("Labels") or {}
+        if _expired(labels, now, task_exists, finished, deployment) and _remove(container):
+            removed.append((container.attrs.get("Names") or [container.id])[0].lstrip("/"))
+    in_use = {m.get("Name") for c in client.containers.list(all=True, filters=selector, sparse=True)
+              for m in c.attrs.get("Mounts") or [] if m.get("Type") == "volume"}
     for volume in client.volumes.list(filters=selector):
         labels = volume.attrs.get("Labels") or {}
         if volume.name in in_use:
