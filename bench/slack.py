@@ -50,6 +50,7 @@ from agent.tasks.service import TaskService  # noqa: E402
 from chatbot.slack import blocks as b  # noqa: E402
 from chatbot.workspace import payloads  # noqa: E402
 from chatbot.workspace.gitserver import GitServer  # noqa: E402
+from chatbot.workspace.processes import stop_process_groups  # noqa: E402
 
 SECRET = "bench-signing-secret-0123456789"
 REQUESTER, APPROVER = "U0REQUEST", "U0APPROVE"
@@ -133,14 +134,7 @@ class Stack:
 
     def stop(self) -> None:
         self.git.stop()
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_process_groups(self.procs)
         conn = redis.Redis.from_url(self.env.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
         for pattern in (f"{self.prefix}:*", f"rq:*{self.queue}*"):
             for key in conn.scan_iter(match=pattern, count=1000):

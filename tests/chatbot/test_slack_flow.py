@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from chatbot.slack import blocks as b
 from chatbot.slack.surfaces import FEEDBACK_MODAL
 from chatbot.workspace import payloads
 from chatbot.workspace.gitserver import GitServer
+from chatbot.workspace.processes import stop_process_groups
 from tests.chatbot.harness import APPROVER, CHANNEL, REQUESTER, SECRET, example_folder, has_buttons, proposal_messages
 
 pytestmark = [pytest.mark.redis, pytest.mark.docker, pytest.mark.slow]
@@ -81,15 +81,7 @@ class Deployment:
 
     def stop(self) -> None:
         self.git.stop()
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        stop_process_groups(self.procs)
 
 
 @pytest.fixture
