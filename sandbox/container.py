@@ -194,3 +194,15 @@ def remove_quietly(obj: Any) -> None:
     except APIError as exc:
         if "No such" not in str(exc) and "is already in progress" not in str(exc):
             raise
+
+
+def listed(client: docker.DockerClient, selector: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Our containers matching `selector` (Docker list filters), as (name, container) pairs, without an inspect.
+
+    A sparse list reads the engine's /containers/json only. An inspect takes the container's lock, which
+    dockerd 20.10 holds for as long as a client leaves an archive download (`get_archive`) unread: the
+    sandbox of a paused or stalled worker blocks every inspect of it until that client wakes or dies.
+    The containers returned carry only the list's `attrs` (Labels, Names, Mounts, State), not `.name`.
+    """
+    found = client.containers.list(all=True, filters=selector, sparse=True)
+    return [((c.attrs.get("Names") or [c.id])[0].lstrip("/"), c) for c in found]

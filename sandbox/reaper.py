@@ -20,7 +20,7 @@ from docker.errors import APIError
 
 from sandbox.client import docker_client
 from sandbox.config import APP_NAME, LABEL_APP, LABEL_DEADLINE, LABEL_DEPLOYMENT, LABEL_OWNER, LABEL_TASK
-from sandbox.container import pid_namespace, remove_quietly
+from sandbox.container import listed, pid_namespace, remove_quietly
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +79,13 @@ def reap(client: Any = None, *, task_exists: Callable[[str], bool] | None = None
     now = time.time() if now is None else now
     removed: list[str] = []
     selector = {"label": [f"{LABEL_APP}={APP_NAME}", *([f"{LABEL_TASK}={task}"] if task else [])]}
-    # Sparse lists (the engine's /containers/json, no inspect per container): an inspect can block for as long
-    # as another client leaves an exec's output unread (a paused worker's sandbox), and a reaper that blocks
-    # there delays every recovery behind it by DOCKER_TIMEOUT.
-    for container in client.containers.list(all=True, filters=selector, sparse=True):
+    # Sparse lists (sandbox.container.listed): an inspect blocks while a paused worker leaves its sandbox's
+    # archive download unread, and a reaper blocked there delays every recovery behind it by DOCKER_TIMEOUT.
+    for name, container in listed(client, selector):
         labels = container.attrs.get("Labels") or {}
         if _expired(labels, now, task_exists, finished, deployment) and _remove(container):
-            removed.append((container.attrs.get("Names") or [container.id])[0].lstrip("/"))
-    in_use = {m.get("Name") for c in client.containers.list(all=True, filters=selector, sparse=True)
+            removed.append(name)
+    in_use = {m.get("Name") for _name, c in listed(client, selector)
               for m in c.attrs.get("Mounts") or [] if m.get("Type") == "volume"}
     for volume in client.volumes.list(filters=selector):
         labels = volume.attrs.get("Labels") or {}

@@ -11,6 +11,7 @@ import pytest
 
 from sandbox import Sandbox, SandboxConfig
 from sandbox.config import APP_NAME, LABEL_APP, LABEL_TASK
+from sandbox.container import listed
 
 PREFIX = f"test-sbx-{uuid.uuid4().hex[:6]}"  # every task id of this session starts with it
 
@@ -23,8 +24,8 @@ def task_id(name: str) -> str:
 def ours(client: Any) -> tuple[list[Any], list[Any]]:
     """Containers and volumes created by this test session (other sessions' are left alone)."""
     selector = {"label": f"{LABEL_APP}={APP_NAME}"}
-    containers = [c for c in client.containers.list(all=True, filters=selector, ignore_removed=True)
-                  if c.labels.get(LABEL_TASK, "").startswith(PREFIX)]
+    containers = [c for _name, c in listed(client, selector)
+                  if (c.attrs.get("Labels") or {}).get(LABEL_TASK, "").startswith(PREFIX)]
     volumes = [v for v in client.volumes.list(filters=selector)
                if (v.attrs.get("Labels") or {}).get(LABEL_TASK, "").startswith(PREFIX)]
     return containers, volumes

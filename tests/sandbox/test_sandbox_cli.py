@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from sandbox.config import APP_NAME, LABEL_APP
+from sandbox.container import listed
 
 pytestmark = pytest.mark.docker
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +34,7 @@ def fixbot(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
 def run_names(client: Any) -> set[str]:
     """Names of containers and volumes `sandbox run` creates (its task ids start with run-)."""
     selector = {"label": f"{LABEL_APP}={APP_NAME}"}
-    names = {c.name for c in client.containers.list(all=True, filters=selector, ignore_removed=True)}
+    names = {name for name, _c in listed(client, selector)}
     names |= {v.name for v in client.volumes.list(filters=selector)}
     return {n for n in names if n.startswith("fixbot-run-")}
 

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from sandbox import DockerUnavailable, Sandbox
 from sandbox.client import docker_client
 from sandbox.config import LABEL_TASK
-from sandbox.container import pid_namespace
+from sandbox.container import listed, pid_namespace
 from sandbox.reaper import owner_dead, reap
 
 pytestmark = pytest.mark.docker
@@ -25,9 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def leftovers(client: Any, task: str) -> list[str]:
-    containers = client.containers.list(all=True, filters={"label": f"{LABEL_TASK}={task}"}, ignore_removed=True)
     volumes = client.volumes.list(filters={"label": f"{LABEL_TASK}={task}"})
-    return [c.name for c in containers] + [v.name for v in volumes]
+    return [name for name, _c in listed(client, {"label": f"{LABEL_TASK}={task}"})] + [v.name for v in volumes]
 
 
 def test_destroy_removes_everything_and_is_idempotent(make_box: Callable[..., Sandbox], docker_client: Any) -> None:
@@ -76,6 +76,35 @@ def test_reaper_removes_sandboxes_whose_task_is_gone(make_box: Callable[..., San
     reap(docker_client, task_exists=lambda t: t != gone.task_id)
     assert leftovers(docker_client, gone.task_id) == []
     assert len(leftovers(docker_client, kept.task_id)) == 5
+
+
+
+def test_the_reaper_is_not_held_up_by_a_paused_process_reading_a_sandbox(make_box: Callable[..., Sandbox]) -> None:
+    """dockerd holds a container's lock while a client leaves its archive download unread, so an inspect of that
+    container waits for the client: the reaper lists without one (a client with a 5 s timeout proves it)."""
+    box = make_box("stalled", workspace_size="64m")
+    assert box.exec("head -c 40000000 /dev/zero > big").exit_code == 0
+    script = textwrap.dedent(f"""
+        import docker, time
+        stream, _stat = docker.from_env().api.get_archive({box.container.id!r}, "/workspace/big")
+        for i, chunk in enumerate(stream):
+            if i == 0:
+                print("reading", flush=True)
+            time.sleep(0.05)
+    """)
+    reader = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert reader.stdout is not None and reader.stdout.readline().strip() == "reading"
+        os.kill(reader.pid, signal.SIGSTOP)
+        impatient = docker_client(timeout=5)
+        with pytest.raises(requests.exceptions.ReadTimeout):  # the premise: an inspect waits for the reader
+            impatient.containers.get(box.container.id)
+        assert reap(impatient, task=box.task_id) == [], "nothing of a live owner's sandbox is removed"
+        assert len(leftovers(impatient, box.task_id)) == 5
+    finally:
+        os.kill(reader.pid, signal.SIGCONT)
+        reader.kill()
+        reader.wait(timeout=10)
 
 
 HOST, NS = socket.gethostname(), pid_namespace()

@@ -20,6 +20,7 @@ import redis
 from agent.request import FixRequest
 from agent.settings import load_settings
 from agent.tasks.service import TaskService
+from sandbox.container import listed
 
 # Reproducing takes a while here: each run of the suite sleeps, so a worker can be stopped mid-task.
 SLOW = {
@@ -109,9 +110,10 @@ class Cluster:
         return found
 
     def containers(self, task_id: str) -> list[str]:
-        found = self.docker.containers.list(all=True, ignore_removed=True, filters={
-            "label": [f"fixbot.task={task_id}", f"fixbot.deployment={self.deployment}"]})
-        return sorted(c.name for c in found)
+        # Sparse (no inspect): the paused-worker test pauses a process that may be reading its sandbox's archive,
+        # and dockerd holds that container's lock (so an inspect of it waits) until the read goes on.
+        found = listed(self.docker, {"label": [f"fixbot.task={task_id}", f"fixbot.deployment={self.deployment}"]})
+        return sorted(name for name, _c in found)
 
     @staticmethod
     def horses(worker_pid: int) -> list[int]:
@@ -131,7 +133,7 @@ class Cluster:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
         selector = {"label": f"fixbot.deployment={self.deployment}"}
-        for c in self.docker.containers.list(all=True, filters=selector, ignore_removed=True):
+        for _name, c in listed(self.docker, selector):
             with contextlib.suppress(Exception):  # the reaper may be removing it at the same moment
                 c.remove(force=True)
         for v in self.docker.volumes.list(filters=selector):

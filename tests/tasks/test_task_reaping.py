@@ -15,7 +15,7 @@ from docker.errors import NotFound
 
 from agent.request import FixRequest
 from sandbox.config import LABEL_APP, LABEL_DEADLINE, LABEL_DEPLOYMENT, LABEL_OWNER, LABEL_TASK
-from sandbox.container import pid_namespace
+from sandbox.container import listed, pid_namespace
 from sandbox.reaper import reap
 
 pytestmark = [pytest.mark.redis, pytest.mark.docker]
@@ -54,7 +54,7 @@ def test_recovery_reaps_first_and_only_the_dead_owners_sandboxes(worker_service,
         back = recover(svc, tid, job, why="the worker running this task stopped responding")
         assert back is not None and back["status"] == "queued" and back["job_id"] == f"{tid}_1"
         assert svc.queue.job_ids[-1] == f"{tid}_1"
-        left = {c.name for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL_TASK}={tid}"})}
+        left = {name for name, _c in listed(docker_client, {"label": f"{LABEL_TASK}={tid}"})}
         assert left == {live_box.name}, "the dead owner's sandbox is gone, the live one's stays"
         assert recover(svc, tid, job, why="again") is None, "the old job holds the task no more"
     finally:
