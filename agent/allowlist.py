@@ -5,10 +5,16 @@ scheme and host in lower case, user names dropped (`ssh://git@host/x` is `ssh://
 form `user@host:org/repo` read as `ssh://host/org/repo`, a trailing `.git` and empty segments ignored.
 An entry matches when scheme, host and port are equal and its path segments are a prefix of the
 address's, segment by segment: `https://github.com/acme` allows `https://github.com/acme/shop` but not
-`https://github.com/acme-evil/x`; paths compare case-sensitively. Paths with `.` or `..` segments,
-percent-encoding or backslashes, and addresses with `?` or `#`, are refused outright: git sends everything
-after the host as the path, and a server (or git's URL normalisation) may resolve such a path to another
-repository than the one the allowlist saw.
+`https://github.com/acme-evil/x`.
+
+Paths compare case-sensitively, except on the hosted forges in FORGE_HOSTS, whose owner and repository
+names are case-insensitive (`github.com/Acme/Shop` is `github.com/acme/shop`). On any other host an
+scp-like path without a leading `/` is relative to the ssh user's home, so `git@host:srv/x` and
+`ssh://host/srv/x` are different repositories there; on the forges both name the same one.
+
+Paths with `.` or `..` segments, percent-encoding or backslashes, and addresses with `?` or `#`, are
+refused outright: git sends everything after the host as the path, and a server (or git's URL
+normalisation) may resolve such a path to another repository than the one the allowlist saw.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from agent.exceptions import InvalidRequest
 
 SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._/~-]+$")
 _DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
+# Hosted forges with one namespace for every transport and case-insensitive owner and repository names.
+FORGE_HOSTS = frozenset({"github.com", "gitlab.com"})
 
 
 @dataclass(frozen=True)
@@ -32,11 +40,14 @@ class Place:
     port: int | None
     segments: tuple[str, ...]
     repository: bool = False  # written with a trailing `.git`: names one repository, not a folder of them
+    home_relative: bool = False  # scp-like `host:path` without a leading `/` (on a forge: always False)
 
     def within(self, entry: Place) -> bool:
         """True when this address lies under `entry`: same scheme, host and port, and a segment-wise path prefix
         (the whole path when the entry names one repository, `.../acme/shop.git`)."""
         if (self.scheme, self.host, self.port) != (entry.scheme, entry.host, entry.port):
+            return False
+        if entry.segments and self.home_relative != entry.home_relative:  # a whole host allows both kinds
             return False
         if entry.repository:
             return self.segments == entry.segments
@@ -49,8 +60,10 @@ def place(address: str) -> Place:
     Raises:
         InvalidRequest: the address has dot segments, encoded separators or dots, backslashes, or no host.
     """
+    home_relative = False
     if SCP_LIKE.match(address):
         user_host, path = address.split(":", 1)
+        home_relative = not path.startswith("/")
         address = f"ssh://{user_host.split('@', 1)[1]}/{path.lstrip('/')}"
     try:
         parts = urlsplit(address)
@@ -77,7 +90,10 @@ def place(address: str) -> Place:
     scheme = parts.scheme.lower()
     if port == _DEFAULT_PORTS.get(scheme):
         port = None
-    return Place(scheme, hostname.lower(), port, tuple(segments), repository)
+    host = hostname.lower()
+    if host in FORGE_HOSTS:
+        segments, home_relative = [s.lower() for s in segments], False
+    return Place(scheme, host, port, tuple(segments), repository, home_relative)
 
 
 def check_allowed(address: str, allowed: list[str]) -> str:

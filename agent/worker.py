@@ -472,6 +472,27 @@ class FixbotWorker(Worker):
             raise
 
 
+class RepeatFilter(logging.Filter):
+    """Lets a log line that starts with `prefix` through at most once per `every` seconds; others pass.
+
+    rq's WorkerPool logs "Waiting for workers to shutdown..." every second of a graceful stop, which lasts
+    up to WORKER_SHUTDOWN_GRACE (a minute or more of the same line).
+    """
+
+    def __init__(self, prefix: str, every: float = 30.0) -> None:
+        super().__init__()
+        self.prefix, self.every, self.last = prefix, every, -math.inf
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith(self.prefix):
+            return True
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return False
+        self.last = now
+        return True
+
+
 def run_worker(settings: Settings, *, queue: str | None = None, pool: int = 1, burst: bool = False,
                logging_level: str = "INFO") -> int:
     """Start one worker (pool=1) or rq's WorkerPool of `pool` workers on the task queue; returns when stopped.
@@ -505,6 +526,7 @@ def run_worker(settings: Settings, *, queue: str | None = None, pool: int = 1, b
         return 0
     from rq.worker_pool import WorkerPool
 
+    logging.getLogger("rq.worker_pool").addFilter(RepeatFilter("Waiting for workers to shutdown"))
     WorkerPool([name], connection=conn, num_workers=pool, worker_class=FixbotWorker).start(
         burst=burst, logging_level=logging_level)
     return 0

@@ -149,7 +149,7 @@ async def resume_fix(task_id: str, settings: Settings, *, events: EventSink | No
     """Continue a task from its last finished node (after a crash or a kill)."""
     check_task_id(task_id)
     if not task_dir(settings, task_id).is_dir():
-        raise WorkflowError(f"no task {task_id!r} in {settings.work_dir}")
+        raise WorkflowError(await _why_not_resumable(settings, task_id))
     from sandbox.reaper import reap
 
     reap(task_exists=lambda other: other != task_id)  # the dead run's container, if any
@@ -236,6 +236,20 @@ async def checkpoint_values(settings: Settings, task_id: str) -> tuple[dict[str,
     async with open_checkpointer(settings) as saver:
         snapshot = await build_graph(deps, checkpointer=saver).aget_state(_config(task_id))
     return dict(snapshot.values or {}), bool(snapshot.interrupts)
+
+
+async def _why_not_resumable(settings: Settings, task_id: str) -> str:
+    """Why `resume_fix` cannot continue a task whose working copy is gone: it ended, it waits, or it never ran here."""
+    deps = Deps(settings=settings, sandboxes=None)  # type: ignore[arg-type]  # nothing runs
+    async with open_checkpointer(settings) as saver:
+        snapshot = await build_graph(deps, checkpointer=saver).aget_state(_config(task_id))
+    status = (snapshot.values or {}).get("status") or "unknown"
+    if snapshot.interrupts:
+        return (f"task {task_id!r} waits for a decision ({status}); approve or reject it with "
+                f"`fixbot approve {task_id}` or `fixbot reject {task_id}`")
+    if snapshot.values and not snapshot.next:
+        return f"task {task_id!r} already ended ({status}); there is nothing to resume"
+    return f"no task {task_id!r} in {settings.work_dir}"
 
 
 def default_llm(settings: Settings) -> Any:

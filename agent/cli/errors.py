@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.exceptions import ConfigError, FixbotError, InvalidRequest
+from agent.tasks.exceptions import IdempotencyConflict
 from agent.textsafe import clean_line
 from sandbox import DockerUnavailable, ImageMissing, SandboxError
 
-USAGE_ERRORS = (InvalidRequest, ConfigError, DockerUnavailable, ImageMissing)  # exit 2: nothing could start
+# exit 2: nothing could start (a reused idempotency key too: the same command needs another key)
+USAGE_ERRORS = (InvalidRequest, ConfigError, DockerUnavailable, ImageMissing, IdempotencyConflict)
 
 
 @dataclass

@@ -41,6 +41,8 @@ _MARKER = re.compile(r"(?:^|(?<=\s))(test|branch|setup|engine)\s*:", re.IGNORECA
 # Programs a test or setup command usually starts with (see _is_option); anything else can be quoted or backticked.
 _COMMAND_WORD = re.compile(r"^(?:python\d*(?:\.\d+)?|pytest|py\.test|tox|nox|make|uv|uvx|poetry|pdm|hatch|pipenv|"
                            r"pip\d*|coverage|bash|sh|env|cd|timeout|npm|npx|yarn|pnpm|conda)$")
+# A word and a colon that is no option name, where one may be misspelt: `tset: pytest -q`, `brnach: fix-1`.
+_ANY_MARKER = re.compile(r"(?:^|(?<=\s))([A-Za-z]{3,10})\s*:(?!//)")
 _ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=\S*$")
 _KV_START = re.compile(r"^({})=".format("|".join(KV_KEYS)), re.IGNORECASE)
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\S+$")
@@ -89,7 +91,7 @@ def parse_fix_command(text: str, *, has_default_repo: bool = False) -> FixComman
     if not text:
         return FixCommand("modal")
     first, _, rest = text.partition(" ")
-    if first.lower() in ("help", "-h", "--help", "?"):
+    if is_help(text):
         return FixCommand("help")
     if first.lower() == "config":
         return _parse_config(rest.strip())
@@ -101,6 +103,12 @@ def parse_fix_command(text: str, *, has_default_repo: bool = False) -> FixComman
             raise CommandSyntaxError(f"did you mean `/fix {near[0]}`? To start a fix, say what is wrong in a "
                                      "sentence: `/fix the total is wrong for negative numbers`.")
     return _parse_positional(text, has_default_repo)
+
+
+def is_help(text: str) -> bool:
+    """Whether `/fix` text asks for the help (`help`, `-h`, `--help`, `?` as its first word)."""
+    words = unescape_slack(text or "").split()
+    return bool(words) and words[0].lower() in ("help", "-h", "--help", "?")
 
 
 def _parse_config(text: str) -> FixCommand:
@@ -143,6 +151,7 @@ def _parse_key_values(text: str) -> FixCommand:
 
 
 def _parse_positional(text: str, has_default_repo: bool) -> FixCommand:
+    _check_misspelt_options(text)
     # Right to left: a marker's value runs to the next marker that is an option, and whether a marker is an
     # option depends on its value ("the unit test: x fails" is prose, "test: python -m pytest" an option).
     marks: list[tuple[re.Match[str], str]] = []
@@ -169,6 +178,21 @@ def _parse_positional(text: str, has_default_repo: bool) -> FixCommand:
         repo, head = first, rest.strip()
     return _finish(FixCommand("fix", repo=repo, issue=head or None, test=options.get("test"),
                               branch=options.get("branch"), setup=options.get("setup"), engine=options.get("engine")))
+
+
+def _check_misspelt_options(text: str) -> None:
+    """Refuse `word:` close to an option name when what follows reads as that option's value (`tset: pytest -q`):
+    taken as words of the issue, the fix would silently run the default test command instead."""
+    found = list(_ANY_MARKER.finditer(text))
+    for i, mark in enumerate(found):
+        word = mark.group(1).lower()
+        if word in OPTION_KEYS:
+            continue
+        near = difflib.get_close_matches(word, OPTION_KEYS, n=1, cutoff=0.75)
+        value = text[mark.end():found[i + 1].start() if i + 1 < len(found) else len(text)].strip()
+        if near and value and _is_option(near[0], value):
+            raise CommandSyntaxError(f"did you mean `{near[0]}:` instead of `{mark.group(1)}:`? "
+                                     f"The options are {', '.join(k + ':' for k in OPTION_KEYS)}")
 
 
 def _is_option(key: str, value: str) -> bool:

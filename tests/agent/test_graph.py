@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.events import ListSink
+from agent.exceptions import WorkflowError
 from agent.request import FixRequest
 from agent.settings import load_settings
 from agent.workflow import resume_fix, run_fix
@@ -167,6 +168,10 @@ def test_resume_after_kill(make_repo, settings, tmp_path):
     assert record["status"] == "fixed"
     kinds = [e["kind"] for e in sink.events]
     assert "reproduced" not in kinds, "the finished reproduce node was not run again"
+    with pytest.raises(WorkflowError, match=r"already ended \(fixed\); there is nothing to resume"):
+        asyncio.run(resume_fix(task_id, settings))
+    with pytest.raises(WorkflowError, match="no task 'fx-never-ran'"):
+        asyncio.run(resume_fix("fx-never-ran", settings))
 
 
 def _finished_nodes(db: Path, task_id: str) -> set[str]:

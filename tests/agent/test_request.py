@@ -125,6 +125,10 @@ def test_round_trip_through_json(settings):
         ("git@github.com:evil/x.git", ["ssh://github.com/acme/"], "not on the allowlist"),
         # an entry ending in .git names one repository, not a folder
         ("https://github.com/acme/shop/evil", ["https://github.com/acme/shop.git"], "not on the allowlist"),
+        # off the forges, paths are case-sensitive and an scp-like path without `/` is in the user's home
+        ("https://git.example.org/Acme/shop", ["https://git.example.org/acme/"], "not on the allowlist"),
+        ("git@git.example.org:srv/x.git", ["ssh://git.example.org/srv/"], "not on the allowlist"),
+        ("ssh://git.example.org/srv/x.git", ["git@git.example.org:srv/"], "not on the allowlist"),
     ],
 )
 def test_the_allowlist_compares_normalised_paths_segment_by_segment(repo, allowed, message):
@@ -146,6 +150,12 @@ def test_the_allowlist_compares_normalised_paths_segment_by_segment(repo, allowe
         ("ssh://git@github.com/acme/shop.git", ["git@github.com:acme/"]),
         ("ssh://git@github.com/acme/shop.git", ["ssh://github.com/"]),
         ("git://127.0.0.1:9418/shop.git", ["*"]),
+        # GitHub and GitLab names are case-insensitive, and their scp-like form is the ssh form
+        ("https://github.com/Acme/Shop", ["https://github.com/acme/shop.git"]),
+        ("git@gitlab.com:ACME/shop.git", ["ssh://gitlab.com/acme/"]),
+        ("git@git.example.org:/srv/x.git", ["ssh://git.example.org/srv/"]),
+        ("git@git.example.org:srv/x.git", ["git@git.example.org:srv"]),
+        ("git@git.example.org:srv/x.git", ["ssh://git.example.org"]),  # the whole host
     ],
 )
 def test_addresses_under_an_allowlist_entry_pass_unchanged(repo, allowed):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chatbot.exceptions import CommandSyntaxError
-from chatbot.slack.fix_command import FixCommand, parse_fix_command, unescape_slack
+from chatbot.slack.fix_command import FixCommand, is_help, parse_fix_command, unescape_slack
 
 CASES = [
     ("", {}, FixCommand("modal")),
@@ -100,3 +100,29 @@ def test_a_one_word_typo_of_a_keyword_is_asked_about_not_started(text, meant):
 
 def test_a_one_word_issue_far_from_any_keyword_still_starts_with_a_default_repo():
     assert parse_fix_command("flaky", has_default_repo=True).kind == "fix"
+
+
+@pytest.mark.parametrize(("text", "meant", "typed"), [
+    ("acme/shop the total is wrong tset: python -m pytest -q", "test", "tset"),
+    ("acme/shop the total is wrong Tests: `make check`", "test", "Tests"),
+    ("acme/shop the total is wrong brnach: fix-total", "branch", "brnach"),
+    ("acme/shop the total is wrong setpu: pip install -e . test: pytest", "setup", "setpu"),
+    ("acme/shop the total is wrong engin: llm", "engine", "engin"),
+])
+def test_a_misspelt_option_is_asked_about_not_folded_into_the_issue(text, meant, typed):
+    with pytest.raises(CommandSyntaxError, match=f"did you mean `{meant}:` instead of `{typed}:`"):
+        parse_fix_command(text)
+
+
+@pytest.mark.parametrize("text", [
+    "acme/shop the tset: of totals fails when run twice",  # not followed by a command: prose
+    "acme/shop see note: python docs say so",  # `note` is far from every option
+    "acme/shop broken since https://example.com/x test: pytest",  # a URL's scheme is no marker
+])
+def test_words_with_a_colon_that_are_no_misspelt_option_stay_the_issue(text):
+    assert parse_fix_command(text).kind == "fix"
+
+
+def test_help_is_recognised_by_its_first_word_alone():
+    assert is_help("help") and is_help("  --HELP me") and is_help("?")
+    assert not is_help("") and not is_help("the help page is broken")

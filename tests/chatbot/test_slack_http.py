@@ -122,6 +122,12 @@ async def test_bad_input_says_what_to_change(bot):
     assert "not on the allowlist" in answer["text"] and answer["response_type"] == "ephemeral"
     await bot.command('repo=x issue="unclosed', key="syntax")
     assert "close every quote" in (await bot.wait_response("syntax"))["text"]
+    typed = f"{REPO_URL} negative amounts are dropped; the <b> & `tset:` line tset: python -m pytest -q tests/"
+    await bot.command(typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"), key="typo")  # as Slack
+    answer = await bot.wait_response("typo")
+    assert "did you mean `test:` instead of `tset:`" in answer["text"] and answer["response_type"] == "ephemeral"
+    shown = answer["blocks"][-1]["elements"][0]["elements"][0]["text"]
+    assert shown == f"/fix {typed}", "what was typed comes back verbatim, to copy and correct"
     await bot.command("the total is wrong", key="norepo")
     assert "which repository?" in (await bot.wait_response("norepo"))["text"]
     assert not bot.task_ids() and not bot.emu.messages(CHANNEL)
@@ -377,8 +383,8 @@ async def test_every_request_gets_an_answer_while_redis_is_down(emulator):
     async with served_bot(emulator, notifier=False, redis_url="redis://127.0.0.1:1/0") as bot:
         await bot.command(f"{REPO_URL} the total is wrong", key="fix")
         assert "cannot reach its task store" in (await bot.wait_response("fix"))["text"]
-        await bot.command("help", key="help")  # the dedupe of Slack's retries needs Redis too
-        assert "cannot reach its task store" in (await bot.wait_response("help"))["text"]
+        await bot.command("help", key="help")  # help needs nothing from Redis
+        assert "How to use fixbot" in (await bot.wait_response("help"))["text"]
         await bot.click("fixbot_approve", "fx-0123456789ab", user=APPROVER, message_ts="1.000001", key="approve")
         answer = await bot.wait_response("approve")
         assert "cannot reach its task store" in answer["text"] and answer["response_type"] == "ephemeral"

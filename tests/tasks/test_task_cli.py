@@ -120,7 +120,7 @@ def test_an_idempotency_key_is_the_operators_and_refuses_another_request(fixbot)
     again = fixbot(*submit, "--issue", "gcd is wrong", USER="ann", LOGNAME="ann")
     assert again.stdout == first.stdout and "already submitted" in again.stderr
     one_line_error(fixbot(*submit, "--issue", "something else", USER="ann", LOGNAME="ann"),
-                   "the idempotency key was already used for another request")
+                   "the idempotency key was already used for another request", code=2)  # a usage error
     other = fixbot(*submit, "--issue", "something else", USER="bob", LOGNAME="bob")
     assert other.returncode == 0 and other.stdout.strip() not in ("", first.stdout.strip())
 

@@ -19,11 +19,11 @@ from chatbot.exceptions import CommandSyntaxError
 from chatbot.slack.api_errors import NOT_IN_CHANNEL, error_code
 from chatbot.slack.blocks import render_config, render_config_change, render_help, render_text
 from chatbot.slack.context import SlackDeps
-from chatbot.slack.fix_command import parse_fix_command
+from chatbot.slack.fix_command import is_help, parse_fix_command, unescape_slack
 from chatbot.slack.listeners import handoff
 from chatbot.slack.submit import request_from, start_fix
 from chatbot.slack.surfaces import render_fix_modal
-from chatbot.slack.text import mrkdwn
+from chatbot.slack.text import mrkdwn, preformatted
 from chatbot.slack.validation import validate_defaults
 
 
@@ -58,6 +58,9 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             await respond(text="/fix defaults saved" if saved else "/fix defaults cleared",
                           blocks=render_config(channel, saved), response_type="ephemeral")
 
+        if is_help(body.get("text") or ""):  # answered from here alone: help works while Redis is down
+            await respond(text="How to use fixbot", blocks=render_help(), response_type="ephemeral")
+            return
         # Slack repeats an invocation it thinks was lost with the same trigger_id: handle it once.
         if not await deps.first_time(f"command:{team}:{body.get('trigger_id') or body.get('response_url')}"):
             return
@@ -68,9 +71,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         try:
             defaults = await deps.channel_defaults(channel)
             command = parse_fix_command(body.get("text") or "", has_default_repo=bool(defaults.get("repo")))
-            if command.kind == "help":
-                await respond(text="How to use fixbot", blocks=render_help(), response_type="ephemeral")
-            elif command.kind == "modal":
+            if command.kind == "modal":
                 await client.views_open(trigger_id=body["trigger_id"], view=render_fix_modal(channel, defaults))
             elif command.kind == "config_show":
                 await respond(text="/fix defaults", blocks=render_config(channel, defaults), response_type="ephemeral")
@@ -81,7 +82,11 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                 await start_fix(deps, client, notify, request=request, engine=engine, team=team, channel=channel,
                                 user=user, response_url=body.get("response_url"),
                                 idempotency_key=f"slack:{team}:{body.get('trigger_id')}", seen_before=False)
-        except (CommandSyntaxError, FixbotError) as exc:  # NotAuthorized and InvalidRequest too
+        except CommandSyntaxError as exc:  # what was typed comes back, so nothing is lost (Slack clears the box)
+            text = f":warning: {mrkdwn(str(exc), 1000)}\nYou wrote:"
+            typed = preformatted(f"/fix {unescape_slack(body.get('text') or '')}".strip(), max_lines=20, max_chars=2000)
+            await respond(text=text, blocks=[*render_text(text), typed], response_type="ephemeral")
+        except FixbotError as exc:  # NotAuthorized and InvalidRequest too
             await notify(f":warning: {mrkdwn(str(exc), 1000)}")
 
     app.command("/fix")(handoff(app, deps, fix_command))  # ack first, always: the work runs after it
