@@ -232,17 +232,20 @@ def ensure_checkout(values: dict[str, Any], settings: Settings, events: EventSin
 
 async def checkpoint_values(settings: Settings, task_id: str) -> tuple[dict[str, Any], bool]:
     """The task's last checkpointed state ({} when it has none) and whether it waits at an interrupt."""
+    snapshot = await _snapshot(settings, task_id)
+    return dict(snapshot.values or {}), bool(snapshot.interrupts)
+
+
+async def _snapshot(settings: Settings, task_id: str) -> Any:
+    """LangGraph's StateSnapshot of the task's thread (values, next nodes, interrupts)."""
     deps = Deps(settings=settings, sandboxes=None)  # type: ignore[arg-type]  # nothing runs
     async with open_checkpointer(settings) as saver:
-        snapshot = await build_graph(deps, checkpointer=saver).aget_state(_config(task_id))
-    return dict(snapshot.values or {}), bool(snapshot.interrupts)
+        return await build_graph(deps, checkpointer=saver).aget_state(_config(task_id))
 
 
 async def _why_not_resumable(settings: Settings, task_id: str) -> str:
     """Why `resume_fix` cannot continue a task whose working copy is gone: it ended, it waits, or it never ran here."""
-    deps = Deps(settings=settings, sandboxes=None)  # type: ignore[arg-type]  # nothing runs
-    async with open_checkpointer(settings) as saver:
-        snapshot = await build_graph(deps, checkpointer=saver).aget_state(_config(task_id))
+    snapshot = await _snapshot(settings, task_id)
     status = (snapshot.values or {}).get("status") or "unknown"
     if snapshot.interrupts:
         return (f"task {task_id!r} waits for a decision ({status}); approve or reject it with "

@@ -22,7 +22,7 @@ def _donor_numbers(site: Site, node: ast.Constant) -> list[str]:
     function = site.scope.function
     if kind not in (int, float) or function is None:
         return []
-    own = node.value
+    own: float = node.value  # type: ignore[assignment]  # an int or a float: checked above
     seen: dict[str, int] = {}
     for other in ast.walk(function):
         if isinstance(other, ast.Constant) and type(other.value) is kind and other.value != own and \
