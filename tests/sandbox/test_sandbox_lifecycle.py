@@ -30,6 +30,16 @@ def leftovers(client: Any, task: str) -> list[str]:
     return [name for name, _c in listed(client, {"label": f"{LABEL_TASK}={task}"})] + [v.name for v in volumes]
 
 
+def started(script: str, ready: str) -> subprocess.Popen:
+    """A Python process running `script`, once it printed the line `ready`."""
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+    if proc.stdout is None or proc.stdout.readline().strip() != ready:
+        proc.kill()
+        raise AssertionError(f"the helper process did not print {ready!r}")
+    return proc
+
+
 def test_destroy_removes_everything_and_is_idempotent(make_box: Callable[..., Sandbox], docker_client: Any) -> None:
     box = make_box("destroy")
     assert len(leftovers(docker_client, box.task_id)) == 5  # work + holder containers, three volumes
@@ -51,16 +61,14 @@ def test_reaper_removes_sandboxes_past_their_deadline(make_box: Callable[..., Sa
 def test_reaper_removes_what_a_sigkilled_process_left(sandbox_image: str, docker_client: Any,
                                                      new_task_id: Callable[[str], str]) -> None:
     task = new_task_id("orphan")
-    script = textwrap.dedent(f"""
+    proc = started(f"""
         import sys, time
         from sandbox import Sandbox, SandboxConfig
         box = Sandbox.create({task!r}, SandboxConfig(image={sandbox_image!r}, lifetime=3600))
         print("ready", flush=True)
         time.sleep(120)
-    """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    """, "ready")
     try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         assert len(leftovers(docker_client, task)) == 5
@@ -78,25 +86,22 @@ def test_reaper_removes_sandboxes_whose_task_is_gone(make_box: Callable[..., San
     assert len(leftovers(docker_client, kept.task_id)) == 5
 
 
-
 def test_the_reaper_is_not_held_up_by_a_paused_process_reading_a_sandbox(make_box: Callable[..., Sandbox]) -> None:
     """dockerd holds a container's lock while a client leaves its archive download unread, so an inspect of that
     container waits for the client: the reaper lists without one (a client with a 5 s timeout proves it)."""
     box = make_box("stalled", workspace_size="64m")
     assert box.exec("head -c 40000000 /dev/zero > big").exit_code == 0
-    script = textwrap.dedent(f"""
+    reader = started(f"""
         import docker, time
         stream, _stat = docker.from_env().api.get_archive({box.container.id!r}, "/workspace/big")
         for i, chunk in enumerate(stream):
             if i == 0:
                 print("reading", flush=True)
             time.sleep(0.05)
-    """)
-    reader = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    """, "reading")
+    impatient = docker_client(timeout=5)
     try:
-        assert reader.stdout is not None and reader.stdout.readline().strip() == "reading"
         os.kill(reader.pid, signal.SIGSTOP)
-        impatient = docker_client(timeout=5)
         with pytest.raises(requests.exceptions.ReadTimeout):  # the premise: an inspect waits for the reader
             impatient.containers.get(box.container.id)
         assert reap(impatient, task=box.task_id) == [], "nothing of a live owner's sandbox is removed"
@@ -105,6 +110,7 @@ def test_the_reaper_is_not_held_up_by_a_paused_process_reading_a_sandbox(make_bo
         os.kill(reader.pid, signal.SIGCONT)
         reader.kill()
         reader.wait(timeout=10)
+        impatient.close()
 
 
 HOST, NS = socket.gethostname(), pid_namespace()
